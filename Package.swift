@@ -1,0 +1,95 @@
+// swift-tools-version: 6.1
+import CompilerPluginSupport
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "keel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KeelCore", targets: ["KeelCore"]),
+        .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
+        .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
+        .library(name: "KeelTesting", targets: ["KeelTesting"]),
+        .executable(name: "keel", targets: ["KeelCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swiftlang/swift-syntax.git", from: "603.0.1"),
+    ],
+    targets: [
+        .macro(
+            name: "KeelMacros",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KeelCore",
+            dependencies: [
+                "KeelMacros",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KeelRuntime",
+            dependencies: [
+                "KeelCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KeelOpenAI",
+            dependencies: [
+                "KeelCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KeelTesting",
+            dependencies: [
+                "KeelCore",
+                "KeelRuntime",
+                "KeelOpenAI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "KeelCLI",
+            dependencies: [
+                "KeelCore",
+                "KeelRuntime",
+                "KeelOpenAI",
+                "KeelTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting"], swiftSettings: swiftSettings),
+    ]
+)

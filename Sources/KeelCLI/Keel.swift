@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// The `keel` command: run agents and pipelines, inspect runs, serve a test LLM.
+struct Keel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keel",
+        abstract: "Run LLM agents that survive crashes, budgets and rate limits.",
+        version: "0.1.0",
+        subcommands: [DemoCommand.self, AgentCommand.self, ChaosLLMCommand.self]
+    )
+}
+
+/// Parses the command line, runs the command, and turns every failure into one line on standard
+/// error and a non-zero exit status (help and version requests print as usual).
+@main
+enum KeelMain {
+    static func main() async {
+        bootstrapLogging()
+        do {
+            var command = try Keel.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = Keel.exitCode(for: error)
+            if code == .success || error is CleanExit {
+                Keel.exit(withError: error)
+            }
+            if let error = error as? CLIError {
+                Console.error("keel: " + oneLine(error.description))
+                Foundation.exit(error.exitCode)
+            }
+            Console.error("keel: " + oneLine(Keel.message(for: error)))
+            Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// Logs go to standard error at the level in `KEEL_LOG_LEVEL` (default: `error`, so that a
+    /// failure is one line).
+    static func bootstrapLogging() {
+        let level = ProcessInfo.processInfo.environment["KEEL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}

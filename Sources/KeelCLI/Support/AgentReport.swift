@@ -1,0 +1,76 @@
+import Foundation
+import KeelCore
+import KeelRuntime
+
+/// An agent run as JSON (`--json`) and as lines for people.
+enum AgentReport {
+    static func json(_ result: AgentRunResult, model: String) -> JSONValue {
+        [
+            "model": .string(model),
+            "outcome": outcome(result.outcome),
+            "steps": .array(result.steps.map(step)),
+            "usage": usage(result.usage),
+            "transcript": (try? JSONValue(encoding: result.transcript)) ?? .null,
+        ]
+    }
+
+    static func outcome(_ outcome: AgentOutcome) -> JSONValue {
+        switch outcome {
+        case .completed(let answer): ["kind": "completed", "answer": .string(answer)]
+        case .stepLimitReached(let steps): ["kind": "step_limit", "steps": .number(Double(steps))]
+        case .noProgress(let tool, let arguments, let failures):
+            ["kind": "no_progress", "tool": .string(tool), "arguments": .string(arguments), "failures": .number(Double(failures))]
+        case .modelFailed(let failure):
+            ["kind": "model_failed", "code": .string(failure.code.rawValue), "message": .string(failure.message),
+             "status": failure.statusCode.map { .number(Double($0)) } ?? .null]
+        }
+    }
+
+    static func step(_ step: AgentStep) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "number": .number(Double(step.number)),
+            "text": step.response.message.text.map(JSONValue.string) ?? .null,
+            "tool_calls": .array(step.response.message.toolCalls.map { call in
+                ["id": .string(call.id), "name": .string(call.name), "arguments": .string(call.arguments)]
+            }),
+            "tool_results": .array(step.toolResults.map { result in
+                ["call_id": .string(result.callID), "name": .string(result.name), "content": .string(result.content), "is_error": .bool(result.isError)]
+            }),
+            "usage": usage(step.response.usage),
+            "finish_reason": .string(step.response.finishReason.description),
+        ]
+        if let latency = step.modelLatency {
+            object["latency_ms"] = .number((Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1000).rounded())
+        }
+        return .object(object)
+    }
+
+    static func usage(_ usage: Usage) -> JSONValue {
+        [
+            "input_tokens": .number(Double(usage.inputTokens)), "cached_input_tokens": .number(Double(usage.cachedInputTokens)),
+            "output_tokens": .number(Double(usage.outputTokens)), "reasoning_tokens": .number(Double(usage.reasoningTokens)),
+            "total_tokens": .number(Double(usage.totalTokens)),
+        ]
+    }
+
+    /// One line per tool call of a step, such as `step 1  multiply {"a":12,"b":7} → 84`.
+    static func lines(for step: AgentStep) -> [String] {
+        zip(step.response.message.toolCalls, step.toolResults).map { call, result in
+            "step \(step.number)  \(call.name) \(call.arguments) → \(result.content)"
+        }
+    }
+
+    static func usageLine(_ result: AgentRunResult) -> String {
+        "\(result.steps.count) model call\(result.steps.count == 1 ? "" : "s") · \(result.usage.inputTokens) input tokens · \(result.usage.outputTokens) output tokens"
+    }
+
+    /// Why a run that did not complete stopped, in one line.
+    static func stopReason(_ outcome: AgentOutcome) -> String? {
+        switch outcome {
+        case .completed: nil
+        case .stepLimitReached(let steps): "the agent stopped at its step limit after \(steps) model calls"
+        case .noProgress(let tool, _, let failures): "the agent made no progress: '\(tool)' failed \(failures) times in a row with the same arguments"
+        case .modelFailed(let failure): "the model call failed: \(failure)"
+        }
+    }
+}

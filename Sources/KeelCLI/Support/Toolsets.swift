@@ -1,0 +1,20 @@
+import KeelCore
+import KeelTesting
+
+/// The toolsets `--tools` can name.
+enum Toolsets {
+    static let names = ["calculator"]
+
+    /// The tools of a comma-separated list of toolset names.
+    static func tools(named list: String?) throws -> [AnyTool] {
+        guard let list, !list.isEmpty else { return [] }
+        var tools: [AnyTool] = []
+        for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            switch name {
+            case "calculator": tools += Calculator.tools
+            default: throw CLIError("unknown toolset '\(name)': available toolsets are \(names.joined(separator: ", "))")
+            }
+        }
+        return tools
+    }
+}

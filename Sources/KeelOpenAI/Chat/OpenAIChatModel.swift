@@ -1,0 +1,96 @@
+import AsyncHTTPClient
+import Foundation
+import KeelCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A model behind the OpenAI Chat Completions API or any server compatible with it (vLLM, Ollama,
+/// llama.cpp, LM Studio, OpenRouter, Groq).
+///
+/// ```swift
+/// let model = OpenAIChatModel(name: "gpt-4o-mini", configuration: .fromEnvironment(ProcessInfo.processInfo.environment))
+/// let reply = try await model.respond(to: ChatRequest(messages: [.user("Hi")], maxOutputTokens: 50))
+/// ```
+///
+/// Failures are thrown as ``ModelError`` with the HTTP status, the provider's message and the
+/// rate-limit headers (`Retry-After` included) of the response.
+public struct OpenAIChatModel: ChatModel {
+    public let provider = "openai"
+    public let name: String
+    public let configuration: OpenAIConfiguration
+    private let transport: OpenAITransport
+    private let logger: Logger
+
+    /// A model named `name` at the configured server, using `client` (default: ``AsyncHTTPClient/HTTPClient/keel``).
+    public init(name: String, configuration: OpenAIConfiguration = OpenAIConfiguration(), client: HTTPClient = .keel, logger: Logger = Logger(label: "keel.openai")) {
+        self.name = name
+        self.configuration = configuration
+        self.transport = OpenAITransport(configuration: configuration, client: client, logger: logger)
+        self.logger = logger
+    }
+
+    public func respond(to request: ChatRequest) async throws -> ChatResponse {
+        let body = ChatCompletionsWire.requestBody(
+            request, model: name, stream: false, includeStreamUsage: false, maxTokensParameter: configuration.effectiveMaxTokensParameter)
+        let (response, url) = try await transport.post("/chat/completions", body: body)
+        let (json, rateLimit) = try await transport.readJSON(response, url: url)
+        return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
+    }
+
+    public func stream(_ request: ChatRequest, onEvent: (ChatStreamEvent) async throws -> Void) async throws -> ChatResponse {
+        let body = ChatCompletionsWire.requestBody(
+            request, model: name, stream: true, includeStreamUsage: configuration.includeUsageInStreams,
+            maxTokensParameter: configuration.effectiveMaxTokensParameter)
+        let (response, url) = try await transport.post("/chat/completions", body: body)
+        let rateLimit = OpenAITransport.rateLimit(response.headers)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            _ = try await transport.readJSON(response, url: url)  // throws the error the status and body describe
+            throw ModelError(.server, message: "HTTP \(status).", statusCode: status, rateLimit: rateLimit)
+        }
+        var parser = ServerSentEventParser()
+        var accumulator = ChatResponseAccumulator()
+        accumulator.rateLimit = rateLimit
+        var sawDone = false
+        var sawUsage = false
+
+        func handle(_ events: [ServerSentEvent]) async throws {
+            for event in events where !sawDone {
+                if event.data == "[DONE]" {
+                    sawDone = true
+                    continue
+                }
+                let chunk: JSONValue
+                do {
+                    chunk = try JSONValue(parsing: event.data)
+                } catch {
+                    throw ModelError(.malformedResponse, message: "A streamed chunk is not JSON (\(error.description)).", statusCode: status)
+                }
+                if chunk["usage"]?.objectValue != nil { sawUsage = true }
+                for delta in try ChatCompletionsWire.applyChunk(chunk, to: &accumulator, rateLimit: rateLimit) {
+                    try await onEvent(delta)
+                }
+            }
+        }
+
+        do {
+            for try await buffer in response.body {
+                try await handle(parser.feed(buffer.readableBytesView))
+                if sawDone { break }
+            }
+            try await handle(parser.finish())
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw ErrorMapping.transportError(error, url: url)
+        }
+        guard sawDone || accumulator.finishReason != nil else {
+            throw ModelError(.malformedResponse, message: "The stream ended before the reply was complete.", statusCode: status)
+        }
+        if !sawUsage && configuration.includeUsageInStreams {
+            logger.warning("the server sent no usage for a streamed reply; its tokens are counted as zero", metadata: ["url": "\(url)"])
+        }
+        return accumulator.response()
+    }
+}

@@ -1,0 +1,69 @@
+/// Where and how to reach an OpenAI-compatible server.
+///
+/// The defaults talk to OpenAI itself; set ``baseURL`` for vLLM, Ollama, llama.cpp, LM Studio,
+/// OpenRouter, Groq or any other server that speaks Chat Completions.
+///
+/// ```swift
+/// var configuration = OpenAIConfiguration(apiKey: key)
+/// configuration.baseURL = "http://127.0.0.1:11434/v1"  // Ollama
+/// ```
+public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
+    /// The API root, including its version path. Default: `https://api.openai.com/v1`.
+    public var baseURL: String = "https://api.openai.com/v1"
+    /// The bearer token; `nil` or empty sends no `Authorization` header (local servers). Default: `nil`.
+    public var apiKey: String?
+    /// The `OpenAI-Organization` header, if set. Default: `nil`.
+    public var organization: String?
+    /// The `OpenAI-Project` header, if set. Default: `nil`.
+    public var project: String?
+    /// Headers added to every request (for gateways and proxies). Default: none.
+    public var extraHeaders: [(String, String)] = []
+    /// How the request names the output token limit. Default: `max_completion_tokens` for
+    /// api.openai.com, `max_tokens` (which every compatible server understands) elsewhere.
+    public var maxTokensParameter: MaxTokensParameter?
+    /// Ask for usage in streamed responses (`stream_options.include_usage`), so streamed usage
+    /// is never silently zero. Turn off only for servers that reject the option. Default: `true`.
+    public var includeUsageInStreams: Bool = true
+    /// The longest a whole request may take, reading the reply included. Default: 10 minutes.
+    public var requestTimeout: Duration = .seconds(600)
+    /// The largest non-streamed reply accepted. Default: 16 MiB.
+    public var maximumResponseBytes: Int = 16 << 20
+
+    /// The two spellings of the output token limit.
+    public enum MaxTokensParameter: String, Sendable {
+        case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
+    }
+
+    public init(baseURL: String = "https://api.openai.com/v1", apiKey: String? = nil) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+    }
+
+    /// The configuration from `OPENAI_API_KEY` and `OPENAI_BASE_URL` in `environment`.
+    public static func fromEnvironment(_ environment: [String: String]) -> OpenAIConfiguration {
+        var configuration = OpenAIConfiguration()
+        if let baseURL = environment["OPENAI_BASE_URL"], !baseURL.isEmpty { configuration.baseURL = baseURL }
+        if let key = environment["OPENAI_API_KEY"], !key.isEmpty { configuration.apiKey = key }
+        return configuration
+    }
+
+    /// The output-limit parameter in effect.
+    public var effectiveMaxTokensParameter: MaxTokensParameter {
+        if let maxTokensParameter { return maxTokensParameter }
+        return baseURL.contains("api.openai.com") ? .maxCompletionTokens : .maxTokens
+    }
+
+    /// `baseURL` joined with `path`.
+    func url(_ path: String) -> String {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + path
+    }
+
+    /// The configuration with the API key redacted.
+    public var description: String {
+        let key = (apiKey?.isEmpty ?? true) ? "none" : "<redacted>"
+        return "OpenAIConfiguration(baseURL: \(baseURL), apiKey: \(key))"
+    }
+}

@@ -1,0 +1,41 @@
+import KeelCore
+
+/// One turn of the loop: a model call and the tool calls it asked for.
+public struct AgentStep: Sendable, Hashable, Codable {
+    /// The step's number, from 1.
+    public var number: Int
+    /// The model's reply.
+    public var response: ChatResponse
+    /// The results of the reply's tool calls, in the order of the calls.
+    public var toolResults: [ToolResult]
+    /// How long the model call took, when measured.
+    public var modelLatency: Duration?
+
+    public init(number: Int, response: ChatResponse, toolResults: [ToolResult] = [], modelLatency: Duration? = nil) {
+        self.number = number
+        self.response = response
+        self.toolResults = toolResults
+        self.modelLatency = modelLatency
+    }
+}
+
+/// A finished agent run: its outcome, every step, the transcript and the usage.
+public struct AgentRunResult: Sendable, Hashable, Codable {
+    public var outcome: AgentOutcome
+    public var steps: [AgentStep]
+    public var transcript: Transcript
+    public var usage: Usage
+
+    public init(outcome: AgentOutcome, steps: [AgentStep], transcript: Transcript, usage: Usage) {
+        self.outcome = outcome
+        self.steps = steps
+        self.transcript = transcript
+        self.usage = usage
+    }
+
+    /// The final answer, when the run completed.
+    public var answer: String? {
+        if case .completed(let answer) = outcome { return answer }
+        return nil
+    }
+}

@@ -1,0 +1,108 @@
+import KeelCore
+import Logging
+
+/// Runs the tool calls of one model reply: looks each tool up, validates its arguments, runs the
+/// calls in parallel up to a cap, and turns every failure into a result the model can read.
+///
+/// It never throws and never drops a call: the results match the calls one for one, in order.
+public struct ToolExecutor: Sendable {
+    /// The tools by name.
+    public let tools: [String: AnyTool]
+    /// How long one call may take. Default: 60 seconds.
+    public var timeout: Duration
+    /// How many calls run at the same time. Default: 4.
+    public var concurrency: Int
+    /// The clock that times calls out.
+    public var clock: any Clock<Duration>
+    public var logger: Logger
+
+    public init(
+        tools: [AnyTool], timeout: Duration = .seconds(60), concurrency: Int = 4,
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.tools")
+    ) {
+        var byName: [String: AnyTool] = [:]
+        for tool in tools where byName[tool.name] == nil { byName[tool.name] = tool }
+        self.tools = byName
+        self.timeout = timeout
+        self.concurrency = max(1, concurrency)
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Runs the calls, at most ``concurrency`` at a time, and returns one result per call in the
+    /// order of the calls.
+    public func run(_ calls: [ToolCall], context: @Sendable (ToolCall) -> ToolContext) async -> [ToolResult] {
+        if calls.count == 1, let call = calls.first {
+            return [await run(call, context: context(call))]
+        }
+        return await withTaskGroup(of: (Int, ToolResult).self) { group in
+            var results = [ToolResult?](repeating: nil, count: calls.count)
+            var next = 0
+            func startNext() {
+                guard next < calls.count else { return }
+                let index = next
+                let call = calls[index]
+                let callContext = context(call)
+                group.addTask { (index, await run(call, context: callContext)) }
+                next += 1
+            }
+            for _ in 0..<min(concurrency, calls.count) { startNext() }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                startNext()
+            }
+            return zip(calls, results).map { call, result in
+                result ?? ToolResult(callID: call.id, name: call.name, content: ToolCallError(.notRun, "not run.").modelText, isError: true)
+            }
+        }
+    }
+
+    /// Runs one call and returns its result; failures become error results.
+    public func run(_ call: ToolCall, context: ToolContext) async -> ToolResult {
+        do {
+            let output = try await output(of: call, context: context)
+            return ToolResult(callID: call.id, name: call.name, content: output)
+        } catch {
+            let failure = Self.classify(error)
+            logger.debug("tool call failed", metadata: ["tool": "\(call.name)", "code": "\(failure.code)"])
+            return ToolResult(callID: call.id, name: call.name, content: failure.modelText, isError: true)
+        }
+    }
+
+    /// Runs one call and returns its output, or throws ``ToolCallError``.
+    public func output(of call: ToolCall, context: ToolContext) async throws -> String {
+        guard let tool = tools[call.name] else {
+            let available = tools.keys.sorted().joined(separator: ", ")
+            throw ToolCallError(.unknownTool, "there is no tool named '\(call.name)'. Available tools: \(available.isEmpty ? "none" : available).")
+        }
+        let arguments = try tool.validatedArguments(call.arguments)
+        return try await withTimeout(timeout, clock: clock) {
+            try await tool.call(validatedArguments: arguments, context: context)
+        }
+    }
+
+    /// A thrown error as the model should read it.
+    public static func classify(_ error: any Error) -> ToolCallError {
+        if let error = error as? ToolCallError { return error }
+        return ToolCallError(.failed, String(describing: error))
+    }
+}
+
+/// Runs `body`, or throws ``ToolCallError/Code/timedOut`` when `timeout` passes first (the body
+/// is cancelled and awaited).
+func withTimeout<T: Sendable>(
+    _ timeout: Duration, clock: any Clock<Duration>, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await clock.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw ToolCallError(.timedOut, "the tool did not finish within \(timeout.formattedSeconds).")
+        }
+        return value
+    }
+}

@@ -1,0 +1,49 @@
+import KeelCore
+import KeelOpenAI
+import Synchronization
+
+extension OpenAICompatibleServer.Responder {
+    /// Answers with the given replies in order; once they run out, with a 500 that says so.
+    public static func scripted(_ replies: [ServerReply]) -> Self {
+        let queue = Mutex(replies[...])
+        return Self { _ in
+            queue.withLock { $0.popFirst() }
+                ?? .error(status: 500, message: "The server's script has no reply left.", type: "server_error")
+        }
+    }
+
+    /// Speaks `model` over HTTP: each request is read as a ``ChatRequest``, given to the model,
+    /// and its reply (or its ``ModelError``, as the matching status) sent back.
+    public static func model(_ model: any ChatModel) -> Self {
+        Self { request in
+            guard let json = request.json else {
+                return .error(status: 400, message: "The request body is not JSON.", type: "invalid_request_error")
+            }
+            do {
+                let incoming = try ChatCompletionsWire.parseRequest(json)
+                return .chat(try await model.respond(to: incoming.request))
+            } catch {
+                return ServerReply(modelError: ModelError.classify(error))
+            }
+        }
+    }
+}
+
+extension ServerReply {
+    /// The HTTP reply a provider would send for `error`.
+    public init(modelError error: ModelError) {
+        let status: Int
+        switch error.code {
+        case .rateLimited: status = 429
+        case .overloaded: status = 503
+        case .timeout: status = 408
+        case .authentication: status = 401
+        case .invalidRequest, .contextLengthExceeded: status = 400
+        default: status = error.statusCode ?? 500
+        }
+        var headers: [(String, String)] = []
+        if let retryAfter = error.retryAfter { headers.append(("retry-after", String(retryAfter.components.seconds))) }
+        let code = error.code == .contextLengthExceeded ? "context_length_exceeded" : error.providerCode
+        self = .error(status: status, message: error.message, type: error.code.rawValue, code: code, headers: headers)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import KeelCore
+import KeelOpenAI
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// An OpenAI-compatible HTTP server on 127.0.0.1 for tests, demos and chaos runs: it records every
+/// request and answers with a ``Responder`` — a scripted list of replies, any ``ChatModel`` (such as
+/// ``TestModel``) spoken over HTTP, or your own function.
+///
+/// ```swift
+/// try await OpenAICompatibleServer.withServer(responder: .scripted([.text("Hello")])) { server in
+///     let model = OpenAIChatModel(name: "any", configuration: OpenAIConfiguration(baseURL: server.baseURL))
+///     let reply = try await model.respond(to: ChatRequest(messages: [.user("Hi")]))
+///     #expect(server.requests.count == 1)
+/// }
+/// ```
+///
+/// Routes: `POST /v1/chat/completions`, `POST /v1/embeddings` (deterministic vectors), `GET
+/// /v1/models`; anything else is a 404 in OpenAI's error format.
+public final class OpenAICompatibleServer: Sendable {
+    /// Answers one request.
+    public struct Responder: Sendable {
+        let respond: @Sendable (RecordedRequest) async -> ServerReply
+
+        /// A responder from a function.
+        public init(_ respond: @escaping @Sendable (RecordedRequest) async -> ServerReply) {
+            self.respond = respond
+        }
+    }
+
+    /// The port the server listens on.
+    public let port: Int
+    private let recorded = Mutex<[RecordedRequest]>([])
+
+    private init(port: Int) {
+        self.port = port
+    }
+
+    /// The base URL for ``OpenAIConfiguration/baseURL``: `http://127.0.0.1:PORT/v1`.
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    /// Every request received so far, in arrival order.
+    public var requests: [RecordedRequest] { recorded.withLock { $0 } }
+
+    /// The chat completion requests received so far.
+    public var chatRequests: [RecordedRequest] { requests.filter(\.isChatCompletion) }
+
+    /// Starts a server on a free loopback port, runs `body` with it, and stops it.
+    public static func withServer<T: Sendable>(
+        port: Int = 0, responder: Responder, _ body: (OpenAICompatibleServer) async throws -> T
+    ) async throws -> T {
+        let listener = try await bind(port: port)
+        let server = OpenAICompatibleServer(port: listener.channel.localAddress?.port ?? port)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve(listener, responder: responder) }
+            defer { group.cancelAll() }
+            return try await body(server)
+        }
+    }
+
+    /// Runs a server until the task is cancelled; `onListening` receives it once it accepts
+    /// connections. For long-lived use such as `keel chaos-llm`.
+    public static func run(host: String = "127.0.0.1", port: Int, responder: Responder, onListening: (OpenAICompatibleServer) -> Void) async throws {
+        let listener = try await bind(host: host, port: port)
+        let server = OpenAICompatibleServer(port: listener.channel.localAddress?.port ?? port)
+        onListening(server)
+        try await server.serve(listener, responder: responder)
+    }
+
+    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    private static func bind(host: String = "127.0.0.1", port: Int) async throws -> NIOAsyncChannel<Connection, Never> {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    private func serve(_ listener: NIOAsyncChannel<Connection, Never>, responder: Responder) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await listener.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.handle(connection, responder: responder) }
+                }
+            }
+        }
+    }
+
+    private func handle(_ connection: Connection, responder: Responder) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body: [UInt8] = []
+            for try await part in inbound {
+                switch part {
+                case .head(let requestHead):
+                    head = requestHead
+                    body.removeAll(keepingCapacity: true)
+                case .body(let buffer):
+                    body.append(contentsOf: buffer.readableBytesView)
+                case .end:
+                    guard let requestHead = head else { continue }
+                    let request = RecordedRequest(
+                        method: requestHead.method.rawValue, uri: requestHead.uri,
+                        headers: requestHead.headers.map { ($0.name, $0.value) }, body: body)
+                    recorded.withLock { $0.append(request) }
+                    let reply = await route(request, responder: responder)
+                    let keepOpen = try await write(reply, for: request, to: outbound)
+                    if !keepOpen || !requestHead.isKeepAlive { return }
+                }
+            }
+        }
+    }
+
+    private func route(_ request: RecordedRequest, responder: Responder) async -> ServerReply {
+        let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
+        switch (request.method, path) {
+        case ("POST", "/v1/chat/completions"), ("POST", "/chat/completions"):
+            return await responder.respond(request)
+        case ("POST", "/v1/embeddings"), ("POST", "/embeddings"):
+            return Self.embeddings(for: request)
+        case ("GET", "/v1/models"), ("GET", "/models"):
+            return ServerReply(body: .json(["object": "list", "data": [["id": "keel-test", "object": "model", "owned_by": "keel"]]]))
+        default:
+            return .error(status: 404, message: "No route for \(request.method) \(path).", type: "invalid_request_error")
+        }
+    }
+
+    /// Writes the reply; returns whether the connection may serve another request.
+    private func write(_ reply: ServerReply, for request: RecordedRequest, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws -> Bool {
+        if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
+        var headers = HTTPHeaders(reply.headers)
+        let status = HTTPResponseStatus(statusCode: reply.status)
+        func writeWhole(_ bytes: [UInt8], contentType: String) async throws {
+            headers.replaceOrAdd(name: "content-type", value: contentType)
+            headers.replaceOrAdd(name: "content-length", value: String(bytes.count))
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
+            try await outbound.write(.end(nil))
+        }
+        func writeEvents(_ payloads: [String], done: Bool, endCleanly: Bool) async throws {
+            headers.replaceOrAdd(name: "content-type", value: "text/event-stream")
+            headers.replaceOrAdd(name: "cache-control", value: "no-cache")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+            var events = payloads.map { "data: \($0)\n\n" }
+            if done { events.append("data: [DONE]\n\n") }
+            if let size = reply.streamPieceSize, size > 0 {
+                let bytes = Array(events.joined().utf8)
+                var start = 0
+                while start < bytes.count {
+                    let end = min(start + size, bytes.count)
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes[start..<end]))))
+                    start = end
+                }
+            } else {
+                for event in events { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: event)))) }
+            }
+            if endCleanly { try await outbound.write(.end(nil)) }
+        }
+
+        switch reply.body {
+        case .chat(let response):
+            let model = request.json?["model"]?.stringValue ?? "keel-test"
+            let created = 1_767_225_600
+            if request.json?["stream"]?.boolValue == true {
+                let includeUsage = request.json?["stream_options"]?["include_usage"]?.boolValue ?? false
+                let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: created, includeUsage: includeUsage)
+                try await writeEvents(chunks.map { $0.serialized() }, done: true, endCleanly: true)
+            } else {
+                try await writeWhole(ChatCompletionsWire.responseBody(response, model: model, created: created).serializedBytes(), contentType: "application/json")
+            }
+            return true
+        case .json(let value):
+            try await writeWhole(value.serializedBytes(), contentType: "application/json")
+            return true
+        case .text(let text, let contentType):
+            try await writeWhole(Array(text.utf8), contentType: contentType)
+            return true
+        case .events(let payloads, let done):
+            try await writeEvents(payloads, done: done, endCleanly: true)
+            return true
+        case .truncatedStream(let response, let count):
+            let model = request.json?["model"]?.stringValue ?? "keel-test"
+            let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: true)
+            try await writeEvents(chunks.prefix(count).map { $0.serialized() }, done: false, endCleanly: false)
+            return false
+        case .hang:
+            try await Task.sleep(for: .seconds(86_400))
+            return false
+        }
+    }
+
+    /// Deterministic unit vectors of 8 dimensions derived from each input's bytes.
+    private static func embeddings(for request: RecordedRequest) -> ServerReply {
+        guard let json = request.json else { return .error(status: 400, message: "The body is not JSON.", type: "invalid_request_error") }
+        let inputs = json["input"]?.arrayValue?.compactMap(\.stringValue) ?? json["input"]?.stringValue.map { [$0] } ?? []
+        let data: [JSONValue] = inputs.enumerated().map { index, input in
+            var vector = [Double](repeating: 0, count: 8)
+            for (position, byte) in input.utf8.enumerated() { vector[position % 8] += Double(byte) }
+            let norm = max(vector.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1)
+            return ["object": "embedding", "index": .number(Double(index)), "embedding": .array(vector.map { .number($0 / norm) })]
+        }
+        let tokens = inputs.reduce(0) { $0 + UsageEstimate.tokens(in: $1) }
+        return ServerReply(body: .json([
+            "object": "list", "data": .array(data), "model": json["model"] ?? "keel-test",
+            "usage": ["prompt_tokens": .number(Double(tokens)), "total_tokens": .number(Double(tokens))],
+        ]))
+    }
+}
