@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import KeelCore
 import Logging
 import NIOCore
@@ -49,14 +50,22 @@ struct OpenAITransport: Sendable {
             json = try JSONValue(parsing: bytes.readableBytesView)
         } catch {
             guard (200..<300).contains(status) else {
-                throw ErrorMapping.error(status: status, body: nil, rawBody: String(buffer: bytes), rateLimit: rateLimit)
+                throw redacting(ErrorMapping.error(status: status, body: nil, rawBody: String(buffer: bytes), rateLimit: rateLimit))
             }
             throw ModelError(.malformedResponse, message: "The response body is not JSON (\(error.description)).", statusCode: status, rateLimit: rateLimit)
         }
         guard (200..<300).contains(status) else {
-            throw ErrorMapping.error(status: status, body: json, rateLimit: rateLimit)
+            throw redacting(ErrorMapping.error(status: status, body: json, rateLimit: rateLimit))
         }
         return (json, rateLimit)
+    }
+
+    /// The error with the API key removed from the provider's message (some servers echo it).
+    func redacting(_ error: ModelError) -> ModelError {
+        guard let key = configuration.apiKey, key.count >= 4, error.message.contains(key) else { return error }
+        var redacted = error
+        redacted.message = error.message.replacingOccurrences(of: key, with: "<redacted>")
+        return redacted
     }
 
     static func rateLimit(_ headers: HTTPHeaders) -> RateLimitSnapshot? {

@@ -83,8 +83,17 @@ public final class TestClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Waits (by yielding, not sleeping) until at least `count` tasks sleep on this clock.
-    public func waitForSleepers(_ count: Int) async {
-        while sleeperCount < count { await Task.yield() }
+    /// Waits (by yielding, not sleeping) until at least `count` tasks sleep on this clock —
+    /// counting, when `within` is given, only those due within that time from now.
+    public func waitForSleepers(_ count: Int, within: Duration? = nil) async {
+        while sleepers(within: within) < count { await Task.yield() }
+    }
+
+    private func sleepers(within: Duration?) -> Int {
+        state.withLock { state in
+            guard let within else { return state.sleepers.count }
+            let horizon = state.now.advanced(by: within)
+            return state.sleepers.count { $0.deadline <= horizon }
+        }
     }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+
+/// The real `keel` executable, started as a child process.
+struct KeelProcess {
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+
+        var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+    }
+
+    /// `keel` next to the test bundle (SwiftPM builds it with the tests), or `$KEEL_BINARY`.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["KEEL_BINARY"] { return URL(fileURLWithPath: path) }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        // The runner may sit inside a bundle directory (`….xctest/…`).
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("keel").path), directory.path != "/" {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("keel")
+    }
+
+    /// Runs `keel` with `arguments` to completion (or until `timeout`, when it is killed) and
+    /// returns its exit status and output.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Output {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "OPENAI_API_KEY")
+        env.removeValue(forKey: "OPENAI_BASE_URL")
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stdout = Mutex(Data())
+        let stderr = Mutex(Data())
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            stdout.withLock { $0.append(data) }
+        }
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            stderr.withLock { $0.append(data) }
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        process.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
+        stdout.withLock { $0.append(out.fileHandleForReading.readDataToEndOfFile()) }
+        stderr.withLock { $0.append(err.fileHandleForReading.readDataToEndOfFile()) }
+        return Output(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout.withLock { $0 }, as: UTF8.self),
+            stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self))
+    }
+}

@@ -1,0 +1,50 @@
+import KeelCore
+import KeelOpenAI
+import KeelRuntime
+import KeelTesting
+import Testing
+
+/// The agent loop against the provider over loopback HTTP.
+@Suite struct AgentOverHTTPTests {
+    @Test func toolArgumentsThatAreNotJSONReachTheModelAsAToolError() async throws {
+        let replies: [ServerReply] = [
+            .toolCalls([ToolCall(id: "c1", name: "add", arguments: "{\"a\": 1, \"b\": ")]),
+            .toolCalls([ToolCall(id: "c2", name: "add", arguments: #"{"a": 1, "b": 2}"#)]),
+            .text("3"),
+        ]
+        try await withLocalModel(.scripted(replies)) { model, server in
+            let result = await Agent(model: model, tools: Calculator.tools).run("1+2")
+            #expect(result.outcome == .completed(answer: "3"))
+            #expect(result.steps[0].toolResults[0].isError)
+            #expect(result.steps[0].toolResults[0].content.hasPrefix("Error: the arguments are not valid JSON"))
+            // The error went back to the server as the tool message.
+            let second = try #require(server.chatRequests.dropFirst().first?.json)
+            #expect(second["messages"]?[2]?["role"] == "tool")
+            #expect(second["messages"]?[2]?["content"]?.stringValue?.hasPrefix("Error: the arguments are not valid JSON") == true)
+        }
+    }
+
+    @Test func anUnknownToolFromTheServerReachesTheModelAsAToolError() async throws {
+        let replies: [ServerReply] = [.toolCalls([ToolCall(id: "c1", name: "sqrt", arguments: #"{"x": 4}"#)]), .text("sorry")]
+        try await withLocalModel(.scripted(replies)) { model, server in
+            let result = await Agent(model: model, tools: Calculator.tools).run("sqrt 4")
+            #expect(result.outcome == .completed(answer: "sorry"))
+            #expect(result.steps[0].toolResults[0].content.hasPrefix("Error: there is no tool named 'sqrt'"))
+            #expect(server.chatRequests.count == 2)
+        }
+    }
+
+    @Test func usageReportedByTheServerAddsUpOverSteps() async throws {
+        let replies: [ServerReply] = [
+            .toolCalls([ToolCall(id: "c1", name: "add", arguments: #"{"a": 1, "b": 2}"#)], usage: Usage(inputTokens: 100, outputTokens: 20)),
+            .text("3", usage: Usage(inputTokens: 130, cachedInputTokens: 100, outputTokens: 5)),
+        ]
+        try await withLocalModel(.scripted(replies)) { model, _ in
+            var configuration = AgentConfiguration()
+            configuration.streaming = true
+            let result = await Agent(model: model, tools: Calculator.tools, configuration: configuration).run("1+2")
+            #expect(result.answer == "3")
+            #expect(result.usage == Usage(inputTokens: 230, cachedInputTokens: 100, outputTokens: 25))
+        }
+    }
+}

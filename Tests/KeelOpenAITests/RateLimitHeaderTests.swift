@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+@testable import KeelOpenAI
+
+@Suite struct RateLimitHeaderTests {
+    @Test(arguments: [
+        ("1s", Duration.seconds(1)), ("6m0s", .seconds(360)), ("20ms", .milliseconds(20)), ("1h2m3.5s", .milliseconds(3_723_500)),
+        ("0.5", .milliseconds(500)), ("2", .seconds(2)),
+    ])
+    func parsesResetDurations(text: String, expected: Duration) {
+        #expect(RateLimitHeaders.parseDuration(text) == expected)
+    }
+
+    @Test(arguments: ["", "soon", "5x", "m"])
+    func refusesWhatIsNotADuration(text: String) {
+        #expect(RateLimitHeaders.parseDuration(text) == nil)
+    }
+
+    @Test func retryAfterMayBeAnHTTPDate() {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let later = "Tue, 14 Nov 2023 22:13:50 GMT"  // 30 seconds after `now`
+        #expect(RateLimitHeaders.parseRetryAfter(later, now: now) == .seconds(30))
+    }
+
+    @Test func retryAfterMillisecondsWins() {
+        let snapshot = RateLimitHeaders.parse([("Retry-After", "2"), ("retry-after-ms", "1500")])
+        #expect(snapshot?.retryAfter == .milliseconds(1500))
+        #expect(RateLimitHeaders.parse([("content-type", "application/json")]) == nil)
+    }
+}
