@@ -41,6 +41,7 @@ let package = Package(
                 "KeelMacros",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            resources: [.copy("Resources/cl100k_base.tiktoken")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -87,7 +88,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelCoreTests", dependencies: ["KeelCore", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting"], swiftSettings: swiftSettings),

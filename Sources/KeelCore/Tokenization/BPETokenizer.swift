@@ -1,0 +1,173 @@
+import Foundation
+import Synchronization
+
+/// A byte-pair-encoding tokenizer compatible with OpenAI's `tiktoken`, for counting tokens before a
+/// call (budgets) and for cutting context to a token budget (pipelines).
+///
+/// ``cl100kBase()`` loads the `cl100k_base` vocabulary that ships with KeelCore; its token counts
+/// equal `tiktoken`'s `encode_ordinary` (special tokens such as `<|endoftext|>` are plain text).
+///
+/// ```swift
+/// let tokenizer = try BPETokenizer.cl100kBase()
+/// tokenizer.count("Hello, world!")  // 4
+/// ```
+public final class BPETokenizer: Sendable {
+    /// The encoding's name, such as `cl100k_base`.
+    public let name: String
+    private let ranks: [ByteString: Int]
+    private let tokens: [[UInt8]]
+    private let pattern: SendableRegex
+
+    /// An error loading a vocabulary.
+    public struct LoadError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// A tokenizer from a `.tiktoken` vocabulary (one `base64-token rank` pair a line) and the
+    /// pre-tokenization regular expression of its encoding.
+    public init(name: String, vocabulary: Data, pattern: String) throws {
+        var ranks: [ByteString: Int] = [:]
+        ranks.reserveCapacity(110_000)
+        var tokens: [[UInt8]] = []
+        var lineNumber = 0
+        for line in vocabulary.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            lineNumber += 1
+            guard let space = line.firstIndex(of: UInt8(ascii: " ")),
+                let bytes = Data(base64Encoded: Data(line[line.startIndex..<space])),
+                let rank = Int(String(decoding: line[line.index(after: space)...], as: UTF8.self))
+            else {
+                throw LoadError(description: "line \(lineNumber) of the \(name) vocabulary is not 'base64 rank'")
+            }
+            ranks[ByteString(Array(bytes))] = rank
+            if rank >= tokens.count { tokens.append(contentsOf: repeatElement([], count: rank - tokens.count + 1)) }
+            tokens[rank] = Array(bytes)
+        }
+        guard !ranks.isEmpty else { throw LoadError(description: "the \(name) vocabulary is empty") }
+        self.name = name
+        self.ranks = ranks
+        self.tokens = tokens
+        do {
+            self.pattern = SendableRegex(try NSRegularExpression(pattern: pattern))
+        } catch {
+            throw LoadError(description: "the \(name) pattern does not compile: \(error)")
+        }
+    }
+
+    /// The `cl100k_base` pre-tokenization pattern, as `tiktoken` 0.14 writes it.
+    public static let cl100kPattern =
+        #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
+
+    private static let sharedCl100k = Mutex<BPETokenizer?>(nil)
+
+    /// The `cl100k_base` encoding (GPT-4, GPT-3.5, text-embedding-3), loaded once per process from
+    /// the vocabulary bundled with KeelCore.
+    public static func cl100kBase() throws -> BPETokenizer {
+        try sharedCl100k.withLock { shared in
+            if let shared { return shared }
+            guard let url = Bundle.module.url(forResource: "cl100k_base", withExtension: "tiktoken") else {
+                throw LoadError(description: "KeelCore's bundle has no cl100k_base.tiktoken")
+            }
+            let tokenizer = try BPETokenizer(name: "cl100k_base", vocabulary: try Data(contentsOf: url), pattern: cl100kPattern)
+            shared = tokenizer
+            return tokenizer
+        }
+    }
+
+    /// The number of tokens in `text`.
+    public func count(_ text: String) -> Int {
+        var count = 0
+        forEachPiece(of: text) { piece in count += ranks[ByteString(piece)] != nil ? 1 : bytePairMerge(piece).count - 1 }
+        return count
+    }
+
+    /// The tokens of `text`.
+    public func encode(_ text: String) -> [Int] {
+        var result: [Int] = []
+        forEachPiece(of: text) { piece in
+            if let rank = ranks[ByteString(piece)] {
+                result.append(rank)
+                return
+            }
+            let parts = bytePairMerge(piece)
+            for index in 0..<(parts.count - 1) {
+                if let rank = ranks[ByteString(Array(piece[parts[index]..<parts[index + 1]]))] { result.append(rank) }
+            }
+        }
+        return result
+    }
+
+    /// The bytes of `tokens`; unknown token ids are skipped.
+    public func decodeBytes(_ tokens: [Int]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for token in tokens where self.tokens.indices.contains(token) { bytes.append(contentsOf: self.tokens[token]) }
+        return bytes
+    }
+
+    /// The text of `tokens`; bytes that are not valid UTF-8 (a character cut in two) become U+FFFD.
+    public func decode(_ tokens: [Int]) -> String {
+        String(decoding: decodeBytes(tokens), as: UTF8.self)
+    }
+
+    /// The last `limit` tokens of `text`, as text. A character cut in two at the start is dropped.
+    public func suffix(_ text: String, maxTokens limit: Int) -> String {
+        let encoded = encode(text)
+        guard encoded.count > limit else { return text }
+        var bytes = decodeBytes(Array(encoded.suffix(max(0, limit))))
+        while let first = bytes.first, first & 0xC0 == 0x80 { bytes.removeFirst() }  // a continuation byte
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private func forEachPiece(of text: String, _ body: ([UInt8]) -> Void) {
+        let string = text as NSString
+        let matches = pattern.regex.matches(in: text, range: NSRange(location: 0, length: string.length))
+        for match in matches where match.range.length > 0 {
+            body(Array(string.substring(with: match.range).utf8))
+        }
+    }
+
+    /// tiktoken's merge: repeatedly join the adjacent pair with the lowest rank (the leftmost on a
+    /// tie) until no pair is in the vocabulary; returns the part boundaries.
+    private func bytePairMerge(_ piece: [UInt8]) -> [Int] {
+        guard piece.count > 1 else { return [0, piece.count] }
+        var parts: [(start: Int, rank: Int)] = []
+        parts.reserveCapacity(piece.count + 1)
+        func rank(_ range: Range<Int>) -> Int {
+            ranks[ByteString(Array(piece[range]))] ?? Int.max
+        }
+        var minimum = (rank: Int.max, index: Int.max)
+        for index in 0..<(piece.count - 1) {
+            let pairRank = rank(index..<(index + 2))
+            if pairRank < minimum.rank { minimum = (pairRank, index) }
+            parts.append((index, pairRank))
+        }
+        parts.append((piece.count - 1, Int.max))
+        parts.append((piece.count, Int.max))
+        func rankAfterMerge(_ index: Int) -> Int {
+            index + 3 < parts.count ? rank(parts[index].start..<parts[index + 3].start) : Int.max
+        }
+        while minimum.rank != Int.max {
+            let index = minimum.index
+            if index > 0 { parts[index - 1].rank = rankAfterMerge(index - 1) }
+            parts[index].rank = rankAfterMerge(index)
+            parts.remove(at: index + 1)
+            minimum = (Int.max, Int.max)
+            for position in 0..<(parts.count - 1) where parts[position].rank < minimum.rank {
+                minimum = (parts[position].rank, position)
+            }
+        }
+        return parts.map(\.start)
+    }
+}
+
+/// A byte string as a dictionary key.
+struct ByteString: Hashable, Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+/// `NSRegularExpression` is immutable and safe to share once built; this box says so to the
+/// compiler.
+struct SendableRegex: @unchecked Sendable {
+    let regex: NSRegularExpression
+    init(_ regex: NSRegularExpression) { self.regex = regex }
+}
