@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "KeelCore", targets: ["KeelCore"]),
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
+        .library(name: "KeelSQLite", targets: ["KeelSQLite"]),
         .library(name: "KeelTesting", targets: ["KeelTesting"]),
         .executable(name: "keel", targets: ["KeelCLI"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-syntax.git", from: "603.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .macro(
@@ -64,6 +66,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelSQLite",
+            dependencies: [
+                "KeelCore",
+                "KeelRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelTesting",
             dependencies: [
                 "KeelCore",
@@ -82,6 +94,7 @@ let package = Package(
                 "KeelCore",
                 "KeelRuntime",
                 "KeelOpenAI",
+                "KeelSQLite",
                 "KeelTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,6 +105,10 @@ let package = Package(
             name: "KeelCoreTests", dependencies: ["KeelCore", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelSQLiteTests",
+            dependencies: ["KeelSQLite", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting", "KeelSQLite"], swiftSettings: swiftSettings),
     ]
 )

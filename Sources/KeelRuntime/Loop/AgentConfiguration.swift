@@ -25,6 +25,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var responseFormat: ResponseFormat = .text
     /// Whether model calls stream their replies. Default: `false`.
     public var streaming: Bool = false
+    /// What a durable run does with a side-effecting tool call found started but unfinished after
+    /// a crash. Default: ``InDoubtPolicy/fail``.
+    public var inDoubtPolicy: InDoubtPolicy = .fail
 
     public init() {}
 }

@@ -31,30 +31,10 @@ public struct ToolExecutor: Sendable {
 
     /// Runs the calls, at most ``concurrency`` at a time, and returns one result per call in the
     /// order of the calls.
-    public func run(_ calls: [ToolCall], context: @Sendable (ToolCall) -> ToolContext) async -> [ToolResult] {
-        if calls.count == 1, let call = calls.first {
-            return [await run(call, context: context(call))]
-        }
-        return await withTaskGroup(of: (Int, ToolResult).self) { group in
-            var results = [ToolResult?](repeating: nil, count: calls.count)
-            var next = 0
-            func startNext() {
-                guard next < calls.count else { return }
-                let index = next
-                let call = calls[index]
-                let callContext = context(call)
-                group.addTask { (index, await run(call, context: callContext)) }
-                next += 1
-            }
-            for _ in 0..<min(concurrency, calls.count) { startNext() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                startNext()
-            }
-            return zip(calls, results).map { call, result in
-                result ?? ToolResult(callID: call.id, name: call.name, content: ToolCallError(.notRun, "not run.").modelText, isError: true)
-            }
-        }
+    public func run(_ calls: [ToolCall], context: @escaping @Sendable (ToolCall) -> ToolContext) async -> [ToolResult] {
+        // The bodies never throw: every failure is already a result.
+        (try? await concurrentMap(calls, limit: concurrency) { _, call in await run(call, context: context(call)) })
+            ?? calls.map { ToolResult(callID: $0.id, name: $0.name, content: ToolCallError(.notRun, "not run.").modelText, isError: true) }
     }
 
     /// Runs one call and returns its result; failures become error results.

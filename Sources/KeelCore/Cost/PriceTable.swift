@@ -1,0 +1,66 @@
+/// What a model costs, in US dollars per million tokens.
+public struct ModelPrice: Sendable, Hashable, Codable {
+    public var inputPerMillion: Double
+    /// Input served from the provider's prompt cache.
+    public var cachedInputPerMillion: Double
+    public var outputPerMillion: Double
+
+    public init(inputPerMillion: Double, cachedInputPerMillion: Double? = nil, outputPerMillion: Double) {
+        self.inputPerMillion = inputPerMillion
+        self.cachedInputPerMillion = cachedInputPerMillion ?? inputPerMillion
+        self.outputPerMillion = outputPerMillion
+    }
+
+    /// The cost of `usage` in US dollars. Cached input tokens are part of the input tokens and
+    /// billed at the cached rate; reasoning tokens are part of the output tokens.
+    public func cost(of usage: Usage) -> Double {
+        let cached = min(usage.cachedInputTokens, usage.inputTokens)
+        let uncached = usage.inputTokens - cached
+        return (Double(uncached) * inputPerMillion + Double(cached) * cachedInputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
+    }
+}
+
+/// Prices by model name. Look-ups try the exact name, then the longest known prefix (so
+/// `gpt-4o-mini-2024-07-18` is priced as `gpt-4o-mini`), with or without a `provider:` in front.
+public struct PriceTable: Sendable, Hashable {
+    public var prices: [String: ModelPrice]
+
+    public init(_ prices: [String: ModelPrice]) {
+        self.prices = prices
+    }
+
+    /// The price of `model` (`name` or `provider:name`), or `nil` when unknown.
+    public func price(for model: String) -> ModelPrice? {
+        if let price = prices[model] { return price }
+        let name = model.split(separator: ":", maxSplits: 1).last.map(String.init) ?? model
+        if let price = prices[name] { return price }
+        let match = prices.keys.filter { name.hasPrefix($0) || model.hasPrefix($0) }.max { $0.count < $1.count }
+        return match.flatMap { prices[$0] }
+    }
+
+    /// The cost of `usage` on `model` in US dollars; `nil` when the model has no price.
+    public func cost(of usage: Usage, model: String) -> Double? {
+        price(for: model)?.cost(of: usage)
+    }
+
+    /// List prices of current OpenAI and Anthropic models (US dollars per million tokens, standard
+    /// tier), and zero for Keel's offline test models. Override them for your contract.
+    public static let defaults = PriceTable([
+        "gpt-5": ModelPrice(inputPerMillion: 1.25, cachedInputPerMillion: 0.125, outputPerMillion: 10),
+        "gpt-5-mini": ModelPrice(inputPerMillion: 0.25, cachedInputPerMillion: 0.025, outputPerMillion: 2),
+        "gpt-5-nano": ModelPrice(inputPerMillion: 0.05, cachedInputPerMillion: 0.005, outputPerMillion: 0.40),
+        "gpt-4.1": ModelPrice(inputPerMillion: 2, cachedInputPerMillion: 0.50, outputPerMillion: 8),
+        "gpt-4.1-mini": ModelPrice(inputPerMillion: 0.40, cachedInputPerMillion: 0.10, outputPerMillion: 1.60),
+        "gpt-4.1-nano": ModelPrice(inputPerMillion: 0.10, cachedInputPerMillion: 0.025, outputPerMillion: 0.40),
+        "gpt-4o": ModelPrice(inputPerMillion: 2.50, cachedInputPerMillion: 1.25, outputPerMillion: 10),
+        "gpt-4o-mini": ModelPrice(inputPerMillion: 0.15, cachedInputPerMillion: 0.075, outputPerMillion: 0.60),
+        "o3": ModelPrice(inputPerMillion: 2, cachedInputPerMillion: 0.50, outputPerMillion: 8),
+        "o4-mini": ModelPrice(inputPerMillion: 1.10, cachedInputPerMillion: 0.275, outputPerMillion: 4.40),
+        "claude-opus-4": ModelPrice(inputPerMillion: 15, cachedInputPerMillion: 1.50, outputPerMillion: 75),
+        "claude-sonnet-4": ModelPrice(inputPerMillion: 3, cachedInputPerMillion: 0.30, outputPerMillion: 15),
+        "claude-haiku-4-5": ModelPrice(inputPerMillion: 1, cachedInputPerMillion: 0.10, outputPerMillion: 5),
+        "claude-3-5-haiku": ModelPrice(inputPerMillion: 0.80, cachedInputPerMillion: 0.08, outputPerMillion: 4),
+        "test:": ModelPrice(inputPerMillion: 0, outputPerMillion: 0),
+        "scripted:": ModelPrice(inputPerMillion: 0, outputPerMillion: 0),
+    ])
+}

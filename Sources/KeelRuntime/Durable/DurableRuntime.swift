@@ -1,0 +1,181 @@
+import Foundation
+import KeelCore
+import Logging
+
+/// Runs workflows durably on a ``RunStore``: accepts runs, claims them under a lease renewed by
+/// heartbeat, replays their journals, and records how each ended.
+///
+/// ```swift
+/// let runtime = DurableRuntime(store: try SQLiteRunStore(path: "keel.db"), workflows: [AnyWorkflow(report)])
+/// let record = try await runtime.start(report, input: request, runID: "order-42")
+/// // … after a crash, in a new process:
+/// let resumed = try await runtime.run("order-42")
+/// ```
+public final class DurableRuntime: Sendable {
+    /// Leases, heartbeats and sleeps.
+    public struct Configuration: Sendable {
+        /// How long a claim lasts without a heartbeat. Default: 30 seconds.
+        public var leaseDuration: Duration = .seconds(30)
+        /// How often a running run's lease is renewed. Default: 10 seconds.
+        public var heartbeatInterval: Duration = .seconds(10)
+        /// Durable sleeps up to this long happen inside the process; longer ones put the run to
+        /// wait so the process may exit. Default: 60 seconds.
+        public var inlineSleepLimit: Duration = .seconds(60)
+
+        public init() {}
+    }
+
+    public let store: any RunStore
+    public let owner: RunOwner
+    public let configuration: Configuration
+    private let workflows: [String: AnyWorkflow]
+    private let clock: any Clock<Duration>
+    private let logger: Logger
+
+    public init(
+        store: any RunStore, workflows: [AnyWorkflow], owner: RunOwner = .currentProcess(), configuration: Configuration = Configuration(),
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.runtime")
+    ) {
+        self.store = store
+        self.owner = owner
+        self.configuration = configuration
+        self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The names of the workflows this runtime can run.
+    public var workflowNames: Set<String> { Set(workflows.keys) }
+
+    /// Accepts a run durably (before any work) and returns it. Submitting the same run id again
+    /// returns the existing run.
+    public func submit<W: Workflow>(_ workflow: W, input: W.Input, runID: String = UUID().uuidString.lowercased(), tenant: String? = nil) async throws -> RunRecord {
+        try await store.createRun(NewRun(id: runID, workflow: workflow.name, input: try JSONValue(encoding: input), tenant: tenant)).record
+    }
+
+    /// Accepts a run and runs it until it finishes or waits.
+    public func start<W: Workflow>(_ workflow: W, input: W.Input, runID: String = UUID().uuidString.lowercased(), tenant: String? = nil) async throws -> RunRecord {
+        let record = try await submit(workflow, input: input, runID: runID, tenant: tenant)
+        return try await run(record.id)
+    }
+
+    /// Claims the run and runs it until it completes, fails or waits; returns how it ended.
+    /// A finished run is returned as it is. Throws ``WorkflowError/Code/busy`` when another live
+    /// process holds it.
+    public func run(_ runID: String) async throws -> RunRecord {
+        switch try await store.claim(runID: runID, owner: owner, leaseDuration: configuration.leaseDuration) {
+        case .notFound:
+            throw StoreError(.notFound, "no run '\(runID)'")
+        case .finished(let record):
+            return record
+        case .busy(let other, let until):
+            let when = until.map { " until \($0.formatted(.iso8601))" } ?? ""
+            throw WorkflowError(.busy, "run '\(runID)' is being run by \(other)\(when)")
+        case .claimed(let lease, let record):
+            return try await execute(record, lease: lease)
+        }
+    }
+
+    /// Runs runnable runs (pending, due timers, sent signals, expired leases) one after another
+    /// until none is left; returns how many it ran.
+    public func runUntilIdle() async throws -> Int {
+        var count = 0
+        while let (lease, record) = try await store.claimNextRunnable(owner: owner, leaseDuration: configuration.leaseDuration, workflows: workflowNames) {
+            _ = try await execute(record, lease: lease)
+            count += 1
+        }
+        return count
+    }
+
+    /// Runs a claimed run: replays its journal, runs the workflow with a heartbeat beside it, and
+    /// records the outcome under the lease.
+    public func execute(_ record: RunRecord, lease: Lease) async throws -> RunRecord {
+        var logger = self.logger
+        logger[metadataKey: "run"] = "\(record.id)"
+        guard let workflow = workflows[record.workflow] else {
+            // Leave the run for a process that knows its workflow.
+            try await store.release(lease)
+            throw WorkflowError(.unknownWorkflow, "no workflow named '\(record.workflow)' is registered here")
+        }
+        let journal = try await store.journal(runID: record.id)
+        let context = RunContext(
+            runID: record.id, lease: lease, journal: journal, store: store, clock: clock, inlineSleepLimit: configuration.inlineSleepLimit,
+            logger: logger)
+        let outcome = await runWithHeartbeat(workflow, input: record.input, context: context)
+        let current = context.lease
+        switch outcome {
+        case .success(let output):
+            if let suspension = context.pendingSuspension {
+                try await store.suspend(current, wakeAt: suspension.wakeAt, waitingFor: suspension.waitingFor)
+            } else {
+                try await store.finish(current, status: .completed, output: output, failure: nil)
+            }
+        case .failure(let error):
+            if let suspension = error as? RunSuspension ?? context.pendingSuspension {
+                try await store.suspend(current, wakeAt: suspension.wakeAt, waitingFor: suspension.waitingFor)
+            } else if let storeError = error as? StoreError, storeError.code == .leaseLost {
+                logger.warning("stopped: \(storeError.message)")
+            } else {
+                let failure = Self.failure(for: error)
+                logger.error("run failed", metadata: ["code": "\(failure.code)"])
+                do {
+                    try await store.finish(current, status: .failed, output: nil, failure: failure)
+                } catch let storeError as StoreError where storeError.code == .leaseLost {
+                    logger.warning("stopped: \(storeError.message)")
+                }
+            }
+        }
+        return try await store.run(id: record.id) ?? record
+    }
+
+    private func runWithHeartbeat(_ workflow: AnyWorkflow, input: JSONValue, context: RunContext) async -> Result<JSONValue, any Error> {
+        await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
+            group.addTask {
+                do {
+                    return .success(try await workflow.body(input, context))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                // Renew until the workflow ends; a lost lease cancels the workflow.
+                while !Task.isCancelled {
+                    do {
+                        try await self.clock.sleep(for: self.configuration.heartbeatInterval)
+                        context.updateLease(try await self.store.renew(context.lease, leaseDuration: self.configuration.leaseDuration))
+                    } catch is CancellationError {
+                        return nil
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                return nil
+            }
+            var outcome: Result<JSONValue, any Error> = .failure(CancellationError())
+            while let next = await group.next() {
+                if let result = next {
+                    outcome = result
+                    break
+                }
+            }
+            group.cancelAll()
+            return outcome
+        }
+    }
+
+    /// How an error is recorded on a failed run.
+    static func failure(for error: any Error) -> RunFailure {
+        switch error {
+        case let error as WorkflowError:
+            return RunFailure(code: error.code.rawValue, message: error.message, sequence: error.sequence)
+        case let error as ModelError:
+            return RunFailure(code: error.code.rawValue, message: error.description)
+        case let error as StoreError:
+            return RunFailure(code: "store_\(error.code.rawValue)", message: error.message)
+        case is CancellationError:
+            return RunFailure(code: "cancelled", message: "the run was cancelled")
+        default:
+            return RunFailure(code: "workflow_error", message: String(describing: error))
+        }
+    }
+}

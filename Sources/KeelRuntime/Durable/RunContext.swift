@@ -1,0 +1,252 @@
+import Foundation
+import KeelCore
+import Logging
+import Synchronization
+
+/// What a workflow uses to do durable work: steps whose results are journaled, durable sleeps,
+/// and waits for signals.
+///
+/// Steps are numbered in the order the workflow asks for them. The first time, a step's body runs
+/// and its result is journaled in the same store transaction that advances the run; on replay
+/// (after a crash or a wait) the journaled result is returned and the body does not run. A step
+/// returns its result as the journal holds it, so the first run and every replay see the same
+/// value.
+public final class RunContext: Sendable {
+    /// The run's id.
+    public let runID: String
+    public let logger: Logger
+    let store: any RunStore
+    let clock: any Clock<Duration>
+    let inlineSleepLimit: Duration
+    private let journal: [Int: JournalEntry]
+    private struct State {
+        var lease: Lease
+        var nextSequence = 0
+        var suspension: RunSuspension?
+    }
+    private let state: Mutex<State>
+
+    init(runID: String, lease: Lease, journal: [JournalEntry], store: any RunStore, clock: any Clock<Duration>, inlineSleepLimit: Duration, logger: Logger) {
+        self.runID = runID
+        self.store = store
+        self.clock = clock
+        self.inlineSleepLimit = inlineSleepLimit
+        self.logger = logger
+        self.journal = Dictionary(journal.map { ($0.sequence, $0) }, uniquingKeysWith: { $1 })
+        state = Mutex(State(lease: lease))
+    }
+
+    /// The lease under which this process writes.
+    var lease: Lease { state.withLock { $0.lease } }
+
+    func updateLease(_ lease: Lease) { state.withLock { $0.lease = lease } }
+
+    /// The suspension a workflow asked for, even if its code swallowed the error.
+    var pendingSuspension: RunSuspension? { state.withLock { $0.suspension } }
+
+    /// How many completed entries the journal held when the run was resumed.
+    public var replayedSteps: Int { journal.values.count { $0.status == .completed } }
+
+    /// Whether the step at the next position is already journaled (the run is replaying).
+    public var isReplaying: Bool { journal[state.withLock { $0.nextSequence }]?.status == .completed }
+
+    /// Reserves the next `count` positions, in order, for steps that run in parallel.
+    public func reserveSequences(_ count: Int) -> Range<Int> {
+        state.withLock { state in
+            let start = state.nextSequence
+            state.nextSequence += count
+            return start..<(start + count)
+        }
+    }
+
+    // MARK: Steps
+
+    /// Runs `body` once and journals its result; on replay returns the journaled result.
+    ///
+    /// - Parameters:
+    ///   - name: The step's name; replay checks it against the journal (non-determinism is an
+    ///     error, not silent corruption).
+    ///   - kind: What the step is, for reports and costs.
+    ///   - metering: The model and tokens of a model step, recorded with it.
+    public func step<T: Codable & Sendable>(
+        _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil }, _ body: () async throws -> T
+    ) async throws -> T {
+        let sequence = reserveSequences(1).lowerBound
+        return try await step(at: sequence, name, kind: kind, metering: metering, body)
+    }
+
+    /// ``step(_:kind:metering:_:)`` at a position reserved with ``reserveSequences(_:)``.
+    public func step<T: Codable & Sendable>(
+        at sequence: Int, _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil },
+        _ body: () async throws -> T
+    ) async throws -> T {
+        if let result = try replayed(sequence, name, as: T.self) { return result }
+        let started = Date()
+        let value = try await body()
+        return try await complete(sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started, attempts: (journal[sequence]?.attempts ?? 0) + 1)
+    }
+
+    /// A step that changes something outside the run. It is journaled as *started* before its
+    /// body runs, and the body receives an idempotency key (`run id` + `:` + position) that stays
+    /// the same on every attempt. Found started but unfinished on resume, it is *in doubt*: a pure
+    /// step (`isSideEffecting == false`) simply runs again; a side-effecting one follows `inDoubt`.
+    public func sideEffect<T: Codable & Sendable>(
+        at sequence: Int? = nil, _ name: String, kind: StepKind = .tool, isSideEffecting: Bool = true, inDoubt: InDoubtPolicy = .fail,
+        _ body: (_ idempotencyKey: String) async throws -> T
+    ) async throws -> T {
+        let sequence = sequence ?? reserveSequences(1).lowerBound
+        if let result = try replayed(sequence, name, as: T.self) { return result }
+        let key = "\(runID):\(sequence)"
+        let previous = journal[sequence]
+        if let previous, previous.status == .started, previous.isSideEffecting, inDoubt == .fail {
+            throw WorkflowError(
+                .inDoubt,
+                "step \(sequence) '\(name)' was started but not finished before the process stopped; whether its effect happened is in doubt (idempotency key \(key)). Check it, then fork the run at \(sequence + 1) or resume it with a retry policy.",
+                sequence: sequence)
+        }
+        let attempts = (previous?.attempts ?? 0) + 1
+        let started = Date()
+        try await store.append(
+            JournalEntry(
+                runID: runID, sequence: sequence, name: name, kind: kind, status: .started, idempotencyKey: key,
+                isSideEffecting: isSideEffecting, attempts: attempts, startedAt: started),
+            lease: lease)
+        let value = try await body(key)
+        return try await complete(
+            sequence, name, kind: kind, value: value, metering: nil, startedAt: started, attempts: attempts, idempotencyKey: key,
+            isSideEffecting: isSideEffecting)
+    }
+
+    /// The journaled result at `sequence`, or `nil` when the body must run.
+    private func replayed<T: Decodable>(_ sequence: Int, _ name: String, as type: T.Type) throws -> T? {
+        guard let entry = journal[sequence] else { return nil }
+        guard entry.name == name else {
+            throw WorkflowError(
+                .nonDeterminism,
+                "non-determinism in run '\(runID)': the journal holds step \(sequence) as '\(entry.name)', but the workflow asked for '\(name)'. The workflow code changed or depends on something outside its steps; fork the run before step \(sequence) or start a new one.",
+                sequence: sequence)
+        }
+        guard entry.status == .completed else { return nil }
+        return try decode(entry.result ?? .null, as: T.self, sequence: sequence, name: name)
+    }
+
+    private func complete<T: Codable>(
+        _ sequence: Int, _ name: String, kind: StepKind, value: T, metering: StepMetering?, startedAt: Date, attempts: Int,
+        idempotencyKey: String? = nil, isSideEffecting: Bool = false
+    ) async throws -> T {
+        let result = try JSONValue(encoding: value)
+        let entry = JournalEntry(
+            runID: runID, sequence: sequence, name: name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey,
+            isSideEffecting: isSideEffecting, attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
+        try await store.append(entry, lease: lease)
+        return try decode(result, as: T.self, sequence: sequence, name: name)
+    }
+
+    private func decode<T: Decodable>(_ value: JSONValue, as type: T.Type, sequence: Int, name: String) throws -> T {
+        do {
+            return try value.decode(as: T.self)
+        } catch {
+            throw WorkflowError(
+                .nonDeterminism,
+                "the journaled result of step \(sequence) '\(name)' does not decode as \(T.self) (the workflow code changed): \(error)",
+                sequence: sequence)
+        }
+    }
+
+    // MARK: Time
+
+    /// Waits durably: the wake-up time is journaled, so a process that stops during the sleep
+    /// sleeps only what is left when the run resumes. Sleeps up to the runtime's inline limit
+    /// happen in this process; longer ones put the run to wait, and the process may exit.
+    public func sleep(for duration: Duration, name: String = "sleep") async throws {
+        let sequence = reserveSequences(1).lowerBound
+        if let entry = journal[sequence] {
+            guard entry.name == name, entry.kind == .sleep else {
+                _ = try replayed(sequence, name, as: JSONValue.self)
+                return
+            }
+            if entry.status == .completed { return }
+        }
+        let wakeAt = journal[sequence]?.wakeAt ?? Date().addingTimeInterval(Self.seconds(duration))
+        if journal[sequence] == nil {
+            try await store.append(
+                JournalEntry(runID: runID, sequence: sequence, name: name, kind: .sleep, status: .started, wakeAt: wakeAt, startedAt: Date()),
+                lease: lease)
+        }
+        let remaining = wakeAt.timeIntervalSinceNow
+        if remaining > 0 {
+            guard remaining <= Self.seconds(inlineSleepLimit) else { throw suspend(RunSuspension(wakeAt: wakeAt, waitingFor: [])) }
+            try await clock.sleep(for: .milliseconds(Int64((remaining * 1000).rounded(.up))))
+        }
+        try await store.append(
+            JournalEntry(runID: runID, sequence: sequence, name: name, kind: .sleep, status: .completed, result: .null, wakeAt: wakeAt, startedAt: Date(), completedAt: Date()),
+            lease: lease)
+    }
+
+    /// The current time, journaled so that replay sees the same instant.
+    public func now(name: String = "now") async throws -> Date {
+        try await step(name) { Date() }
+    }
+
+    // MARK: Signals
+
+    /// Waits durably for a signal sent with ``RunStore/signal(runID:name:payload:)`` (or
+    /// `keel runs signal`), and returns its payload. The run waits — and the process may exit —
+    /// until the signal arrives.
+    public func waitForSignal<T: Codable & Sendable>(_ name: String, as type: T.Type = T.self) async throws -> T {
+        guard let value = try await waitForSignal(name, as: type, timeout: nil) else {
+            throw WorkflowError(.nonDeterminism, "signal '\(name)' timed out without a timeout")
+        }
+        return value
+    }
+
+    /// Waits durably for a signal, or until `timeout` passes (then returns `nil`). The deadline
+    /// is journaled, so it holds across restarts.
+    public func waitForSignal<T: Codable & Sendable>(_ name: String, as type: T.Type = T.self, timeout: Duration?) async throws -> T? {
+        let sequence = reserveSequences(1).lowerBound
+        let stepName = "signal:\(name)"
+        if let entry = journal[sequence] {
+            if entry.status == .completed {
+                guard entry.name == stepName else { _ = try replayed(sequence, stepName, as: JSONValue.self); return nil }
+                if entry.kind == .sleep { return nil }  // journaled as timed out
+                return try decode(entry.result ?? .null, as: T.self, sequence: sequence, name: stepName)
+            }
+            guard entry.name == stepName else { _ = try replayed(sequence, stepName, as: JSONValue.self); return nil }
+        }
+        var deadline = journal[sequence]?.wakeAt
+        if journal[sequence] == nil {
+            deadline = timeout.map { Date().addingTimeInterval(Self.seconds($0)) }
+            try await store.append(
+                JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .started, wakeAt: deadline, startedAt: Date()),
+                lease: lease)
+        }
+        if let payload = try await store.takeSignal(runID: runID, name: name, sequence: sequence, stepName: stepName, lease: lease) {
+            return try decode(payload, as: T.self, sequence: sequence, name: stepName)
+        }
+        if let deadline, deadline <= Date() {
+            try await store.append(
+                JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .sleep, status: .completed, result: .null, wakeAt: deadline, startedAt: Date(), completedAt: Date()),
+                lease: lease)
+            return nil
+        }
+        throw suspend(RunSuspension(wakeAt: deadline, waitingFor: [name]))
+    }
+
+    /// Records a suspension (merging with others raised by parallel steps) and returns it to throw.
+    func suspend(_ suspension: RunSuspension) -> RunSuspension {
+        state.withLock { state in
+            if var existing = state.suspension {
+                existing.waitingFor.append(contentsOf: suspension.waitingFor.filter { !existing.waitingFor.contains($0) })
+                if let wake = suspension.wakeAt { existing.wakeAt = min(existing.wakeAt ?? wake, wake) }
+                state.suspension = existing
+            } else {
+                state.suspension = suspension
+            }
+            return state.suspension ?? suspension
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import KeelCore
+
+/// Where a run is in its life.
+public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Accepted, waiting for a process to run it.
+    case pending
+    /// A process holds its lease and is running it.
+    case running
+    /// Waiting for a timer or a signal; no process needs to be alive.
+    case waiting
+    /// Finished with an output.
+    case completed
+    /// Stopped by an error; it can be resumed from the step that failed.
+    case failed
+    /// Cancelled on request.
+    case cancelled
+
+    /// Whether the run will not change again without being reopened.
+    public var isFinished: Bool { self == .completed || self == .failed || self == .cancelled }
+}
+
+/// A run as the store holds it.
+public struct RunRecord: Sendable, Hashable, Codable {
+    public var id: String
+    /// The workflow's name, which says how to resume the run.
+    public var workflow: String
+    /// The workflow's input.
+    public var input: JSONValue
+    public var status: RunStatus
+    /// The workflow's output, once completed.
+    public var output: JSONValue?
+    /// Why the run failed, when it did.
+    public var failure: RunFailure?
+    /// When a waiting run's timer fires.
+    public var wakeAt: Date?
+    /// The signals a waiting run waits for (any one of them wakes it).
+    public var waitingFor: [String]
+    /// The process holding the run's lease, while it runs.
+    public var owner: String?
+    /// When the lease runs out unless renewed.
+    public var leaseExpiresAt: Date?
+    /// The fencing epoch: it grows with every claim, and a write under an older epoch is refused.
+    public var epoch: Int
+    /// The run this one was forked from, and the journal position it was forked at.
+    public var parentRunID: String?
+    public var forkedAt: Int?
+    /// The tenant the run's spending counts against.
+    public var tenant: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, workflow: String, input: JSONValue, status: RunStatus, output: JSONValue? = nil, failure: RunFailure? = nil,
+        wakeAt: Date? = nil, waitingFor: [String] = [], owner: String? = nil, leaseExpiresAt: Date? = nil, epoch: Int = 0,
+        parentRunID: String? = nil, forkedAt: Int? = nil, tenant: String? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.workflow = workflow
+        self.input = input
+        self.status = status
+        self.output = output
+        self.failure = failure
+        self.wakeAt = wakeAt
+        self.waitingFor = waitingFor
+        self.owner = owner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.epoch = epoch
+        self.parentRunID = parentRunID
+        self.forkedAt = forkedAt
+        self.tenant = tenant
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// Why a run failed: a code safe as a metric label, a message, and the journal position.
+public struct RunFailure: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    /// The sequence of the step that failed, if a step did.
+    public var sequence: Int?
+
+    public init(code: String, message: String, sequence: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.sequence = sequence
+    }
+
+    public var description: String {
+        (sequence.map { "step \($0): " } ?? "") + "\(code): \(message)"
+    }
+}
+
+/// A run to accept.
+public struct NewRun: Sendable, Hashable {
+    public var id: String
+    public var workflow: String
+    public var input: JSONValue
+    public var tenant: String?
+
+    public init(id: String, workflow: String, input: JSONValue, tenant: String? = nil) {
+        self.id = id
+        self.workflow = workflow
+        self.input = input
+        self.tenant = tenant
+    }
+}
+
+/// Which runs to list.
+public struct RunQuery: Sendable, Hashable {
+    public var statuses: Set<RunStatus>?
+    public var workflow: String?
+    public var tenant: String?
+    /// The most runs to return, newest first. Default: 100.
+    public var limit: Int
+
+    public init(statuses: Set<RunStatus>? = nil, workflow: String? = nil, tenant: String? = nil, limit: Int = 100) {
+        self.statuses = statuses
+        self.workflow = workflow
+        self.tenant = tenant
+        self.limit = limit
+    }
+}

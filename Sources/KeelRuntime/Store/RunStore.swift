@@ -1,0 +1,68 @@
+import Foundation
+import KeelCore
+
+/// Where runs, their journals and their signals live: the one mechanism every durable run in Keel
+/// stands on. KeelSQLite (one machine) and KeelPostgres (many workers) implement it, and both pass
+/// the same conformance suite (`RunStoreConformance` in KeelTesting).
+///
+/// Guarantees every implementation gives:
+/// - ``createRun(_:)`` is durable before it returns, and idempotent by run id.
+/// - A completed journal entry is written at most once per `(run, sequence)`.
+/// - Every write that advances a run carries a ``Lease``; a write under a lease that was taken over
+///   (an older epoch) or of a cancelled run is refused with ``StoreError/Code/leaseLost``.
+/// - A signal is delivered to exactly one wait.
+public protocol RunStore: Sendable {
+    /// Accepts a run durably, or returns the existing run with that id (`created` is then false).
+    /// Throws ``StoreError/Code/conflict`` when the id belongs to another workflow.
+    func createRun(_ run: NewRun) async throws -> (record: RunRecord, created: Bool)
+
+    /// The run with this id, if any.
+    func run(id: String) async throws -> RunRecord?
+
+    /// Runs matching the query, newest first.
+    func listRuns(_ query: RunQuery) async throws -> [RunRecord]
+
+    /// The run's journal in sequence order.
+    func journal(runID: String) async throws -> [JournalEntry]
+
+    /// Claims a run that is pending, waiting, failed-over (its owner's lease expired or its process
+    /// is gone) — marking it running under a new epoch.
+    func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult
+
+    /// Claims the oldest runnable run: pending, waiting with its timer due or its signal sent, or
+    /// running under an expired lease. `workflows` limits the claim to runs this process can run.
+    func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)?
+
+    /// Extends a lease. Throws ``StoreError/Code/leaseLost`` when it was taken over.
+    func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease
+
+    /// Appends a journal entry (`started`) or completes one (`completed`), under the lease.
+    func append(_ entry: JournalEntry, lease: Lease) async throws
+
+    /// Puts the run to wait for a timer, any of some signals, or both, and gives up the lease. A
+    /// signal already sent for one of `waitingFor` leaves the run runnable at once.
+    func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws
+
+    /// Ends the run as completed (with an output) or failed (with a failure), and gives up the lease.
+    func finish(_ lease: Lease, status: RunStatus, output: JSONValue?, failure: RunFailure?) async throws
+
+    /// Gives up the lease and leaves the run pending for another process (graceful shutdown).
+    func release(_ lease: Lease) async throws
+
+    /// Sends a signal; a run waiting for it becomes runnable.
+    func signal(runID: String, name: String, payload: JSONValue) async throws
+
+    /// Takes the oldest unconsumed signal named `name` and journals it as the completed entry at
+    /// `sequence`, in one transaction; `nil` when none was sent.
+    func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue?
+
+    /// Cancels a run that has not finished; its owner's next write is refused.
+    func cancel(runID: String) async throws -> RunRecord
+
+    /// Makes a failed or cancelled run pending again, to resume it from where it stopped.
+    func reopen(runID: String) async throws -> RunRecord
+
+    /// Starts a new run from this one's journal: its input and the completed entries before
+    /// `sequence` are copied, so the new run replays them and runs on from there.
+    func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord
+}

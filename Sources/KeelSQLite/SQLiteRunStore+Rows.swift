@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import KeelCore
+import KeelRuntime
+
+extension SQLiteRunStore {
+    // MARK: Access with errors mapped
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    static func storeError(_ error: any Error, path: String) -> StoreError {
+        guard let error = error as? DatabaseError else {
+            return StoreError(.unavailable, "the store at \(path) failed: \(error)", underlying: SQLiteFailure(description: "\(error)"))
+        }
+        let underlying = SQLiteFailure(description: error.description)
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StoreError(.locked, "the store at \(path) stayed locked by another process past the timeout; try again, or raise the timeout", underlying: underlying)
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError(.corrupt, "\(path) is not a usable Keel store (\(error.message ?? "file is not a database")); move it aside or point --db elsewhere", underlying: underlying)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_FULL:
+            return StoreError(.unavailable, "cannot open or write the store at \(path) (\(error.message ?? "\(error.resultCode)"))", underlying: underlying)
+        default:
+            return StoreError(.unavailable, "the store at \(path) failed: \(error.message ?? "\(error.resultCode)")", underlying: underlying)
+        }
+    }
+
+    // MARK: Leases
+
+    /// Marks the run running under a new epoch owned by `owner`.
+    static func take(_ db: Database, run: RunRecord, owner: RunOwner, leaseDuration: Duration, now: Date) throws -> (Lease, RunRecord) {
+        let expires = now.addingTimeInterval(seconds(leaseDuration))
+        try db.execute(
+            sql: "UPDATE runs SET status = 'running', owner = ?, lease_expires_at = ?, epoch = epoch + 1, updated_at = ? WHERE id = ?",
+            arguments: [owner.id, expires.timeIntervalSince1970, now.timeIntervalSince1970, run.id])
+        let record = try requireRun(db, id: run.id)
+        return (Lease(runID: run.id, owner: owner.id, epoch: record.epoch, expiresAt: expires), record)
+    }
+
+    /// Throws ``StoreError/Code/leaseLost`` unless the run is still running under this lease.
+    static func checkLease(_ db: Database, _ lease: Lease) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT epoch, owner, status FROM runs WHERE id = ?", arguments: [lease.runID]) else {
+            throw StoreError(.notFound, "no run '\(lease.runID)'")
+        }
+        let epoch: Int = row["epoch"]
+        let owner: String? = row["owner"]
+        let status: String = row["status"]
+        guard epoch == lease.epoch, owner == lease.owner, status == RunStatus.running.rawValue else {
+            let reason = status == RunStatus.cancelled.rawValue ? "was cancelled" : "was taken over (epoch \(epoch), this writer holds \(lease.epoch))"
+            throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
+        }
+    }
+
+    static func requireLease(_ db: Database, _ lease: Lease) throws {
+        if db.changesCount == 0 { try checkLease(db, lease) }
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+    }
+
+    // MARK: Journal rows
+
+    /// Inserts a started entry, or completes one; a second completion at a position is refused.
+    static func upsert(_ db: Database, entry: JournalEntry, epoch: Int) throws {
+        let existing = try Row.fetchOne(db, sql: "SELECT status, name, attempts FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
+        if let existing {
+            let status: String = existing["status"]
+            let name: String = existing["name"]
+            guard status != JournalEntry.Status.completed.rawValue else {
+                throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
+            }
+            guard name == entry.name else {
+                throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
+            }
+            try db.execute(sql: "DELETE FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
+        }
+        let usage = entry.metering?.usage
+        try db.execute(
+            sql: """
+                INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, epoch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.runID, entry.sequence, entry.name, entry.kind.rawValue, entry.status.rawValue, entry.result?.serialized(),
+                entry.idempotencyKey, entry.isSideEffecting, entry.attempts, entry.metering?.model, usage?.inputTokens,
+                usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.wakeAt?.timeIntervalSince1970,
+                entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
+            ])
+    }
+
+    static func decodeEntry(_ row: Row) throws -> JournalEntry {
+        let runID: String = row["run_id"]
+        let sequence: Int = row["sequence"]
+        guard let status = JournalEntry.Status(rawValue: row["status"]) else {
+            throw StoreError(.corrupt, "journal entry \(sequence) of run '\(runID)' has an unknown status")
+        }
+        var metering: StepMetering?
+        if let model: String = row["model"] {
+            metering = StepMetering(model: model, usage: Usage(
+                inputTokens: row["input_tokens"] ?? 0, cachedInputTokens: row["cached_input_tokens"] ?? 0,
+                outputTokens: row["output_tokens"] ?? 0, reasoningTokens: row["reasoning_tokens"] ?? 0))
+        }
+        let result: String? = row["result"]
+        return JournalEntry(
+            runID: runID, sequence: sequence, name: row["name"], kind: StepKind(row["kind"]), status: status,
+            result: try result.map { try json($0, what: "journal entry \(sequence) of run '\(runID)'") },
+            idempotencyKey: row["idempotency_key"], isSideEffecting: row["side_effecting"], attempts: row["attempts"], metering: metering,
+            wakeAt: date(row["wake_at"]), startedAt: date(row["started_at"]) ?? Date(timeIntervalSince1970: 0),
+            completedAt: date(row["completed_at"]))
+    }
+
+    // MARK: Run rows
+
+    static func fetchRun(_ db: Database, id: String) throws -> RunRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(decodeRun)
+    }
+
+    static func requireRun(_ db: Database, id: String) throws -> RunRecord {
+        guard let run = try fetchRun(db, id: id) else { throw StoreError(.notFound, "no run '\(id)'") }
+        return run
+    }
+
+    static func decodeRun(_ row: Row) throws -> RunRecord {
+        let id: String = row["id"]
+        guard let status = RunStatus(rawValue: row["status"]) else { throw StoreError(.corrupt, "run '\(id)' has an unknown status") }
+        let output: String? = row["output"]
+        let failure: String? = row["failure"]
+        let waiting: String? = row["waiting_for"]
+        let waitingFor = try waiting.map { try json($0, what: "signals run '\(id)' waits for").arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
+        return RunRecord(
+            id: id, workflow: row["workflow"], input: try json(row["input"], what: "input of run '\(id)'"), status: status,
+            output: try output.map { try json($0, what: "output of run '\(id)'") },
+            failure: try failure.map { try decodeFailure($0, runID: id) }, wakeAt: date(row["wake_at"]), waitingFor: waitingFor,
+            owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"]), epoch: row["epoch"], parentRunID: row["parent_run_id"],
+            forkedAt: row["forked_at"], tenant: row["tenant"], createdAt: date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+            updatedAt: date(row["updated_at"]) ?? Date(timeIntervalSince1970: 0))
+    }
+
+    static func json(_ text: String, what: String) throws -> JSONValue {
+        do {
+            return try JSONValue(parsing: text)
+        } catch {
+            throw StoreError(.corrupt, "the \(what) in the store is not JSON (\(error.description))")
+        }
+    }
+
+    static func encodeFailure(_ failure: RunFailure) throws -> String {
+        try JSONValue(encoding: failure).serialized()
+    }
+
+    static func decodeFailure(_ text: String, runID: String) throws -> RunFailure {
+        do {
+            return try json(text, what: "failure of run '\(runID)'").decode(as: RunFailure.self)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.corrupt, "the failure of run '\(runID)' in the store is not a failure record")
+        }
+    }
+
+    static func date(_ value: Double?) -> Date? {
+        value.map(Date.init(timeIntervalSince1970:))
+    }
+}
+
+/// A database error kept as its description (GRDB's errors are not all `Sendable`).
+struct SQLiteFailure: Error, Sendable, CustomStringConvertible {
+    let description: String
+}

@@ -1,0 +1,333 @@
+import Foundation
+import GRDB
+import KeelCore
+import KeelRuntime
+import Logging
+
+/// Keel's embedded store: one SQLite file in WAL mode, safe for several processes on one machine.
+///
+/// ```swift
+/// let store = try SQLiteRunStore(path: "keel.db")
+/// let runtime = DurableRuntime(store: store, workflows: [ReportWorkflow()])
+/// ```
+///
+/// Every write is an immediate transaction, so two processes never interleave inside one; a
+/// process that finds the file locked waits up to ``Configuration/busyTimeout`` and then fails with
+/// ``StoreError/Code/locked``. A file that is not a Keel store fails with
+/// ``StoreError/Code/corrupt``, and one written by a newer Keel with
+/// ``StoreError/Code/newerSchema``, before anything is written.
+public final class SQLiteRunStore: RunStore {
+    /// How the store opens its file.
+    public struct Configuration: Sendable {
+        /// How long to wait for another process's write to finish. Default: 5 seconds.
+        public var busyTimeout: Duration = .seconds(5)
+        /// `normal` is durable against a process crash; `full` also against power loss, at the
+        /// cost of an fsync per commit. Default: `normal`.
+        public var synchronous: Synchronous = .normal
+
+        /// SQLite's `synchronous` setting in WAL mode.
+        public enum Synchronous: String, Sendable {
+            case normal = "NORMAL"
+            case full = "FULL"
+        }
+
+        public init() {}
+    }
+
+    /// The file's path.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    public init(path: String, configuration: Configuration = Configuration()) throws {
+        self.path = path
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds) + Double(configuration.busyTimeout.components.attoseconds) / 1e18)
+        config.foreignKeysEnabled = true
+        config.label = "keel"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try pool.writeWithoutTransaction { db in
+                // GRDB sets NORMAL when it turns WAL on; FULL is set after that, per writer connection.
+                try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous.rawValue)")
+            }
+            let migrator = Self.migrator
+            try pool.read { db in
+                let known = Set(migrator.migrations)
+                let applied = try migrator.appliedIdentifiers(db)
+                let unknown = applied.subtracting(known)
+                if !unknown.isEmpty {
+                    throw StoreError(.newerSchema, "\(path) was written by a newer Keel (it has schema \(unknown.sorted().joined(separator: ", ")), this build knows up to \(migrator.migrations.last ?? "none")); upgrade keel to open it")
+                }
+            }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    /// The current `PRAGMA synchronous` of the writer connection (1 is NORMAL, 2 is FULL).
+    public func synchronousSetting() throws -> Int {
+        try pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    // MARK: Runs
+
+    public func createRun(_ run: NewRun) async throws -> (record: RunRecord, created: Bool) {
+        try await write { db in
+            if let existing = try Self.fetchRun(db, id: run.id) {
+                guard existing.workflow == run.workflow else {
+                    throw StoreError(.conflict, "run id '\(run.id)' already belongs to a '\(existing.workflow)' run")
+                }
+                return (existing, false)
+            }
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "INSERT INTO runs (id, workflow, input, status, tenant, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                arguments: [run.id, run.workflow, run.input.serialized(), run.tenant, now, now])
+            return (try Self.requireRun(db, id: run.id), true)
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        try await read { db in try Self.fetchRun(db, id: id) }
+    }
+
+    public func listRuns(_ query: RunQuery) async throws -> [RunRecord] {
+        try await read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let statuses = query.statuses, !statuses.isEmpty {
+                clauses.append("status IN (\(statuses.map { _ in "?" }.joined(separator: ",")))")
+                for status in statuses.sorted(by: { $0.rawValue < $1.rawValue }) { _ = arguments.append(contentsOf: [status.rawValue]) }
+            }
+            if let workflow = query.workflow {
+                clauses.append("workflow = ?")
+                _ = arguments.append(contentsOf: [workflow])
+            }
+            if let tenant = query.tenant {
+                clauses.append("tenant = ?")
+                _ = arguments.append(contentsOf: [tenant])
+            }
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            _ = arguments.append(contentsOf: [query.limit])
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs \(whereClause) ORDER BY created_at DESC, id DESC LIMIT ?", arguments: arguments)
+            return try rows.map(Self.decodeRun)
+        }
+    }
+
+    public func journal(runID: String) async throws -> [JournalEntry] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY sequence", arguments: [runID]).map(Self.decodeEntry)
+        }
+    }
+
+    // MARK: Leases
+
+    public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
+        try await write { db in
+            guard let run = try Self.fetchRun(db, id: runID) else { return .notFound }
+            if run.status.isFinished { return .finished(run) }
+            let now = Date()
+            if run.status == .running, let current = run.owner, current != owner.id,
+                let expires = run.leaseExpiresAt, expires > now, !RunOwner.isDeadLocally(current)
+            {
+                return .busy(owner: current, until: expires)
+            }
+            let (lease, record) = try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
+            return .claimed(lease, record)
+        }
+    }
+
+    public func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)? {
+        try await write { db in
+            let now = Date()
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM runs
+                WHERE status = 'pending'
+                   OR (status = 'waiting' AND wake_at IS NOT NULL AND wake_at <= ?)
+                   OR (status = 'waiting' AND waiting_for IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM signals s WHERE s.run_id = runs.id AND s.consumed_sequence IS NULL
+                        AND s.name IN (SELECT value FROM json_each(runs.waiting_for))))
+                   OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?))
+                ORDER BY updated_at, id
+                LIMIT 64
+                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+            for row in rows {
+                let run = try Self.decodeRun(row)
+                if let workflows, !workflows.contains(run.workflow) { continue }
+                return try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
+            }
+            // Runs whose owner died on this host can be taken before their lease expires.
+            let orphans = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE status = 'running' ORDER BY updated_at LIMIT 64").map(Self.decodeRun)
+            for run in orphans where run.owner.map(RunOwner.isDeadLocally) == true {
+                if let workflows, !workflows.contains(run.workflow) { continue }
+                return try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
+            }
+            return nil
+        }
+    }
+
+    public func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease {
+        try await write { db in
+            let expires = Date().addingTimeInterval(Self.seconds(leaseDuration))
+            try db.execute(
+                sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND epoch = ? AND owner = ? AND status = 'running'",
+                arguments: [expires.timeIntervalSince1970, lease.runID, lease.epoch, lease.owner])
+            try Self.requireLease(db, lease)
+            var renewed = lease
+            renewed.expiresAt = expires
+            return renewed
+        }
+    }
+
+    // MARK: Journal
+
+    public func append(_ entry: JournalEntry, lease: Lease) async throws {
+        try await write { db in
+            try Self.checkLease(db, lease)
+            try Self.upsert(db, entry: entry, epoch: lease.epoch)
+            try db.execute(sql: "UPDATE runs SET updated_at = ? WHERE id = ?", arguments: [Date().timeIntervalSince1970, lease.runID])
+        }
+    }
+
+    public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
+        try await write { db in
+            try Self.checkLease(db, lease)
+            let names = waitingFor.isEmpty ? nil : JSONValue.array(waitingFor.map(JSONValue.string)).serialized()
+            // A signal that arrived before the wait leaves the run runnable.
+            let signalled = try waitingFor.contains { name in
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL)",
+                    arguments: [lease.runID, name]) ?? false
+            }
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = ?, wake_at = ?, waiting_for = ?, owner = NULL, lease_expires_at = NULL, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [signalled ? "pending" : "waiting", wakeAt?.timeIntervalSince1970, names, Date().timeIntervalSince1970, lease.runID])
+        }
+    }
+
+    public func finish(_ lease: Lease, status: RunStatus, output: JSONValue?, failure: RunFailure?) async throws {
+        guard status.isFinished else { throw StoreError(.invalidState, "finish needs completed, failed or cancelled, not \(status)") }
+        try await write { db in
+            try Self.checkLease(db, lease)
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = ?, output = ?, failure = ?, owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+                    waiting_for = NULL, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [status.rawValue, output?.serialized(), try failure.map(Self.encodeFailure), Date().timeIntervalSince1970, lease.runID])
+        }
+    }
+
+    public func release(_ lease: Lease) async throws {
+        try await write { db in
+            try Self.checkLease(db, lease)
+            try db.execute(
+                sql: "UPDATE runs SET status = 'pending', owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+                arguments: [Date().timeIntervalSince1970, lease.runID])
+        }
+    }
+
+    // MARK: Signals
+
+    public func signal(runID: String, name: String, payload: JSONValue) async throws {
+        try await write { db in
+            guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
+            guard !run.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(run.status); it takes no more signals") }
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "INSERT INTO signals (run_id, name, payload, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [runID, name, payload.serialized(), now])
+            if run.status == .waiting, run.waitingFor.contains(name) {
+                try db.execute(sql: "UPDATE runs SET status = 'pending', updated_at = ? WHERE id = ?", arguments: [now, runID])
+            }
+        }
+    }
+
+    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
+        try await write { db in
+            try Self.checkLease(db, lease)
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT id, payload FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL ORDER BY id LIMIT 1",
+                arguments: [runID, name])
+            else { return nil }
+            let id: Int64 = row["id"]
+            let payload = try Self.json(row["payload"], what: "signal \(id) payload")
+            try db.execute(sql: "UPDATE signals SET consumed_sequence = ? WHERE id = ?", arguments: [sequence, id])
+            let now = Date()
+            let entry = JournalEntry(
+                runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .completed, result: payload, startedAt: now,
+                completedAt: now)
+            try Self.upsert(db, entry: entry, epoch: lease.epoch)
+            return payload
+        }
+    }
+
+    // MARK: Cancel, reopen, fork
+
+    public func cancel(runID: String) async throws -> RunRecord {
+        try await write { db in
+            guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
+            guard !run.status.isFinished else { return run }
+            // A new epoch fences off the owner, if any: its next write is refused.
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = 'cancelled', epoch = epoch + 1, owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+                    waiting_for = NULL, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [Date().timeIntervalSince1970, runID])
+            return try Self.requireRun(db, id: runID)
+        }
+    }
+
+    public func reopen(runID: String) async throws -> RunRecord {
+        try await write { db in
+            guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
+            switch run.status {
+            case .failed, .cancelled:
+                try db.execute(
+                    sql: "UPDATE runs SET status = 'pending', failure = NULL, updated_at = ? WHERE id = ?",
+                    arguments: [Date().timeIntervalSince1970, runID])
+                return try Self.requireRun(db, id: runID)
+            case .completed:
+                throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
+            case .pending, .running, .waiting:
+                return run
+            }
+        }
+    }
+
+    public func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord {
+        try await write { db in
+            guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
+            guard try Self.fetchRun(db, id: newRunID) == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
+            let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ?", arguments: [runID]) ?? 0
+            guard sequence >= 0, sequence <= length else {
+                throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
+            }
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (id, workflow, input, status, parent_run_id, forked_at, tenant, created_at, updated_at)
+                    SELECT ?, workflow, input, 'pending', id, ?, tenant, ?, ? FROM runs WHERE id = ?
+                    """,
+                arguments: [newRunID, sequence, now, now, run.id])
+            try db.execute(
+                sql: """
+                    INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, epoch)
+                    SELECT ?, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, 0
+                    FROM journal WHERE run_id = ? AND sequence < ? AND status = 'completed'
+                    """,
+                arguments: [newRunID, runID, sequence])
+            return try Self.requireRun(db, id: newRunID)
+        }
+    }
+}

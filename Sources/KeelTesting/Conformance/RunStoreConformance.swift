@@ -1,0 +1,261 @@
+import Foundation
+import KeelCore
+import KeelRuntime
+
+/// The checks every ``KeelRuntime/RunStore`` must pass: runs, journal, leases and fencing,
+/// signals, timers, cancel and fork, and concurrent writers. Run each against a fresh store:
+///
+/// ```swift
+/// @Test(arguments: RunStoreConformance.checks)
+/// func sqliteConforms(_ check: RunStoreConformance.Check) async throws {
+///     try await check.run(StoreUnderTest(open: { try SQLiteRunStore(path: path) }))
+/// }
+/// ```
+public enum RunStoreConformance {
+    /// A fresh, empty store, and a way to open a second handle on it (as another process would).
+    public struct StoreUnderTest: Sendable {
+        public let store: any RunStore
+        public let openAnother: @Sendable () async throws -> any RunStore
+
+        public init(store: any RunStore, openAnother: @escaping @Sendable () async throws -> any RunStore) {
+            self.store = store
+            self.openAnother = openAnother
+        }
+    }
+
+    /// One named check.
+    public struct Check: Sendable, CustomStringConvertible {
+        public let name: String
+        public let run: @Sendable (StoreUnderTest) async throws -> Void
+        public var description: String { name }
+    }
+
+    /// A check that did not hold.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    static func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw Failure(description: message()) }
+    }
+
+    static func expectStoreError<T>(_ code: StoreError.Code, _ what: String, _ body: () async throws -> T) async throws {
+        do {
+            _ = try await body()
+            throw Failure(description: "\(what): expected \(code), but it succeeded")
+        } catch let error as StoreError {
+            try expect(error.code == code, "\(what): expected \(code), got \(error.code): \(error.message)")
+        }
+    }
+
+    static let owner = RunOwner(id: "conformance/1/a")
+    static let otherOwner = RunOwner(id: "conformance/2/b")
+
+    static func claimed(_ store: any RunStore, _ runID: String, owner: RunOwner = owner, lease: Duration = .seconds(30)) async throws -> Lease {
+        guard case .claimed(let lease, let record) = try await store.claim(runID: runID, owner: owner, leaseDuration: lease) else {
+            throw Failure(description: "could not claim \(runID)")
+        }
+        try expect(record.status == .running, "a claimed run is running, got \(record.status)")
+        return lease
+    }
+
+    static func entry(_ runID: String, _ sequence: Int, _ status: JournalEntry.Status = .completed, result: JSONValue = "r") -> JournalEntry {
+        JournalEntry(runID: runID, sequence: sequence, name: "step-\(sequence)", kind: .custom, status: status, result: status == .completed ? result : nil, startedAt: Date(), completedAt: status == .completed ? Date() : nil)
+    }
+
+    /// Every check.
+    public static let checks: [Check] = [
+        Check(name: "a run is accepted durably and idempotently by id") { subject in
+            let store = subject.store
+            let (first, created) = try await store.createRun(NewRun(id: "r1", workflow: "w", input: ["n": 1], tenant: "acme"))
+            try expect(created, "the first create creates")
+            try expect(first.status == .pending && first.input == ["n": 1] && first.tenant == "acme", "the run is pending with its input and tenant")
+            let (again, createdAgain) = try await store.createRun(NewRun(id: "r1", workflow: "w", input: ["n": 2]))
+            try expect(!createdAgain && again.input == ["n": 1], "submitting the same id returns the existing run")
+            let other = try await subject.openAnother()
+            try expect(try await other.run(id: "r1")?.workflow == "w", "another handle sees the run")
+            try await expectStoreError(.conflict, "an id of another workflow") { try await store.createRun(NewRun(id: "r1", workflow: "x", input: nil)) }
+        },
+        Check(name: "the journal appends in order and completes each step exactly once") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "j", workflow: "w", input: nil))
+            let lease = try await claimed(store, "j")
+            try await store.append(entry("j", 0), lease: lease)
+            try await store.append(entry("j", 1, .started), lease: lease)
+            try await store.append(entry("j", 1, result: ["x": true]), lease: lease)
+            var withUsage = entry("j", 2)
+            withUsage.metering = StepMetering(model: "openai:gpt-4o-mini", usage: Usage(inputTokens: 10, cachedInputTokens: 4, outputTokens: 3, reasoningTokens: 1))
+            try await store.append(withUsage, lease: lease)
+            let journal = try await store.journal(runID: "j")
+            try expect(journal.map(\.sequence) == [0, 1, 2], "entries come back in order, got \(journal.map(\.sequence))")
+            try expect(journal.allSatisfy { $0.status == .completed }, "all entries are completed")
+            try expect(journal[1].result == ["x": true], "a completed step replaces its started marker")
+            try expect(journal[2].metering == withUsage.metering, "metering is kept")
+            try await expectStoreError(.duplicateStep, "completing a step twice") { try await store.append(entry("j", 1), lease: lease) }
+            try expect(try await store.journal(runID: "j")[1].result == ["x": true], "a refused duplicate changes nothing")
+        },
+        Check(name: "a live owner keeps its run and an expired lease is taken over") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "l", workflow: "w", input: nil))
+            let first = try await claimed(store, "l", lease: .seconds(30))
+            guard case .busy(let holder, _) = try await store.claim(runID: "l", owner: otherOwner, leaseDuration: .seconds(30)) else {
+                throw Failure(description: "a second owner must not claim a live lease")
+            }
+            try expect(holder == owner.id, "busy names the holder")
+            let renewed = try await store.renew(first, leaseDuration: .milliseconds(50))
+            try expect(renewed.epoch == first.epoch, "renewing keeps the epoch")
+            try await Task.sleep(for: .milliseconds(120))
+            let second = try await claimed(store, "l", owner: otherOwner)
+            try expect(second.epoch > first.epoch, "a takeover raises the epoch")
+        },
+        Check(name: "a write under a stale epoch is refused and not committed") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "z", workflow: "w", input: nil))
+            let zombie = try await claimed(store, "z", lease: .milliseconds(30))
+            try await store.append(entry("z", 0), lease: zombie)
+            try await Task.sleep(for: .milliseconds(80))
+            let other = try await subject.openAnother()
+            let fresh = try await claimed(other, "z", owner: otherOwner)
+            try await expectStoreError(.leaseLost, "a zombie's late journal write") { try await store.append(entry("z", 1), lease: zombie) }
+            try await expectStoreError(.leaseLost, "a zombie's finish") { try await store.finish(zombie, status: .completed, output: "late", failure: nil) }
+            try await expectStoreError(.leaseLost, "a zombie's renewal") { try await store.renew(zombie, leaseDuration: .seconds(30)) }
+            try expect(try await store.journal(runID: "z").map(\.sequence) == [0], "nothing the zombie wrote late was committed")
+            try await other.append(entry("z", 1), lease: fresh)
+            try await other.finish(fresh, status: .completed, output: "done", failure: nil)
+            let record = try await store.run(id: "z")
+            try expect(record?.status == .completed && record?.output == "done", "the new owner's outcome stands")
+        },
+        Check(name: "a run's outcome is recorded once") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "o", workflow: "w", input: nil))
+            let lease = try await claimed(store, "o")
+            try await store.finish(lease, status: .failed, output: nil, failure: RunFailure(code: "rate_limited", message: "429", sequence: 3))
+            try await expectStoreError(.leaseLost, "finishing again") { try await store.finish(lease, status: .completed, output: "x", failure: nil) }
+            let record = try await store.run(id: "o")
+            try expect(record?.status == .failed && record?.failure == RunFailure(code: "rate_limited", message: "429", sequence: 3), "the first outcome stands")
+            guard case .finished = try await store.claim(runID: "o", owner: otherOwner, leaseDuration: .seconds(1)) else {
+                throw Failure(description: "a finished run cannot be claimed")
+            }
+            let reopened = try await store.reopen(runID: "o")
+            try expect(reopened.status == .pending && reopened.failure == nil, "a failed run can be reopened")
+        },
+        Check(name: "a signal wakes its waiting run and is taken exactly once") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "s", workflow: "w", input: nil))
+            var lease = try await claimed(store, "s")
+            try expect(try await store.takeSignal(runID: "s", name: "go", sequence: 0, stepName: "signal:go", lease: lease) == nil, "no signal yet")
+            try await store.suspend(lease, wakeAt: nil, waitingFor: ["go", "stop"])
+            let waiting = try await store.run(id: "s")
+            try expect(waiting?.status == .waiting && waiting?.waitingFor == ["go", "stop"], "the run waits for its signals")
+            try expect(try await store.claimNextRunnable(owner: otherOwner, leaseDuration: .seconds(5), workflows: nil) == nil, "a run waiting for a signal is not runnable")
+            let other = try await subject.openAnother()
+            try await other.signal(runID: "s", name: "go", payload: ["approved": true])
+            try expect(try await store.run(id: "s")?.status == .pending, "the signal makes the run runnable")
+            guard let (next, record) = try await store.claimNextRunnable(owner: owner, leaseDuration: .seconds(5), workflows: nil) else {
+                throw Failure(description: "the signalled run is runnable")
+            }
+            try expect(record.id == "s", "the signalled run is claimed")
+            lease = next
+            let payload = try await store.takeSignal(runID: "s", name: "go", sequence: 0, stepName: "signal:go", lease: lease)
+            try expect(payload == ["approved": true], "the payload is delivered")
+            try expect(try await store.journal(runID: "s").first?.result == ["approved": true], "taking a signal journals it")
+            try expect(try await store.takeSignal(runID: "s", name: "go", sequence: 1, stepName: "signal:go", lease: lease) == nil, "a signal is taken once")
+            try await store.signal(runID: "s", name: "early", payload: 1)
+            try await store.suspend(lease, wakeAt: nil, waitingFor: ["early"])
+            try expect(try await store.run(id: "s")?.status == .pending, "a signal sent before the wait leaves the run runnable")
+        },
+        Check(name: "a due timer makes a waiting run runnable") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "t-later", workflow: "w", input: nil))
+            _ = try await store.createRun(NewRun(id: "t-due", workflow: "w", input: nil))
+            let later = try await claimed(store, "t-later")
+            try await store.suspend(later, wakeAt: Date().addingTimeInterval(3_600), waitingFor: [])
+            let due = try await claimed(store, "t-due")
+            try await store.suspend(due, wakeAt: Date().addingTimeInterval(-1), waitingFor: [])
+            guard let (_, record) = try await store.claimNextRunnable(owner: otherOwner, leaseDuration: .seconds(5), workflows: nil) else {
+                throw Failure(description: "the due run is runnable")
+            }
+            try expect(record.id == "t-due", "the due run is claimed, not \(record.id)")
+            try expect(try await store.claimNextRunnable(owner: otherOwner, leaseDuration: .seconds(5), workflows: nil) == nil, "the run due in an hour is not runnable")
+        },
+        Check(name: "claiming the next runnable run respects the workflows a process knows") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "w-a", workflow: "a", input: nil))
+            try expect(try await store.claimNextRunnable(owner: owner, leaseDuration: .seconds(5), workflows: ["b"]) == nil, "a run of an unknown workflow is left alone")
+            let claimedA = try await store.claimNextRunnable(owner: owner, leaseDuration: .seconds(5), workflows: ["a"])
+            try expect(claimedA?.1.id == "w-a", "a run of a known workflow is claimed")
+        },
+        Check(name: "cancelling fences off the owner") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "c", workflow: "w", input: nil))
+            let lease = try await claimed(store, "c")
+            let cancelled = try await subject.openAnother().cancel(runID: "c")
+            try expect(cancelled.status == .cancelled, "the run is cancelled")
+            try await expectStoreError(.leaseLost, "the owner's next write") { try await store.append(entry("c", 0), lease: lease) }
+            try expect(try await store.cancel(runID: "c").status == .cancelled, "cancelling again changes nothing")
+            try await expectAnyError("a signal to a cancelled run") { try await store.signal(runID: "c", name: "x", payload: nil) }
+        },
+        Check(name: "a fork copies the journal before its position") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "f", workflow: "w", input: ["topic": "x"], tenant: "t"))
+            let lease = try await claimed(store, "f")
+            for sequence in 0..<5 { try await store.append(entry("f", sequence, result: .number(Double(sequence))), lease: lease) }
+            try await store.finish(lease, status: .completed, output: "all", failure: nil)
+            let fork = try await store.fork(runID: "f", atSequence: 3, newRunID: "f2")
+            try expect(fork.status == .pending && fork.parentRunID == "f" && fork.forkedAt == 3 && fork.input == ["topic": "x"] && fork.tenant == "t", "the fork is a pending copy of the run")
+            let journal = try await store.journal(runID: "f2")
+            try expect(journal.map(\.sequence) == [0, 1, 2] && journal.map(\.result) == [0, 1, 2], "the fork holds entries 0…2")
+            try expect(try await store.journal(runID: "f").count == 5, "the original is unchanged")
+            try await expectStoreError(.invalidState, "forking past the end") { try await store.fork(runID: "f", atSequence: 9, newRunID: "f3") }
+            try await expectStoreError(.conflict, "forking onto a taken id") { try await store.fork(runID: "f", atSequence: 1, newRunID: "f2") }
+            try await expectStoreError(.notFound, "forking a missing run") { try await store.fork(runID: "nope", atSequence: 0, newRunID: "f4") }
+        },
+        Check(name: "runs are listed newest first and filtered") { subject in
+            let store = subject.store
+            for index in 0..<4 {
+                _ = try await store.createRun(NewRun(id: "list-\(index)", workflow: index % 2 == 0 ? "even" : "odd", input: nil, tenant: "t\(index % 2)"))
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let lease = try await claimed(store, "list-0")
+            try await store.finish(lease, status: .completed, output: nil, failure: nil)
+            try expect(try await store.listRuns(RunQuery()).map(\.id) == ["list-3", "list-2", "list-1", "list-0"], "newest first")
+            try expect(try await store.listRuns(RunQuery(workflow: "even")).map(\.id) == ["list-2", "list-0"], "by workflow")
+            try expect(try await store.listRuns(RunQuery(statuses: [.completed])).map(\.id) == ["list-0"], "by status")
+            try expect(try await store.listRuns(RunQuery(tenant: "t1", limit: 1)).map(\.id) == ["list-3"], "by tenant, limited")
+        },
+        Check(name: "concurrent writers claim each run exactly once") { subject in
+            let store = subject.store
+            let count = 40
+            for index in 0..<count { _ = try await store.createRun(NewRun(id: "cc-\(index)", workflow: "w", input: nil)) }
+            let second = try await subject.openAnother()
+            let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+                for (handle, owner) in [(store, owner), (second, otherOwner)] {
+                    group.addTask {
+                        var mine: [String] = []
+                        while let (lease, record) = try await handle.claimNextRunnable(owner: owner, leaseDuration: .seconds(60), workflows: nil) {
+                            try await handle.append(entry(record.id, 0), lease: lease)
+                            try await handle.finish(lease, status: .completed, output: nil, failure: nil)
+                            mine.append(record.id)
+                        }
+                        return mine
+                    }
+                }
+                var all: [String] = []
+                for try await mine in group { all += mine }
+                return all
+            }
+            try expect(claims.count == count && Set(claims).count == count, "each of \(count) runs claimed exactly once, got \(claims.count) claims of \(Set(claims).count) runs")
+            let completed = try await store.listRuns(RunQuery(statuses: [.completed], limit: 1_000)).count
+            try expect(completed == count, "all runs completed, got \(completed)")
+        },
+    ]
+
+    static func expectAnyError(_ what: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            return
+        }
+        throw Failure(description: "\(what): expected an error, but it succeeded")
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import KeelRuntime
+import KeelSQLite
+import KeelTesting
+import Testing
+
+/// A fresh store file in its own temporary folder.
+func temporaryStorePath(_ name: String = "keel.db") throws -> String {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keel-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder.appendingPathComponent(name).path
+}
+
+@Suite struct SQLiteConformanceTests {
+    @Test(arguments: RunStoreConformance.checks)
+    func sqliteConforms(_ check: RunStoreConformance.Check) async throws {
+        let path = try temporaryStorePath()
+        let store = try SQLiteRunStore(path: path)
+        try await check.run(RunStoreConformance.StoreUnderTest(store: store, openAnother: { try SQLiteRunStore(path: path) }))
+    }
+}

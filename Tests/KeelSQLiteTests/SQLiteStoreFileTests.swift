@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import KeelRuntime
+import KeelSQLite
+import Testing
+
+/// What the store does with files it did not write, files from the future, and locks.
+@Suite struct SQLiteStoreFileTests {
+    @Test func aFileThatIsNotAStoreIsAClearError() throws {
+        let path = try temporaryStorePath()
+        try Data("this is a shopping list, not a database\n".utf8 + Array(repeating: 0x41, count: 4096)).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try SQLiteRunStore(path: path)
+            Issue.record("expected an error")
+        } catch let error as StoreError {
+            #expect(error.code == .corrupt)
+            #expect(error.message.contains("is not a usable Keel store"))
+        }
+        // Nothing was written over it.
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("this is a shopping list"))
+    }
+
+    @Test func aStoreFromANewerKeelIsRefusedBeforeAnyWrite() throws {
+        let path = try temporaryStorePath()
+        _ = try SQLiteRunStore(path: path)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99 from the future')") }
+        do {
+            _ = try SQLiteRunStore(path: path)
+            Issue.record("expected an error")
+        } catch let error as StoreError {
+            #expect(error.code == .newerSchema)
+            #expect(error.message.contains("newer Keel"))
+        }
+    }
+
+    @Test func aStoreLockedPastTheTimeoutIsAClearError() async throws {
+        let path = try temporaryStorePath()
+        var configuration = SQLiteRunStore.Configuration()
+        configuration.busyTimeout = .milliseconds(200)
+        let store = try SQLiteRunStore(path: path, configuration: configuration)
+        var holderConfiguration = GRDB.Configuration()
+        holderConfiguration.allowsUnsafeTransactions = true  // it holds the lock across accesses on purpose
+        let holder = try DatabaseQueue(path: path, configuration: holderConfiguration)
+        try await holder.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN EXCLUSIVE")
+            try db.execute(sql: "INSERT INTO runs (id, workflow, input, status, created_at, updated_at) VALUES ('held', 'w', 'null', 'pending', 0, 0)")
+        }
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await store.createRun(NewRun(id: "blocked", workflow: "w", input: nil))
+        } throws: { error in
+            (error as? StoreError)?.code == .locked
+        }
+        #expect(ContinuousClock.now - start >= .milliseconds(150))  // it waited for the lock first
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
+        _ = try await store.createRun(NewRun(id: "after", workflow: "w", input: nil))
+    }
+
+    @Test func walWithNormalOrFullSynchronous() throws {
+        let normal = try SQLiteRunStore(path: try temporaryStorePath())
+        #expect(try normal.synchronousSetting() == 1)
+        var configuration = SQLiteRunStore.Configuration()
+        configuration.synchronous = .full
+        let full = try SQLiteRunStore(path: try temporaryStorePath(), configuration: configuration)
+        #expect(try full.synchronousSetting() == 2)
+        let mode = try DatabaseQueue(path: normal.path).read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test func aCorruptRowIsAClearErrorNotACrash() async throws {
+        let path = try temporaryStorePath()
+        let store = try SQLiteRunStore(path: path)
+        _ = try await store.createRun(NewRun(id: "bad", workflow: "w", input: ["ok": true]))
+        try await DatabaseQueue(path: path).write { db in try db.execute(sql: "UPDATE runs SET input = '{not json' WHERE id = 'bad'") }
+        await #expect {
+            _ = try await store.run(id: "bad")
+        } throws: { error in
+            (error as? StoreError)?.code == .corrupt
+        }
+    }
+}
