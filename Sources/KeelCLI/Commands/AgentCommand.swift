@@ -8,7 +8,11 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Run one agent on a prompt.",
-        discussion: "Offline by default; --model openai:NAME uses an OpenAI-compatible server (OPENAI_API_KEY, OPENAI_BASE_URL or --base-url)."
+        discussion: """
+            Offline by default; --model openai:NAME uses an OpenAI-compatible server (OPENAI_API_KEY, OPENAI_BASE_URL or \
+            --base-url). With --db or --run-id the run is durable: each model and tool call is journaled, and running the \
+            same --run-id again resumes it.
+            """
     )
 
     @OptionGroup var modelOptions: ModelOptions
@@ -25,6 +29,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "System instructions for the agent.")
     var instructions: String?
 
+    @Option(help: ArgumentHelp("Keep the run in this SQLite store (default with --run-id: keel.db).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .customLong("run-id"), help: ArgumentHelp("The durable run to start or resume.", valueName: "id"))
+    var runID: String?
+
     @Flag(help: "Stream the reply as it is written.")
     var stream = false
 
@@ -40,25 +50,59 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let toolList = try Toolsets.tools(named: tools)
-        let model = try modelOptions.makeModel(offline: toolList.isEmpty ? TestModel() : ArithmeticModel())
-        var configuration = AgentConfiguration()
-        configuration.maxSteps = maxSteps
-        configuration.maxOutputTokens = maxOutputTokens
-        configuration.streaming = stream
-        let agent = Agent(model: model, instructions: instructions, tools: toolList, configuration: configuration)
+        let toolsets = tools.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        _ = try Toolsets.tools(named: tools)  // refuse unknown toolsets before anything starts
+        let input = AgentWorkflow.Input(
+            prompt: prompt, instructions: instructions, toolsets: toolsets, maxSteps: maxSteps, maxOutputTokens: maxOutputTokens,
+            streaming: stream, model: modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic"))
         let printStream = stream && !json
-        let result = await agent.run(prompt) { event in
+        let observer: @Sendable (AgentEvent) -> Void = { event in
             if printStream, case .textDelta(let text) = event { Console.write(text) }
         }
+        let result: AgentRunResult
+        if db != nil || runID != nil {
+            result = try await runDurably(input, observer: observer)
+        } else {
+            result = await (try AgentWorkflow.agent(for: input)).run(prompt, observer: observer)
+        }
+        let identifier = (try? input.model.makeModel().identifier) ?? input.model.spec
         if json {
-            Console.line(AgentReport.json(result, model: model.identifier).prettySerialized())
+            Console.line(AgentReport.json(result, model: identifier).prettySerialized())
         } else if let answer = result.answer {
             Console.line(printStream ? "" : answer)
         }
         if let reason = AgentReport.stopReason(result.outcome) {
             if case .modelFailed = result.outcome { throw CLIError(reason, exitCode: 1) }
             throw CLIError(reason, exitCode: 2)
+        }
+    }
+
+    private func runDurably(_ input: AgentWorkflow.Input, observer: @escaping @Sendable (AgentEvent) -> Void) async throws -> AgentRunResult {
+        do {
+            let path = db ?? "keel.db"
+            let store = try StoreOptions.openStore(path: path)
+            let runID = self.runID ?? newRunID("agent")
+            if let existing = try await store.run(id: runID) {
+                guard existing.workflow == "agent" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not an agent") }
+                if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: runID) }
+            } else {
+                _ = try await store.createRun(NewRun(id: runID, workflow: "agent", input: try JSONValue(encoding: input)))
+            }
+            if !json { Console.error("run \(runID) in \(path)") }
+            let record = try await CLIRuntime.make(store: store, agent: AgentWorkflow(observer: observer)).run(runID)
+            switch record.status {
+            case .completed:
+                guard let result = try? record.output?.decode(as: AgentRunResult.self) else { throw CLIError("run \(runID) completed without an agent result") }
+                return result
+            case .failed:
+                throw CLIError("run \(runID) failed at \(record.failure.map(\.description) ?? "an unknown step"); resume it with: keel runs resume \(runID)")
+            default:
+                throw CLIError("run \(runID) is \(record.status)")
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError.from(error)
         }
     }
 }

@@ -13,7 +13,7 @@ struct ChaosLLMCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on (0 picks a free one).")
     var port = 8089
 
-    @Option(help: ArgumentHelp("The offline model that answers: arithmetic or test.", valueName: "name"))
+    @Option(help: ArgumentHelp("The offline model that answers: arithmetic, writer or test.", valueName: "name"))
     var model = "arithmetic"
 
     func run() async throws {
@@ -21,7 +21,8 @@ struct ChaosLLMCommand: AsyncParsableCommand {
         switch model {
         case "arithmetic": answering = ArithmeticModel()
         case "test": answering = TestModel()
-        default: throw CLIError("unknown model '\(model)': use arithmetic or test")
+        case "writer": answering = ReportWriterModel()
+        default: throw CLIError("unknown model '\(model)': use arithmetic, writer or test")
         }
         try await OpenAICompatibleServer.run(port: port, responder: .model(answering)) { server in
             Console.line("keel chaos-llm listening on \(server.baseURL)")

@@ -2,34 +2,104 @@ import ArgumentParser
 import Foundation
 import KeelCore
 import KeelRuntime
-import KeelTesting
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run Keel's demo: an agent that works out a sum with the calculator tools.",
-        discussion: "Offline by default (the 'arithmetic' model plans the tool calls); --model openai:NAME asks a real model instead."
+        abstract: "Write a 161-section report as a durable pipeline that resumes where it stopped.",
+        discussion: """
+            Each section is one model call, checkpointed to the store; run the command again with the same --run-id \
+            after a crash (or Ctrl-C) and it resumes at the next section. Offline by default (the 'writer' model); \
+            --model openai:NAME uses a real provider.
+            """
     )
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var storeOptions: StoreOptions
 
-    @Option(help: "The question to ask.")
-    var prompt = "What is 12 times 7 plus 5?"
+    @Option(help: "How many sections the report has.")
+    var sections = 161
+
+    @Option(name: .customLong("run-id"), help: ArgumentHelp("The run to start or resume (default: a new id).", valueName: "id"))
+    var runID: String?
+
+    @Option(help: ArgumentHelp("The durable sleep between sections, such as 2s (default: 2s with a provider, 10ms offline).", valueName: "duration"))
+    var pace: String?
+
+    @Option(name: .customLong("context-tokens"), help: "How many tokens of the report so far each section sees.")
+    var contextTokens = 2_000
+
+    @Option(help: "What the report is about.")
+    var topic = "customer churn"
+
+    @Option(help: ArgumentHelp("Where to write the finished report (default: <run-id>.md).", valueName: "path"))
+    var output: String?
+
+    func validate() throws {
+        guard sections >= 1 else { throw ValidationError("--sections must be at least 1") }
+        guard contextTokens >= 0 else { throw ValidationError("--context-tokens must not be negative") }
+        if let pace, Duration(parsing: pace) == nil { throw ValidationError("--pace must be a duration such as 2s or 10ms, got '\(pace)'") }
+    }
 
     func run() async throws {
-        let model = try modelOptions.makeModel(offline: ArithmeticModel())
-        let agent = Agent(
-            model: model, instructions: "Use the calculator tools for every arithmetic step, then state the result.",
-            tools: Calculator.tools)
-        Console.line("keel demo — an agent with the calculator toolset, model \(model.identifier)")
-        Console.line("question  \(prompt)")
-        let result = await agent.run(prompt) { event in
-            if case .stepFinished(let step) = event {
-                for line in AgentReport.lines(for: step) { Console.line(line) }
+        let spec = modelOptions.spec(offline: "writer")
+        let paceDuration = pace.flatMap { Duration(parsing: $0) } ?? (spec.isOffline ? .milliseconds(10) : .seconds(2))
+        let runID = self.runID ?? newRunID("report")
+        let requested = ReportWorkflow.Input(
+            topic: topic, sections: sections, contextTokens: contextTokens,
+            paceMilliseconds: Int(paceDuration.components.seconds * 1000 + paceDuration.components.attoseconds / 1_000_000_000_000_000),
+            model: spec)
+        do {
+            let store = try storeOptions.openStore()
+            var input = requested
+            if let existing = try await store.run(id: runID) {
+                guard existing.workflow == "report" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not a report") }
+                input = (try? existing.input.decode(as: ReportWorkflow.Input.self)) ?? requested
+                if input != requested && self.runID != nil {
+                    Console.line("note: resuming run \(runID) with the settings it started with (\(input.sections) sections, model \(input.model.spec))")
+                }
+                if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: runID) }
+                Console.line("run \(runID): resuming the \(input.sections)-section report (\(existing.status))")
+            } else {
+                _ = try await store.createRun(NewRun(id: runID, workflow: "report", input: try JSONValue(encoding: input)))
+                Console.line("run \(runID): writing a \(input.sections)-section report with \(input.model.spec) into \(storeOptions.db)")
+                Console.line("resume it after a crash with: keel demo --run-id \(runID)")
             }
+            let modelIdentifier = try input.model.makeModel().identifier
+            let bar = ProgressBar()
+            let runtime = CLIRuntime.make(store: store, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }))
+            let record = try await runtime.run(runID)
+            try finish(record, input: input, model: modelIdentifier)
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError.from(error)
         }
-        if let answer = result.answer { Console.line("answer    \(answer)") }
-        Console.line("usage     \(AgentReport.usageLine(result))")
-        if let reason = AgentReport.stopReason(result.outcome) { throw CLIError(reason) }
+    }
+
+    private func finish(_ record: RunRecord, input: ReportWorkflow.Input, model: String) throws {
+        switch record.status {
+        case .completed:
+            guard let report = try? record.output?.decode(as: PipelineReport.self) else {
+                throw CLIError("run \(record.id) completed but its output is not a report")
+            }
+            let path = output ?? "\(record.id).md"
+            do {
+                try report.markdown(title: ReportWorkflow.title(input)).write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError("cannot write the report to \(path): \(error.localizedDescription)")
+            }
+            let cost = PriceTable.defaults.cost(of: report.usage, model: model).map { String(format: "$%.4f", $0) } ?? "unpriced"
+            Console.line("report written to \(path) · \(report.sections.count) sections · \(report.usage.inputTokens) input + \(report.usage.outputTokens) output tokens · \(cost)")
+        case .failed:
+            let reason = record.failure.map(\.description) ?? "unknown"
+            throw CLIError("run \(record.id) failed at \(reason); resume it with: keel demo --run-id \(record.id)")
+        case .waiting:
+            Console.line("run \(record.id) is waiting\(record.wakeAt.map { " until \($0.formatted(.iso8601))" } ?? ""); resume it with: keel runs resume \(record.id)")
+        case .cancelled:
+            throw CLIError("run \(record.id) was cancelled")
+        case .pending, .running:
+            throw CLIError("run \(record.id) is \(record.status) in another process")
+        }
     }
 }

@@ -7,7 +7,7 @@ import KeelTesting
 /// `--model` and `--base-url`, shared by the commands that call a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The model: 'test' (offline), 'arithmetic' (offline calculator planner), or 'openai:NAME' for an OpenAI-compatible server.",
+        "The model: 'test', 'arithmetic' or 'writer' (offline), or 'openai:NAME' for an OpenAI-compatible server.",
         valueName: "spec"))
     var model: String?
 
@@ -20,11 +20,17 @@ struct ModelOptions: ParsableArguments {
         return try Self.model(for: spec, baseURL: baseURL, environment: ProcessInfo.processInfo.environment)
     }
 
+    /// The spec to remember in a durable run (`offline` names the default).
+    func spec(offline: String) -> ModelSpec {
+        ModelSpec(spec: model ?? offline, baseURL: baseURL)
+    }
+
     static func model(for spec: String, baseURL: String?, environment: [String: String]) throws -> any ChatModel {
         let (provider, name) = spec.split(separator: ":", maxSplits: 1).map(String.init).splitPair
         switch provider {
         case "test": return TestModel()
         case "arithmetic": return ArithmeticModel()
+        case "writer": return ReportWriterModel()
         case "openai":
             guard let name, !name.isEmpty else { throw CLIError("--model openai needs a model name, as in openai:gpt-4o-mini") }
             var configuration = OpenAIConfiguration.fromEnvironment(environment)
@@ -34,7 +40,7 @@ struct ModelOptions: ParsableArguments {
             }
             return OpenAIChatModel(name: name, configuration: configuration)
         default:
-            throw CLIError("unknown model '\(spec)': use test, arithmetic or openai:NAME")
+            throw CLIError("unknown model '\(spec)': use test, arithmetic, writer or openai:NAME")
         }
     }
 }

@@ -14,8 +14,7 @@ import Synchronization
 public final class BPETokenizer: Sendable {
     /// The encoding's name, such as `cl100k_base`.
     public let name: String
-    private let ranks: [ByteString: Int]
-    private let tokens: [[UInt8]]
+    private let table: TokenTable
     private let pattern: SendableRegex
 
     /// An error loading a vocabulary.
@@ -26,26 +25,12 @@ public final class BPETokenizer: Sendable {
     /// A tokenizer from a `.tiktoken` vocabulary (one `base64-token rank` pair a line) and the
     /// pre-tokenization regular expression of its encoding.
     public init(name: String, vocabulary: Data, pattern: String) throws {
-        var ranks: [ByteString: Int] = [:]
-        ranks.reserveCapacity(110_000)
-        var tokens: [[UInt8]] = []
-        var lineNumber = 0
-        for line in vocabulary.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-            lineNumber += 1
-            guard let space = line.firstIndex(of: UInt8(ascii: " ")),
-                let bytes = Data(base64Encoded: Data(line[line.startIndex..<space])),
-                let rank = Int(String(decoding: line[line.index(after: space)...], as: UTF8.self))
-            else {
-                throw LoadError(description: "line \(lineNumber) of the \(name) vocabulary is not 'base64 rank'")
-            }
-            ranks[ByteString(Array(bytes))] = rank
-            if rank >= tokens.count { tokens.append(contentsOf: repeatElement([], count: rank - tokens.count + 1)) }
-            tokens[rank] = Array(bytes)
+        do {
+            table = try TokenTable(tiktoken: [UInt8](vocabulary))
+        } catch {
+            throw LoadError(description: "the \(name) vocabulary: \(error.description)")
         }
-        guard !ranks.isEmpty else { throw LoadError(description: "the \(name) vocabulary is empty") }
         self.name = name
-        self.ranks = ranks
-        self.tokens = tokens
         do {
             self.pattern = SendableRegex(try NSRegularExpression(pattern: pattern))
         } catch {
@@ -76,7 +61,9 @@ public final class BPETokenizer: Sendable {
     /// The number of tokens in `text`.
     public func count(_ text: String) -> Int {
         var count = 0
-        forEachPiece(of: text) { piece in count += ranks[ByteString(piece)] != nil ? 1 : bytePairMerge(piece).count - 1 }
+        forEachPiece(of: text) { piece in
+            count += table.rank(of: piece) != nil ? 1 : bytePairMerge(piece).count - 1
+        }
         return count
     }
 
@@ -84,13 +71,13 @@ public final class BPETokenizer: Sendable {
     public func encode(_ text: String) -> [Int] {
         var result: [Int] = []
         forEachPiece(of: text) { piece in
-            if let rank = ranks[ByteString(piece)] {
+            if let rank = table.rank(of: piece) {
                 result.append(rank)
                 return
             }
             let parts = bytePairMerge(piece)
             for index in 0..<(parts.count - 1) {
-                if let rank = ranks[ByteString(Array(piece[parts[index]..<parts[index + 1]]))] { result.append(rank) }
+                if let rank = table.rank(of: UnsafeBufferPointer(rebasing: piece[parts[index]..<parts[index + 1]])) { result.append(rank) }
             }
         }
         return result
@@ -99,7 +86,9 @@ public final class BPETokenizer: Sendable {
     /// The bytes of `tokens`; unknown token ids are skipped.
     public func decodeBytes(_ tokens: [Int]) -> [UInt8] {
         var bytes: [UInt8] = []
-        for token in tokens where self.tokens.indices.contains(token) { bytes.append(contentsOf: self.tokens[token]) }
+        for token in tokens {
+            if let tokenBytes = table.bytes(ofRank: token) { bytes.append(contentsOf: tokenBytes) }
+        }
         return bytes
     }
 
@@ -117,52 +106,52 @@ public final class BPETokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private func forEachPiece(of text: String, _ body: ([UInt8]) -> Void) {
+    /// Calls `body` with the UTF-8 bytes of each piece the pattern cuts `text` into.
+    private func forEachPiece(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         let string = text as NSString
         let matches = pattern.regex.matches(in: text, range: NSRange(location: 0, length: string.length))
         for match in matches where match.range.length > 0 {
-            body(Array(string.substring(with: match.range).utf8))
+            var piece = string.substring(with: match.range)
+            piece.withUTF8 { body($0) }
         }
     }
 
     /// tiktoken's merge: repeatedly join the adjacent pair with the lowest rank (the leftmost on a
     /// tie) until no pair is in the vocabulary; returns the part boundaries.
-    private func bytePairMerge(_ piece: [UInt8]) -> [Int] {
+    private func bytePairMerge(_ piece: UnsafeBufferPointer<UInt8>) -> [Int] {
         guard piece.count > 1 else { return [0, piece.count] }
-        var parts: [(start: Int, rank: Int)] = []
-        parts.reserveCapacity(piece.count + 1)
-        func rank(_ range: Range<Int>) -> Int {
-            ranks[ByteString(Array(piece[range]))] ?? Int.max
+        var starts: [Int] = []
+        var ranks: [Int] = []
+        starts.reserveCapacity(piece.count + 1)
+        ranks.reserveCapacity(piece.count + 1)
+        func rank(_ from: Int, _ to: Int) -> Int {
+            table.rank(of: UnsafeBufferPointer(rebasing: piece[from..<to])) ?? Int.max
         }
         var minimum = (rank: Int.max, index: Int.max)
         for index in 0..<(piece.count - 1) {
-            let pairRank = rank(index..<(index + 2))
+            let pairRank = rank(index, index + 2)
             if pairRank < minimum.rank { minimum = (pairRank, index) }
-            parts.append((index, pairRank))
+            starts.append(index)
+            ranks.append(pairRank)
         }
-        parts.append((piece.count - 1, Int.max))
-        parts.append((piece.count, Int.max))
+        starts.append(contentsOf: [piece.count - 1, piece.count])
+        ranks.append(contentsOf: [Int.max, Int.max])
         func rankAfterMerge(_ index: Int) -> Int {
-            index + 3 < parts.count ? rank(parts[index].start..<parts[index + 3].start) : Int.max
+            index + 3 < starts.count ? rank(starts[index], starts[index + 3]) : Int.max
         }
         while minimum.rank != Int.max {
             let index = minimum.index
-            if index > 0 { parts[index - 1].rank = rankAfterMerge(index - 1) }
-            parts[index].rank = rankAfterMerge(index)
-            parts.remove(at: index + 1)
+            if index > 0 { ranks[index - 1] = rankAfterMerge(index - 1) }
+            ranks[index] = rankAfterMerge(index)
+            starts.remove(at: index + 1)
+            ranks.remove(at: index + 1)
             minimum = (Int.max, Int.max)
-            for position in 0..<(parts.count - 1) where parts[position].rank < minimum.rank {
-                minimum = (parts[position].rank, position)
+            for position in 0..<(ranks.count - 1) where ranks[position] < minimum.rank {
+                minimum = (ranks[position], position)
             }
         }
-        return parts.map(\.start)
+        return starts
     }
-}
-
-/// A byte string as a dictionary key.
-struct ByteString: Hashable, Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// `NSRegularExpression` is immutable and safe to share once built; this box says so to the

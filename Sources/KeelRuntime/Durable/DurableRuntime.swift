@@ -116,7 +116,8 @@ public final class DurableRuntime: Sendable {
             } else if let storeError = error as? StoreError, storeError.code == .leaseLost {
                 logger.warning("stopped: \(storeError.message)")
             } else {
-                let failure = Self.failure(for: error)
+                var failure = Self.failure(for: error)
+                if failure.sequence == nil { failure.sequence = context.failedSequence }
                 logger.error("run failed", metadata: ["code": "\(failure.code)"])
                 do {
                     try await store.finish(current, status: .failed, output: nil, failure: failure)
@@ -169,7 +170,7 @@ public final class DurableRuntime: Sendable {
         case let error as WorkflowError:
             return RunFailure(code: error.code.rawValue, message: error.message, sequence: error.sequence)
         case let error as ModelError:
-            return RunFailure(code: error.code.rawValue, message: error.description)
+            return RunFailure(code: error.code.rawValue, message: (error.statusCode.map { "HTTP \($0): " } ?? "") + error.message)
         case let error as StoreError:
             return RunFailure(code: "store_\(error.code.rawValue)", message: error.message)
         case is CancellationError:

@@ -23,6 +23,7 @@ public final class RunContext: Sendable {
         var lease: Lease
         var nextSequence = 0
         var suspension: RunSuspension?
+        var failedSequence: Int?
     }
     private let state: Mutex<State>
 
@@ -43,6 +44,19 @@ public final class RunContext: Sendable {
 
     /// The suspension a workflow asked for, even if its code swallowed the error.
     var pendingSuspension: RunSuspension? { state.withLock { $0.suspension } }
+
+    /// The position of the last step whose body threw, for the run's failure record.
+    var failedSequence: Int? { state.withLock { $0.failedSequence } }
+
+    /// Runs a step's body, remembering its position if it throws.
+    private func running<T>(_ sequence: Int, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            if !(error is RunSuspension) { state.withLock { $0.failedSequence = sequence } }
+            throw error
+        }
+    }
 
     /// How many completed entries the journal held when the run was resumed.
     public var replayedSteps: Int { journal.values.count { $0.status == .completed } }
@@ -82,7 +96,7 @@ public final class RunContext: Sendable {
     ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
         let started = Date()
-        let value = try await body()
+        let value = try await running(sequence, body)
         return try await complete(sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started, attempts: (journal[sequence]?.attempts ?? 0) + 1)
     }
 
@@ -111,7 +125,7 @@ public final class RunContext: Sendable {
                 runID: runID, sequence: sequence, name: name, kind: kind, status: .started, idempotencyKey: key,
                 isSideEffecting: isSideEffecting, attempts: attempts, startedAt: started),
             lease: lease)
-        let value = try await body(key)
+        let value = try await running(sequence) { try await body(key) }
         return try await complete(
             sequence, name, kind: kind, value: value, metering: nil, startedAt: started, attempts: attempts, idempotencyKey: key,
             isSideEffecting: isSideEffecting)

@@ -25,7 +25,8 @@ public struct Lease: Sendable, Hashable {
     }
 }
 
-/// Who runs runs: a process on a host. Its ``id`` is `host/pid/nonce`.
+/// Who runs runs: a process on a host. Its ``id`` is `host/pid/start/nonce`, where `start` is the
+/// process's start time (on Linux), so that a reused process id is not mistaken for the owner.
 public struct RunOwner: Sendable, Hashable, CustomStringConvertible {
     public var id: String
 
@@ -34,22 +35,51 @@ public struct RunOwner: Sendable, Hashable, CustomStringConvertible {
     /// This process, with a fresh nonce (so two runtimes in one process are distinct owners).
     public static func currentProcess() -> RunOwner {
         let host = ProcessInfo.processInfo.hostName
+        let pid = ProcessInfo.processInfo.processIdentifier
         let nonce = UUID().uuidString.prefix(8).lowercased()
-        return RunOwner(id: "\(host)/\(ProcessInfo.processInfo.processIdentifier)/\(nonce)")
+        return RunOwner(id: "\(host)/\(pid)/\(startTime(of: pid) ?? "0")/\(nonce)")
     }
 
     public var description: String { id }
 
-    /// Whether an owner id names a process on this host that no longer exists, so its lease can be
-    /// taken at once instead of waiting for it to expire. Owners on other hosts are never judged
-    /// dead here; their leases expire.
+    /// Whether an owner id names a process on this host that no longer runs — gone, a zombie, or
+    /// its id reused by a process that started later — so its lease can be taken at once instead
+    /// of waiting for it to expire. Owners on other hosts are never judged dead here; their
+    /// leases expire.
     public static func isDeadLocally(_ ownerID: String) -> Bool {
-        let parts = ownerID.split(separator: "/")
-        guard parts.count >= 2, String(parts[0]) == ProcessInfo.processInfo.hostName, let pid = Int32(parts[1]), pid > 0 else {
+        let parts = ownerID.split(separator: "/").map(String.init)
+        guard parts.count >= 2, parts[0] == ProcessInfo.processInfo.hostName, let pid = Int32(parts[1]), pid > 0 else {
             return false
         }
         if pid == ProcessInfo.processInfo.processIdentifier { return false }
-        return kill(pid, 0) != 0 && errno == ESRCH
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        #if os(Linux)
+        guard let stat = procStat(of: pid) else { return true }
+        if stat.state == "Z" || stat.state == "X" { return true }  // exited, not yet reaped
+        if parts.count >= 3, parts[2] != "0", parts[2] != stat.startTime { return true }  // the id was reused
+        #endif
+        return false
+    }
+
+    /// The process's start time in clock ticks since boot, from `/proc` (Linux only).
+    static func startTime(of pid: Int32) -> String? {
+        #if os(Linux)
+        return procStat(of: pid)?.startTime
+        #else
+        return nil
+        #endif
+    }
+
+    /// The state letter and start time of `/proc/<pid>/stat`. The fields after the command name
+    /// (which may hold spaces) are read from its closing parenthesis.
+    static func procStat(of pid: Int32) -> (state: String, startTime: String)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ").map(String.init)
+        // After the name: state is field 3 of the file, start time field 22.
+        guard fields.count > 19 else { return nil }
+        return (fields[0], fields[19])
     }
 }
 

@@ -1,4 +1,10 @@
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// The real `keel` executable, started as a child process.
@@ -26,7 +32,16 @@ struct KeelProcess {
     /// Runs `keel` with `arguments` to completion (or until `timeout`, when it is killed) and
     /// returns its exit status and output.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Output {
+        try await run(arguments, environment: environment, killAfter: nil, timeout: timeout)
+    }
+
+    /// Runs `keel`, killing it with SIGKILL after `killAfter` if it is still running then.
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], killAfter: Duration?, timeout: Duration = .seconds(60),
+        directory: URL? = nil
+    ) async throws -> Output {
         let process = Process()
+        if let directory { process.currentDirectoryURL = directory }
         process.executableURL = binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -49,13 +64,18 @@ struct KeelProcess {
             stderr.withLock { $0.append(data) }
         }
         try process.run()
-        let deadline = ContinuousClock.now + timeout
+        let start = ContinuousClock.now
+        let deadline = start + timeout
         while process.isRunning {
+            if let killAfter, ContinuousClock.now - start >= killAfter {
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
             if ContinuousClock.now > deadline {
                 process.terminate()
                 break
             }
-            try await Task.sleep(for: .milliseconds(10))
+            try await Task.sleep(for: .milliseconds(2))
         }
         process.waitUntilExit()
         out.fileHandleForReading.readabilityHandler = nil
@@ -63,7 +83,7 @@ struct KeelProcess {
         stdout.withLock { $0.append(out.fileHandleForReading.readDataToEndOfFile()) }
         stderr.withLock { $0.append(err.fileHandleForReading.readDataToEndOfFile()) }
         return Output(
-            status: process.terminationStatus,
+            status: process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus,
             stdout: String(decoding: stdout.withLock { $0 }, as: UTF8.self),
             stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self))
     }

@@ -117,17 +117,31 @@ struct ThreeSteps: Workflow {
         }
     }
 
+    /// Runs due runs until one ran or `limit` passed; returns how many ran.
+    func runWhenDue(_ keel: DurableRuntime, limit: Duration = .seconds(10)) async throws -> Int {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let count = try await keel.runUntilIdle()
+            if count > 0 { return count }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return 0
+    }
+
     @Test func aLongSleepPutsTheRunToWaitAndItsTimerWakesIt() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let keel = runtime(store, [AnyWorkflow(Sleeper())]) { $0.inlineSleepLimit = .zero }
-        let waiting = try await keel.start(Sleeper(), input: 300, runID: "sleepy")
+        let submitted = Date()
+        let waiting = try await keel.start(Sleeper(), input: 1_500, runID: "sleepy")
         #expect(waiting.status == .waiting)
         let wakeAt = try #require(waiting.wakeAt)
-        #expect(wakeAt.timeIntervalSinceNow > 0.1)
-        #expect(try await keel.runUntilIdle() == 0)  // not due yet
-        try await Task.sleep(for: .milliseconds(400))
+        #expect(wakeAt.timeIntervalSince(submitted) >= 1.5)
+        if wakeAt.timeIntervalSinceNow > 0.2 {
+            #expect(try await keel.runUntilIdle() == 0)  // not due yet
+        }
         // Any process with the workflow can pick it up: here a new runtime, as after a restart.
-        #expect(try await runtime(store, [AnyWorkflow(Sleeper())]).runUntilIdle() == 1)
+        #expect(try await runWhenDue(runtime(store, [AnyWorkflow(Sleeper())])) == 1)
+        #expect(Date() >= wakeAt)
         let done = try await store.run(id: "sleepy")
         #expect(done?.status == .completed)
         #expect(done?.output == "ab")
@@ -169,9 +183,10 @@ struct ThreeSteps: Workflow {
     @Test func aSignalWaitCanTimeOut() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let keel = runtime(store, [AnyWorkflow(Approval())])
-        #expect(try await keel.start(Approval(), input: 100, runID: "t").status == .waiting)
-        try await Task.sleep(for: .milliseconds(150))
-        #expect(try await keel.runUntilIdle() == 1)
+        let waiting = try await keel.start(Approval(), input: 1_000, runID: "t")
+        #expect(waiting.status == .waiting)
+        #expect(waiting.wakeAt != nil)
+        #expect(try await runWhenDue(keel) == 1)
         #expect(try await store.run(id: "t")?.output == "draft:timed out")
     }
 

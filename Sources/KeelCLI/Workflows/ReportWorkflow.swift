@@ -1,0 +1,30 @@
+import Foundation
+import KeelCore
+import KeelRuntime
+
+/// `keel demo`: the sequential report pipeline as a durable workflow. Everything needed to resume
+/// it is in its input.
+struct ReportWorkflow: Workflow {
+    struct Input: Codable, Sendable, Hashable {
+        var topic: String
+        var sections: Int
+        var contextTokens: Int
+        var paceMilliseconds: Int
+        var model: ModelSpec
+    }
+
+    let name = "report"
+    var progress: (@Sendable (PipelineProgress) -> Void)?
+
+    func run(_ input: Input, context: RunContext) async throws -> PipelineReport {
+        let pipeline = SequentialPipeline(
+            model: try input.model.makeModel(), kinds: SectionKind.reportKinds,
+            sections: PipelineSection.report(sections: input.sections, topic: input.topic), contextTokens: input.contextTokens,
+            pace: .milliseconds(input.paceMilliseconds), tokenizer: try BPETokenizer.cl100kBase())
+        return try await pipeline.run(in: context, progress: progress)
+    }
+
+    static func title(_ input: Input) -> String {
+        "Report: \(input.topic)"
+    }
+}
