@@ -16,6 +16,19 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "Journal",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KeelCore", package: keel),
+                .product(name: "KeelRuntime", package: keel),
+                .product(name: "KeelSQLite", package: keel),
+                .product(name: "KeelTesting", package: keel),
+            ],
+            path: "Benchmarks/Journal",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "AgentLoop",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

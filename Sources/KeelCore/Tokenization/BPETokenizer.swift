@@ -49,13 +49,19 @@ public final class BPETokenizer: Sendable {
     public static func cl100kBase() throws -> BPETokenizer {
         try sharedCl100k.withLock { shared in
             if let shared { return shared }
-            guard let url = Bundle.module.url(forResource: "cl100k_base", withExtension: "tiktoken") else {
-                throw LoadError(description: "KeelCore's bundle has no cl100k_base.tiktoken")
-            }
-            let tokenizer = try BPETokenizer(name: "cl100k_base", vocabulary: try Data(contentsOf: url), pattern: cl100kPattern)
+            let tokenizer = try makeCl100kBase()
             shared = tokenizer
             return tokenizer
         }
+    }
+
+    /// Loads a new `cl100k_base` tokenizer from the bundled vocabulary; prefer the shared
+    /// ``cl100kBase()``.
+    public static func makeCl100kBase() throws -> BPETokenizer {
+        guard let url = Bundle.module.url(forResource: "cl100k_base", withExtension: "tiktoken") else {
+            throw LoadError(description: "KeelCore's bundle has no cl100k_base.tiktoken")
+        }
+        return try BPETokenizer(name: "cl100k_base", vocabulary: try Data(contentsOf: url), pattern: cl100kPattern)
     }
 
     /// The number of tokens in `text`.
