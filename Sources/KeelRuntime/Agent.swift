@@ -59,36 +59,88 @@ public struct Agent: Sendable {
     /// Runs a loop that was set up elsewhere (for example over an existing transcript).
     public func run(_ loop: AgentLoop, observer: (@Sendable (AgentEvent) -> Void)? = nil) async -> AgentRunResult {
         var loop = loop
+        do {
+            return try await drive(&loop, mode: .inMemory, observer: observer)
+        } catch {
+            // In memory nothing throws but cancellation; the run ends with what it has.
+            return loop.result(outcome: .modelFailed(ModelFailure(ModelError.classify(error))))
+        }
+    }
+
+    /// How the loop's calls are carried out.
+    enum Mode {
+        /// Directly; a failed model call ends the run with ``AgentOutcome/modelFailed(_:)``.
+        case inMemory
+        /// As journaled steps of a durable run; a failed model call fails the run (and is retried
+        /// when it resumes).
+        case durable(RunContext)
+    }
+
+    /// Performs the loop's actions until it finishes.
+    func drive(_ loop: inout AgentLoop, mode: Mode, observer: (@Sendable (AgentEvent) -> Void)?) async throws -> AgentRunResult {
         let executor = toolExecutor
+        let sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
+        let identifier = model.identifier
         var action = loop.start()
         while true {
             switch action {
             case .callModel(let request):
-                observer?(.modelCallStarted(step: loop.steps.count + 1))
-                let (result, latency) = await measure(on: clock) { () async -> Result<ChatResponse, any Error> in
-                    do { return .success(try await callModel(request, observer: observer)) } catch { return .failure(error) }
-                }
-                switch result {
-                case .success(let response):
-                    action = loop.handle(.modelResponded(response, latency: latency))
-                case .failure(let error):
-                    let failure = ModelFailure(ModelError.classify(error))
-                    logger.warning("model call failed", metadata: ["model": "\(model.identifier)", "code": "\(failure.code)"])
-                    action = loop.handle(.modelFailed(failure))
+                let number = loop.steps.count + 1
+                observer?(.modelCallStarted(step: number))
+                switch mode {
+                case .inMemory:
+                    let (result, latency) = await measure(on: clock) { () async -> Result<ChatResponse, any Error> in
+                        do { return .success(try await callModel(request, observer: observer)) } catch { return .failure(error) }
+                    }
+                    switch result {
+                    case .success(let response):
+                        action = loop.handle(.modelResponded(response, latency: latency))
+                    case .failure(let error):
+                        let failure = ModelFailure(ModelError.classify(error))
+                        logger.warning("model call failed", metadata: ["model": "\(identifier)", "code": "\(failure.code)"])
+                        action = loop.handle(.modelFailed(failure))
+                    }
+                case .durable(let context):
+                    let response = try await context.step("model-\(number)", kind: .model, metering: { StepMetering(model: identifier, usage: $0.usage) }) {
+                        try await callModel(request, observer: observer)
+                    }
+                    action = loop.handle(.modelResponded(response, latency: nil))
                 }
             case .runTools(let calls):
                 for call in calls { observer?(.toolCallStarted(call)) }
-                let step = loop.steps.count
-                let results = await executor.run(calls) { call in
-                    ToolContext(callID: call.id, toolName: call.name, idempotencyKey: "\(call.id)-\(step)")
-                }
+                let results = try await runTools(calls, mode: mode, executor: executor, sideEffecting: sideEffecting)
                 for result in results { observer?(.toolCallFinished(result)) }
                 action = loop.handle(.toolsFinished(results))
+                if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }
             case .finish(let outcome):
                 if let last = loop.steps.last { observer?(.stepFinished(last)) }
                 return loop.result(outcome: outcome)
             }
-            if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }
+        }
+    }
+
+    /// Runs one reply's tool calls, at most ``AgentConfiguration/toolConcurrency`` at a time. In a
+    /// durable run each call is a step at a position reserved in call order; a side-effecting
+    /// tool's step is journaled as started first and its idempotency key is `run id:position`.
+    private func runTools(_ calls: [ToolCall], mode: Mode, executor: ToolExecutor, sideEffecting: Set<String>) async throws -> [ToolResult] {
+        switch mode {
+        case .inMemory:
+            return await executor.run(calls) { call in ToolContext(callID: call.id, toolName: call.name) }
+        case .durable(let context):
+            let positions = Array(context.reserveSequences(calls.count))
+            let runID = context.runID
+            let policy = configuration.inDoubtPolicy
+            return try await concurrentMap(Array(zip(positions, calls)), limit: configuration.toolConcurrency) { _, pair in
+                let (sequence, call) = pair
+                let name = "tool-\(call.name)-\(call.id)"
+                @Sendable func perform(_ key: String) async -> ToolResult {
+                    await executor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
+                }
+                if sideEffecting.contains(call.name) {
+                    return try await context.sideEffect(at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy) { key in await perform(key) }
+                }
+                return try await context.step(at: sequence, name, kind: .tool) { await perform("\(runID):\(sequence)") }
+            }
         }
     }
 
