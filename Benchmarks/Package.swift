@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -36,6 +37,7 @@ let package = Package(
                 .product(name: "KeelRuntime", package: keel),
                 .product(name: "KeelOpenAI", package: keel),
                 .product(name: "KeelTesting", package: keel),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Benchmarks/AgentLoop",
             swiftSettings: [.swiftLanguageMode(.v6)],

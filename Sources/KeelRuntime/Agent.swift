@@ -153,7 +153,17 @@ public struct Agent: Sendable {
 }
 
 /// Runs `body` and returns its value with the time it took on `clock`.
-func measure<C: Clock, T>(on clock: C, _ body: () async -> T) async -> (T, Duration) where C.Duration == Duration {
+func measure<T>(on clock: any Clock<Duration>, _ body: () async -> T) async -> (T, Duration) {
+    if clock is ContinuousClock {
+        // The common case, without boxing instants in existentials.
+        let start = ContinuousClock.now
+        let value = await body()
+        return (value, start.duration(to: .now))
+    }
+    return await measureGeneric(on: clock, body)
+}
+
+private func measureGeneric<C: Clock, T>(on clock: C, _ body: () async -> T) async -> (T, Duration) where C.Duration == Duration {
     let start = clock.now
     let value = await body()
     return (value, start.duration(to: clock.now))

@@ -80,32 +80,36 @@ extension SQLiteRunStore {
     // MARK: Journal rows
 
     /// Inserts a started entry, or completes one; a second completion at a position is refused.
+    /// One statement does both: an entry already at the position is replaced only while it is
+    /// started and has the same name.
     static func upsert(_ db: Database, entry: JournalEntry, epoch: Int) throws {
-        let existing = try Row.fetchOne(db, sql: "SELECT status, name, attempts FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
-        if let existing {
-            let status: String = existing["status"]
-            let name: String = existing["name"]
-            guard status != JournalEntry.Status.completed.rawValue else {
-                throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
-            }
-            guard name == entry.name else {
-                throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
-            }
-            try db.execute(sql: "DELETE FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
-        }
         let usage = entry.metering?.usage
-        try db.execute(
-            sql: """
-                INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, epoch)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                entry.runID, entry.sequence, entry.name, entry.kind.rawValue, entry.status.rawValue, entry.result?.serialized(),
-                entry.idempotencyKey, entry.isSideEffecting, entry.attempts, entry.metering?.model, usage?.inputTokens,
-                usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.wakeAt?.timeIntervalSince1970,
-                entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
-            ])
+        try db.cachedStatement(sql: """
+            INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, epoch)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (run_id, sequence) DO UPDATE SET
+                kind = excluded.kind, status = excluded.status, result = excluded.result, idempotency_key = excluded.idempotency_key,
+                side_effecting = excluded.side_effecting, attempts = excluded.attempts, model = excluded.model,
+                input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
+                output_tokens = excluded.output_tokens, reasoning_tokens = excluded.reasoning_tokens, wake_at = excluded.wake_at,
+                started_at = excluded.started_at, completed_at = excluded.completed_at, epoch = excluded.epoch
+            WHERE journal.status = 'started' AND journal.name = excluded.name
+            """
+        ).execute(arguments: [
+            entry.runID, entry.sequence, entry.name, entry.kind.rawValue, entry.status.rawValue, entry.result?.serialized(),
+            entry.idempotencyKey, entry.isSideEffecting, entry.attempts, entry.metering?.model, usage?.inputTokens,
+            usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.wakeAt?.timeIntervalSince1970,
+            entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
+        ])
+        guard db.changesCount == 0 else { return }
+        // Nothing changed: the position holds a completed step, or a step of another name.
+        let existing = try Row.fetchOne(db, sql: "SELECT status, name FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
+        let name: String = existing?["name"] ?? ""
+        guard name == entry.name else {
+            throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
+        }
+        throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
     }
 
     static func decodeEntry(_ row: Row) throws -> JournalEntry {

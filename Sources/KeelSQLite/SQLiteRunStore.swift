@@ -68,6 +68,12 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    /// Copies the write-ahead log into the database file and truncates the log, so that the file
+    /// holds everything (for backups, and to measure the store's size).
+    public func checkpoint() throws {
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     /// The current `PRAGMA synchronous` of the writer connection (1 is NORMAL, 2 is FULL).
     public func synchronousSetting() throws -> Int {
         try pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
@@ -187,9 +193,11 @@ public final class SQLiteRunStore: RunStore {
 
     public func append(_ entry: JournalEntry, lease: Lease) async throws {
         try await write { db in
-            try Self.checkLease(db, lease)
+            // Touching the run under its lease checks the lease in the same statement.
+            try db.cachedStatement(sql: "UPDATE runs SET updated_at = ? WHERE id = ? AND epoch = ? AND owner = ? AND status = 'running'")
+                .execute(arguments: [Date().timeIntervalSince1970, lease.runID, lease.epoch, lease.owner])
+            if db.changesCount == 0 { try Self.checkLease(db, lease) }
             try Self.upsert(db, entry: entry, epoch: lease.epoch)
-            try db.execute(sql: "UPDATE runs SET updated_at = ? WHERE id = ?", arguments: [Date().timeIntervalSince1970, lease.runID])
         }
     }
 

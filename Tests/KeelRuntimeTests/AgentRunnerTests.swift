@@ -62,6 +62,29 @@ import Testing
         #expect(result.steps[0].toolResults[0].isError)
     }
 
+    @Test func aToolThatOutlivesARealTimeoutIsCancelledAndReported() async throws {
+        let cancelled = Mutex(false)
+        let slow = AnyTool(definition: ToolDefinition(name: "slow", description: "Never finishes.", parameters: .object(properties: [], required: []))) { _, _ in
+            do {
+                try await Task.sleep(for: .seconds(30))
+            } catch {
+                cancelled.withLock { $0 = true }
+                throw error
+            }
+            return "too late"
+        }
+        let quick = AnyTool(definition: ToolDefinition(name: "quick", description: "Answers at once.", parameters: .object(properties: [], required: []))) { _, _ in "fast" }
+        var configuration = AgentConfiguration()
+        configuration.toolTimeout = .milliseconds(100)
+        let model = ScriptedModel([.toolCall("quick", arguments: [:]), .toolCall("slow", arguments: [:]), .text("gave up")])
+        let start = ContinuousClock.now
+        let result = await Agent(model: model, tools: [slow, quick], configuration: configuration).run("wait")
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(result.steps[0].toolResults[0].content == "fast")
+        #expect(result.steps[1].toolResults[0].content == "Error: the tool did not finish within 0.1s.")
+        #expect(cancelled.withLock { $0 })
+    }
+
     @Test func parallelCallsRunConcurrentlyUpToTheCap() async throws {
         let gauge = Mutex((current: 0, peak: 0))
         let clock = TestClock()

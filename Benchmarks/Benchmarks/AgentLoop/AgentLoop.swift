@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Benchmark
 import KeelCore
 import KeelOpenAI
@@ -49,6 +50,19 @@ let benchmarks: @Sendable () -> Void = {
                 let result = await agent.run("go")
                 precondition(result.steps.count == stepsPerRun)
                 blackHole(result)
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+
+    Benchmark("Bare HTTP round trip: AsyncHTTPClient to the local server, tiny JSON body") { benchmark in
+        try await OpenAICompatibleServer.withServer(responder: .init { _ in ServerReply(body: .json(["ok": true])) }) { server in
+            var request = HTTPClientRequest(url: server.baseURL + "/models")
+            request.method = .GET
+            _ = try await HTTPClient.keel.execute(request, timeout: .seconds(5)).body.collect(upTo: 1 << 20)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(try await HTTPClient.keel.execute(request, timeout: .seconds(5)).body.collect(upTo: 1 << 20))
             }
             benchmark.stopMeasurement()
         }

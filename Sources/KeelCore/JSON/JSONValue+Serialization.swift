@@ -77,11 +77,11 @@ extension JSONValue {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (offset, key) in members.keys.sorted().enumerated() {
+            for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if offset > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(key, to: &output)
+                Self.writeString(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
-                members[key, default: .null].write(to: &output)
+                member.value.write(to: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -101,7 +101,14 @@ extension JSONValue {
 
     static func writeString(_ value: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
+        let utf8 = value.utf8
+        // Most strings need no escaping: copy them whole.
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output.append(contentsOf: utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: [0x5C, 0x22])
             case UInt8(ascii: "\\"): output.append(contentsOf: [0x5C, 0x5C])
@@ -122,18 +129,16 @@ extension JSONValue {
 }
 
 extension JSONValue {
-    /// The JSON form of any `Encodable` value (through `JSONEncoder`; dates as ISO 8601 text).
+    /// The JSON form of any `Encodable` value, as `JSONEncoder` would write it with ISO 8601
+    /// dates, built directly without going through text. Non-finite numbers become `null` when
+    /// serialized.
     public init(encoding value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        self = try JSONValue(parsing: try encoder.encode(value))
+        self = try JSONValueEncoder().encode(value)
     }
 
-    /// Decodes this value into a `Decodable` type (through `JSONDecoder`; dates as ISO 8601 text,
-    /// matching the `date-time` format of `Date`'s schema).
+    /// Decodes this value into a `Decodable` type, as `JSONDecoder` would with ISO 8601 dates
+    /// (matching the `date-time` format of `Date`'s schema), without going through text.
     public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(T.self, from: Data(serializedBytes()))
+        try JSONValueDecoder().decode(T.self, from: self)
     }
 }

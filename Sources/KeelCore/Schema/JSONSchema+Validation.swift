@@ -23,19 +23,20 @@ extension JSONSchema {
     /// Schema says.
     public func validate(_ value: JSONValue) -> [SchemaViolation] {
         var violations: [SchemaViolation] = []
-        validate(value, path: "", into: &violations)
-        return violations
+        validate(value, path: { "" }, into: &violations)
+        // Members are visited in dictionary order; report in a stable one.
+        return violations.count > 1 ? violations.sorted { ($0.path, $0.message) < ($1.path, $1.message) } : violations
     }
 
-    private func validate(_ value: JSONValue, path: String, into violations: inout [SchemaViolation]) {
+    private func validate(_ value: JSONValue, path: () -> String, into violations: inout [SchemaViolation]) {
         if !types.isEmpty, !types.contains(where: { Self.value(value, hasKind: $0) }) {
             let expected = types.map(\.rawValue).joined(separator: " or ")
-            violations.append(SchemaViolation(path: path, message: "expected \(expected), got \(Self.describeKind(of: value))"))
+            violations.append(SchemaViolation(path: path(), message: "expected \(expected), got \(Self.describeKind(of: value))"))
             return
         }
         if let allowedValues, !allowedValues.contains(value) {
             let list = allowedValues.map(\.description).joined(separator: ", ")
-            violations.append(SchemaViolation(path: path, message: "\(value) is not one of \(list)"))
+            violations.append(SchemaViolation(path: path(), message: "\(value) is not one of \(list)"))
         }
         switch value {
         case .number(let number): validateNumber(number, path: path, into: &violations)
@@ -45,68 +46,67 @@ extension JSONSchema {
         case .null, .bool: break
         }
         if !anyOf.isEmpty, !anyOf.contains(where: { $0.validate(value).isEmpty }) {
-            violations.append(SchemaViolation(path: path, message: "matches none of the \(anyOf.count) allowed forms"))
+            violations.append(SchemaViolation(path: path(), message: "matches none of the \(anyOf.count) allowed forms"))
         }
     }
 
-    private func validateNumber(_ number: Double, path: String, into violations: inout [SchemaViolation]) {
+    private func validateNumber(_ number: Double, path: () -> String, into violations: inout [SchemaViolation]) {
         if let minimum, number < minimum {
-            violations.append(SchemaViolation(path: path, message: "\(JSONValue.number(number)) is less than the minimum \(JSONValue.number(minimum))"))
+            violations.append(SchemaViolation(path: path(), message: "\(JSONValue.number(number)) is less than the minimum \(JSONValue.number(minimum))"))
         }
         if let maximum, number > maximum {
-            violations.append(SchemaViolation(path: path, message: "\(JSONValue.number(number)) is greater than the maximum \(JSONValue.number(maximum))"))
+            violations.append(SchemaViolation(path: path(), message: "\(JSONValue.number(number)) is greater than the maximum \(JSONValue.number(maximum))"))
         }
         if let exclusiveMinimum, number <= exclusiveMinimum {
-            violations.append(SchemaViolation(path: path, message: "\(JSONValue.number(number)) must be greater than \(JSONValue.number(exclusiveMinimum))"))
+            violations.append(SchemaViolation(path: path(), message: "\(JSONValue.number(number)) must be greater than \(JSONValue.number(exclusiveMinimum))"))
         }
         if let exclusiveMaximum, number >= exclusiveMaximum {
-            violations.append(SchemaViolation(path: path, message: "\(JSONValue.number(number)) must be less than \(JSONValue.number(exclusiveMaximum))"))
+            violations.append(SchemaViolation(path: path(), message: "\(JSONValue.number(number)) must be less than \(JSONValue.number(exclusiveMaximum))"))
         }
     }
 
-    private func validateString(_ string: String, path: String, into violations: inout [SchemaViolation]) {
+    private func validateString(_ string: String, path: () -> String, into violations: inout [SchemaViolation]) {
         let length = string.unicodeScalars.count
         if let minLength, length < minLength {
-            violations.append(SchemaViolation(path: path, message: "string is shorter than \(minLength) characters"))
+            violations.append(SchemaViolation(path: path(), message: "string is shorter than \(minLength) characters"))
         }
         if let maxLength, length > maxLength {
-            violations.append(SchemaViolation(path: path, message: "string is longer than \(maxLength) characters"))
+            violations.append(SchemaViolation(path: path(), message: "string is longer than \(maxLength) characters"))
         }
         if let pattern, let regex = try? NSRegularExpression(pattern: pattern) {
             let range = NSRange(string.startIndex..., in: string)
             if regex.firstMatch(in: string, range: range) == nil {
-                violations.append(SchemaViolation(path: path, message: "string does not match the pattern \(pattern)"))
+                violations.append(SchemaViolation(path: path(), message: "string does not match the pattern \(pattern)"))
             }
         }
     }
 
-    private func validateArray(_ elements: [JSONValue], path: String, into violations: inout [SchemaViolation]) {
+    private func validateArray(_ elements: [JSONValue], path: () -> String, into violations: inout [SchemaViolation]) {
         if let minItems, elements.count < minItems {
-            violations.append(SchemaViolation(path: path, message: "array has fewer than \(minItems) items"))
+            violations.append(SchemaViolation(path: path(), message: "array has fewer than \(minItems) items"))
         }
         if let maxItems, elements.count > maxItems {
-            violations.append(SchemaViolation(path: path, message: "array has more than \(maxItems) items"))
+            violations.append(SchemaViolation(path: path(), message: "array has more than \(maxItems) items"))
         }
         if let items {
             for (index, element) in elements.enumerated() {
-                items.validate(element, path: "\(path)/\(index)", into: &violations)
+                items.validate(element, path: { "\(path())/\(index)" }, into: &violations)
             }
         }
     }
 
-    private func validateObject(_ members: [String: JSONValue], path: String, into violations: inout [SchemaViolation]) {
+    private func validateObject(_ members: [String: JSONValue], path: () -> String, into violations: inout [SchemaViolation]) {
         for name in required where members[name] == nil {
-            violations.append(SchemaViolation(path: path, message: "missing required property '\(name)'"))
+            violations.append(SchemaViolation(path: path(), message: "missing required property '\(name)'"))
         }
-        for name in members.keys.sorted() {
-            guard let member = members[name] else { continue }
-            let memberPath = "\(path)/\(Self.escapePointerToken(name))"
+        for (name, member) in members {
+            let memberPath = { "\(path())/\(Self.escapePointerToken(name))" }
             if let propertySchema = self[property: name] {
                 propertySchema.validate(member, path: memberPath, into: &violations)
             } else if let additionalProperties {
                 additionalProperties.validate(member, path: memberPath, into: &violations)
             } else if additionalPropertiesAllowed == false {
-                violations.append(SchemaViolation(path: path, message: "unexpected property '\(name)'"))
+                violations.append(SchemaViolation(path: path(), message: "unexpected property '\(name)'"))
             }
         }
     }
@@ -128,6 +128,7 @@ extension JSONSchema {
     }
 
     static func escapePointerToken(_ token: String) -> String {
-        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
+        return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 }

@@ -59,10 +59,10 @@ public struct AnyTool: Sendable {
 
     /// Parses and validates argument text without calling the tool.
     public func validatedArguments(_ arguments: String) throws(ToolCallError) -> JSONValue {
-        let trimmed = arguments.trimmingCharacters(in: .whitespacesAndNewlines)
         let value: JSONValue
         do {
-            value = trimmed.isEmpty ? .object([:]) : try JSONValue(parsing: trimmed)
+            let isBlank = arguments.utf8.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+            value = isBlank ? .object([:]) : try JSONValue(parsing: arguments)
         } catch {
             throw ToolCallError(.invalidJSON, "the arguments are not valid JSON (\(error.description)). Send a JSON object that matches the tool's schema.")
         }

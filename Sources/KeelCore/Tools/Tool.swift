@@ -48,6 +48,9 @@ extension Tool {
 
 /// What a tool knows about the call it is serving.
 public struct ToolContext: Sendable {
+    /// The logger tools get when the runtime gives none (`keel.tool`).
+    public static let defaultLogger = Logger(label: "keel.tool")
+
     /// The model's id for this call.
     public var callID: String
     /// The tool's name.
@@ -60,7 +63,7 @@ public struct ToolContext: Sendable {
     /// A logger with the run and call attached as metadata.
     public var logger: Logger
 
-    public init(callID: String, toolName: String, idempotencyKey: String? = nil, runID: String? = nil, logger: Logger = Logger(label: "keel.tool")) {
+    public init(callID: String, toolName: String, idempotencyKey: String? = nil, runID: String? = nil, logger: Logger = ToolContext.defaultLogger) {
         self.callID = callID
         self.toolName = toolName
         self.idempotencyKey = idempotencyKey ?? callID

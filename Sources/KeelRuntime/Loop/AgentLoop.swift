@@ -149,10 +149,15 @@ public struct AgentLoop: Sendable {
 
     private mutating func toolsFinished(calls: [ToolCall], results: [ToolResult]) -> Action {
         // One result per call, in call order; a missing result is reported as not run.
-        var byID: [String: ToolResult] = [:]
-        for result in results where byID[result.callID] == nil { byID[result.callID] = result }
-        let ordered = calls.map { call in
-            byID[call.id] ?? ToolResult(callID: call.id, name: call.name, content: ToolCallError(.notRun, "not run: the runtime returned no result for this call.").modelText, isError: true)
+        let ordered: [ToolResult]
+        if results.map(\.callID) == calls.map(\.id) {
+            ordered = results
+        } else {
+            var byID: [String: ToolResult] = [:]
+            for result in results where byID[result.callID] == nil { byID[result.callID] = result }
+            ordered = calls.map { call in
+                byID[call.id] ?? ToolResult(callID: call.id, name: call.name, content: ToolCallError(.notRun, "not run: the runtime returned no result for this call.").modelText, isError: true)
+            }
         }
         record(ordered)
         for (call, result) in zip(calls, ordered) {

@@ -56,7 +56,7 @@ public struct ToolExecutor: Sendable {
             throw ToolCallError(.unknownTool, "there is no tool named '\(call.name)'. Available tools: \(available.isEmpty ? "none" : available).")
         }
         let arguments = try tool.validatedArguments(call.arguments)
-        return try await withTimeout(timeout, clock: clock) {
+        return try await withTimeout(timeout, clock: clock, onTimeout: ToolCallError(.timedOut, "the tool did not finish within \(timeout.formattedSeconds).")) {
             try await tool.call(validatedArguments: arguments, context: context)
         }
     }
@@ -68,21 +68,3 @@ public struct ToolExecutor: Sendable {
     }
 }
 
-/// Runs `body`, or throws ``ToolCallError/Code/timedOut`` when `timeout` passes first (the body
-/// is cancelled and awaited).
-func withTimeout<T: Sendable>(
-    _ timeout: Duration, clock: any Clock<Duration>, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await clock.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw ToolCallError(.timedOut, "the tool did not finish within \(timeout.formattedSeconds).")
-        }
-        return value
-    }
-}

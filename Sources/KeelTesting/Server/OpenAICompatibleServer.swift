@@ -143,9 +143,11 @@ public final class OpenAICompatibleServer: Sendable {
         func writeWhole(_ bytes: [UInt8], contentType: String) async throws {
             headers.replaceOrAdd(name: "content-type", value: contentType)
             headers.replaceOrAdd(name: "content-length", value: String(bytes.count))
-            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
-            try await outbound.write(.end(nil))
+            try await outbound.write(contentsOf: [
+                .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)),
+                .body(.byteBuffer(ByteBuffer(bytes: bytes))),
+                .end(nil),
+            ])
         }
         func writeEvents(_ payloads: [String], done: Bool, endCleanly: Bool) async throws {
             headers.replaceOrAdd(name: "content-type", value: "text/event-stream")

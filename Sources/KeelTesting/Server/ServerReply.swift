@@ -74,9 +74,16 @@ public struct RecordedRequest: Sendable {
     public var uri: String
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// The body parsed as JSON, if it is JSON (parsed once, when the request arrives).
+    public let json: JSONValue?
 
-    /// The body parsed as JSON, if it is JSON.
-    public var json: JSONValue? { try? JSONValue(parsing: body) }
+    public init(method: String, uri: String, headers: [(String, String)], body: [UInt8]) {
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        json = try? JSONValue(parsing: body)
+    }
 
     /// The first value of a header, by case-insensitive name.
     public func header(_ name: String) -> String? {
