@@ -86,21 +86,22 @@ extension SQLiteRunStore {
         let usage = entry.metering?.usage
         try db.cachedStatement(sql: """
             INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, epoch)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (run_id, sequence) DO UPDATE SET
                 kind = excluded.kind, status = excluded.status, result = excluded.result, idempotency_key = excluded.idempotency_key,
                 side_effecting = excluded.side_effecting, attempts = excluded.attempts, model = excluded.model,
                 input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
-                output_tokens = excluded.output_tokens, reasoning_tokens = excluded.reasoning_tokens, wake_at = excluded.wake_at,
+                output_tokens = excluded.output_tokens, reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+                wake_at = excluded.wake_at,
                 started_at = excluded.started_at, completed_at = excluded.completed_at, epoch = excluded.epoch
             WHERE journal.status = 'started' AND journal.name = excluded.name
             """
         ).execute(arguments: [
             entry.runID, entry.sequence, entry.name, entry.kind.rawValue, entry.status.rawValue, entry.result?.serialized(),
             entry.idempotencyKey, entry.isSideEffecting, entry.attempts, entry.metering?.model, usage?.inputTokens,
-            usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.wakeAt?.timeIntervalSince1970,
-            entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
+            usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.metering?.costUSD,
+            entry.wakeAt?.timeIntervalSince1970, entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
         ])
         guard db.changesCount == 0 else { return }
         // Nothing changed: the position holds a completed step, or a step of another name.
@@ -122,7 +123,7 @@ extension SQLiteRunStore {
         if let model: String = row["model"] {
             metering = StepMetering(model: model, usage: Usage(
                 inputTokens: row["input_tokens"] ?? 0, cachedInputTokens: row["cached_input_tokens"] ?? 0,
-                outputTokens: row["output_tokens"] ?? 0, reasoningTokens: row["reasoning_tokens"] ?? 0))
+                outputTokens: row["output_tokens"] ?? 0, reasoningTokens: row["reasoning_tokens"] ?? 0), costUSD: row["cost_usd"])
         }
         let result: String? = row["result"]
         return JournalEntry(
@@ -156,7 +157,7 @@ extension SQLiteRunStore {
             output: try output.map { try json($0, what: "output of run '\(id)'") },
             failure: try failure.map { try decodeFailure($0, runID: id) }, wakeAt: date(row["wake_at"]), waitingFor: waitingFor,
             owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"]), epoch: row["epoch"], parentRunID: row["parent_run_id"],
-            forkedAt: row["forked_at"], tenant: row["tenant"], createdAt: date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+            forkedAt: row["forked_at"], tenant: row["tenant"], deadline: date(row["deadline_at"]), createdAt: date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
             updatedAt: date(row["updated_at"]) ?? Date(timeIntervalSince1970: 0))
     }
 

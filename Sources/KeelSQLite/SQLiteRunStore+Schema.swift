@@ -58,6 +58,40 @@ extension SQLiteRunStore {
                 CREATE INDEX signals_pending ON signals(run_id, name, consumed_sequence);
                 """)
         }
+        migrator.registerMigration("v2 costs, deadlines, dead letters, spend ledger") { db in
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN deadline_at REAL;
+                ALTER TABLE journal ADD COLUMN cost_usd REAL;
+                CREATE INDEX journal_metered ON journal(completed_at) WHERE model IS NOT NULL;
+                CREATE INDEX runs_by_tenant ON runs(tenant);
+                CREATE TABLE dead_letters (
+                    run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    failure TEXT NOT NULL,
+                    journal_length INTEGER NOT NULL,
+                    created_at REAL NOT NULL,
+                    resolved_at REAL
+                );
+                CREATE TABLE spend_reservations (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    scope TEXT NOT NULL,
+                    tokens INTEGER NOT NULL,
+                    cost_usd REAL NOT NULL,
+                    expires_at REAL NOT NULL
+                );
+                CREATE INDEX spend_reservations_by_scope ON spend_reservations(scope, expires_at);
+                CREATE TABLE spend_settled (
+                    scope TEXT PRIMARY KEY NOT NULL,
+                    tokens INTEGER NOT NULL,
+                    cost_usd REAL NOT NULL
+                );
+                CREATE TABLE spend_alerts (
+                    scope TEXT NOT NULL,
+                    threshold REAL NOT NULL,
+                    fired_at REAL NOT NULL,
+                    PRIMARY KEY (scope, threshold)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -60,11 +60,28 @@ public final class SQLiteRunStore: RunStore {
                     throw StoreError(.newerSchema, "\(path) was written by a newer Keel (it has schema \(unknown.sorted().joined(separator: ", ")), this build knows up to \(migrator.migrations.last ?? "none")); upgrade keel to open it")
                 }
             }
-            try migrator.migrate(pool)
+            try Self.migrate(pool, with: migrator)
         } catch let error as StoreError {
             throw error
         } catch {
             throw Self.storeError(error, path: path)
+        }
+    }
+
+    /// Brings the schema up to date. Two processes opening a new file at once may both try a
+    /// migration; the one that loses finds it applied by the other and carries on.
+    private static func migrate(_ pool: DatabasePool, with migrator: DatabaseMigrator) throws {
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch {
+                attempt += 1
+                if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                if attempt >= 20 { throw error }
+                usleep(50_000)
+            }
         }
     }
 
@@ -91,8 +108,8 @@ public final class SQLiteRunStore: RunStore {
             }
             let now = Date().timeIntervalSince1970
             try db.execute(
-                sql: "INSERT INTO runs (id, workflow, input, status, tenant, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-                arguments: [run.id, run.workflow, run.input.serialized(), run.tenant, now, now])
+                sql: "INSERT INTO runs (id, workflow, input, status, tenant, deadline_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                arguments: [run.id, run.workflow, run.input.serialized(), run.tenant, run.deadline?.timeIntervalSince1970, now, now])
             return (try Self.requireRun(db, id: run.id), true)
         }
     }
@@ -191,13 +208,17 @@ public final class SQLiteRunStore: RunStore {
 
     // MARK: Journal
 
-    public func append(_ entry: JournalEntry, lease: Lease) async throws {
+    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?) async throws {
         try await write { db in
             // Touching the run under its lease checks the lease in the same statement.
             try db.cachedStatement(sql: "UPDATE runs SET updated_at = ? WHERE id = ? AND epoch = ? AND owner = ? AND status = 'running'")
                 .execute(arguments: [Date().timeIntervalSince1970, lease.runID, lease.epoch, lease.owner])
             if db.changesCount == 0 { try Self.checkLease(db, lease) }
             try Self.upsert(db, entry: entry, epoch: lease.epoch)
+            if let settling {
+                let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
+                try Self.settle(db, settling, actual: actual)
+            }
         }
     }
 
@@ -230,6 +251,16 @@ public final class SQLiteRunStore: RunStore {
                     waiting_for = NULL, updated_at = ? WHERE id = ?
                     """,
                 arguments: [status.rawValue, output?.serialized(), try failure.map(Self.encodeFailure), Date().timeIntervalSince1970, lease.runID])
+            if status == .failed, let failure {
+                let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ? AND status = 'completed'", arguments: [lease.runID]) ?? 0
+                try db.execute(
+                    sql: """
+                        INSERT INTO dead_letters (run_id, failure, journal_length, created_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (run_id) DO UPDATE SET failure = excluded.failure, journal_length = excluded.journal_length,
+                            created_at = excluded.created_at, resolved_at = NULL
+                        """,
+                    arguments: [lease.runID, try Self.encodeFailure(failure), length, Date().timeIntervalSince1970])
+            }
         }
     }
 
@@ -299,9 +330,9 @@ public final class SQLiteRunStore: RunStore {
             guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
             switch run.status {
             case .failed, .cancelled:
-                try db.execute(
-                    sql: "UPDATE runs SET status = 'pending', failure = NULL, updated_at = ? WHERE id = ?",
-                    arguments: [Date().timeIntervalSince1970, runID])
+                let now = Date().timeIntervalSince1970
+                try db.execute(sql: "UPDATE runs SET status = 'pending', failure = NULL, updated_at = ? WHERE id = ?", arguments: [now, runID])
+                try db.execute(sql: "UPDATE dead_letters SET resolved_at = ? WHERE run_id = ? AND resolved_at IS NULL", arguments: [now, runID])
                 return try Self.requireRun(db, id: runID)
             case .completed:
                 throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
@@ -322,16 +353,16 @@ public final class SQLiteRunStore: RunStore {
             let now = Date().timeIntervalSince1970
             try db.execute(
                 sql: """
-                    INSERT INTO runs (id, workflow, input, status, parent_run_id, forked_at, tenant, created_at, updated_at)
-                    SELECT ?, workflow, input, 'pending', id, ?, tenant, ?, ? FROM runs WHERE id = ?
+                    INSERT INTO runs (id, workflow, input, status, parent_run_id, forked_at, tenant, deadline_at, created_at, updated_at)
+                    SELECT ?, workflow, input, 'pending', id, ?, tenant, deadline_at, ?, ? FROM runs WHERE id = ?
                     """,
                 arguments: [newRunID, sequence, now, now, run.id])
             try db.execute(
                 sql: """
                     INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, epoch)
+                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
                     SELECT ?, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, wake_at, started_at, completed_at, 0
+                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, 0
                     FROM journal WHERE run_id = ? AND sequence < ? AND status = 'completed'
                     """,
                 arguments: [newRunID, runID, sequence])

@@ -128,7 +128,7 @@ import Testing
             .text("1 plus 2 is 3."),
         ]
         try await OpenAICompatibleServer.withServer(responder: .scripted(script)) { server in
-            let arguments = ["agent", "--db", "agents.db", "--run-id", "a1", "--model", "openai:any", "--base-url", server.baseURL, "--tools", "calculator", "What is 1 plus 2?"]
+            let arguments = ["agent", "--db", "agents.db", "--run-id", "a1", "--attempts", "1", "--model", "openai:any", "--base-url", server.baseURL, "--tools", "calculator", "What is 1 plus 2?"]
             let failed = try await keel(arguments, in: work)
             #expect(failed.status == 1)
             #expect(failed.stderrLines.last?.contains("run a1 failed at step 2: server: HTTP 500: The server had an error.") == true)

@@ -16,6 +16,7 @@ struct AgentCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var controlOptions: ControlOptions
 
     @Option(help: ArgumentHelp("Toolsets to give the agent, comma-separated: calculator.", valueName: "names"))
     var tools: String?
@@ -54,7 +55,7 @@ struct AgentCommand: AsyncParsableCommand {
         _ = try Toolsets.tools(named: tools)  // refuse unknown toolsets before anything starts
         let input = AgentWorkflow.Input(
             prompt: prompt, instructions: instructions, toolsets: toolsets, maxSteps: maxSteps, maxOutputTokens: maxOutputTokens,
-            streaming: stream, model: modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic"))
+            streaming: stream, model: modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic"), controls: controlOptions.settings)
         let printStream = stream && !json
         let observer: @Sendable (AgentEvent) -> Void = { event in
             if printStream, case .textDelta(let text) = event { Console.write(text) }
@@ -63,7 +64,9 @@ struct AgentCommand: AsyncParsableCommand {
         if db != nil || runID != nil {
             result = try await runDurably(input, observer: observer)
         } else {
-            result = await (try AgentWorkflow.agent(for: input)).run(prompt, observer: observer)
+            var agent = try AgentWorkflow.agent(for: input, ledger: InMemorySpendLedger())
+            agent.controls.deadline = controlOptions.deadlineDate
+            result = await agent.run(prompt, observer: observer)
         }
         let identifier = (try? input.model.makeModel().identifier) ?? input.model.spec
         if json {
@@ -86,10 +89,12 @@ struct AgentCommand: AsyncParsableCommand {
                 guard existing.workflow == "agent" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not an agent") }
                 if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: runID) }
             } else {
-                _ = try await store.createRun(NewRun(id: runID, workflow: "agent", input: try JSONValue(encoding: input)))
+                _ = try await store.createRun(NewRun(
+                    id: runID, workflow: "agent", input: try JSONValue(encoding: input), tenant: controlOptions.tenant,
+                    deadline: controlOptions.deadlineDate))
             }
             if !json { Console.error("run \(runID) in \(path)") }
-            let record = try await CLIRuntime.make(store: store, agent: AgentWorkflow(observer: observer)).run(runID)
+            let record = try await CLIRuntime.make(store: store, agent: AgentWorkflow(observer: observer), alerts: input.controls?.alertHook ?? LogAlertHook()).run(runID)
             switch record.status {
             case .completed:
                 guard let result = try? record.output?.decode(as: AgentRunResult.self) else { throw CLIError("run \(runID) completed without an agent result") }

@@ -16,6 +16,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var controlOptions: ControlOptions
 
     @Option(help: "How many sections the report has.")
     var sections = 161
@@ -48,7 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
         let requested = ReportWorkflow.Input(
             topic: topic, sections: sections, contextTokens: contextTokens,
             paceMilliseconds: Int(paceDuration.components.seconds * 1000 + paceDuration.components.attoseconds / 1_000_000_000_000_000),
-            model: spec)
+            model: spec, controls: controlOptions.settings)
         do {
             let store = try storeOptions.openStore()
             var input = requested
@@ -61,13 +62,16 @@ struct DemoCommand: AsyncParsableCommand {
                 if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: runID) }
                 Console.line("run \(runID): resuming the \(input.sections)-section report (\(existing.status))")
             } else {
-                _ = try await store.createRun(NewRun(id: runID, workflow: "report", input: try JSONValue(encoding: input)))
+                _ = try await store.createRun(NewRun(
+                    id: runID, workflow: "report", input: try JSONValue(encoding: input), tenant: controlOptions.tenant,
+                    deadline: controlOptions.deadlineDate))
                 Console.line("run \(runID): writing a \(input.sections)-section report with \(input.model.spec) into \(storeOptions.db)")
                 Console.line("resume it after a crash with: keel demo --run-id \(runID)")
             }
             let modelIdentifier = try input.model.makeModel().identifier
             let bar = ProgressBar()
-            let runtime = CLIRuntime.make(store: store, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }))
+            let runtime = CLIRuntime.make(
+                store: store, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }), alerts: input.controls?.alertHook ?? LogAlertHook())
             let record = try await runtime.run(runID)
             try finish(record, input: input, model: modelIdentifier)
         } catch let error as CLIError {
@@ -89,8 +93,9 @@ struct DemoCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("cannot write the report to \(path): \(error.localizedDescription)")
             }
-            let cost = PriceTable.defaults.cost(of: report.usage, model: model).map { String(format: "$%.4f", $0) } ?? "unpriced"
-            Console.line("report written to \(path) · \(report.sections.count) sections · \(report.usage.inputTokens) input + \(report.usage.outputTokens) output tokens · \(cost)")
+            let cost = ((try? input.controls?.prices()) ?? .defaults).cost(of: report.usage, model: model).map { String(format: "$%.4f", $0) } ?? "unpriced"
+            let partial = report.stoppedAtDeadline ? " (stopped at the deadline after \(report.sections.count) of \(input.sections) sections)" : ""
+            Console.line("report written to \(path) · \(report.sections.count) sections · \(report.usage.inputTokens) input + \(report.usage.outputTokens) output tokens · \(cost)\(partial)")
         case .failed:
             let reason = record.failure.map(\.description) ?? "unknown"
             throw CLIError("run \(record.id) failed at \(reason); resume it with: keel demo --run-id \(record.id)")

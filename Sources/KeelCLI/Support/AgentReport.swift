@@ -23,6 +23,11 @@ enum AgentReport {
         case .modelFailed(let failure):
             ["kind": "model_failed", "code": .string(failure.code.rawValue), "message": .string(failure.message),
              "status": failure.statusCode.map { .number(Double($0)) } ?? .null]
+        case .budgetExceeded(let refusal):
+            ["kind": "budget_exceeded", "scope": .string(refusal.scope.key), "message": .string(refusal.description),
+             "spent": (try? JSONValue(encoding: refusal.spent)) ?? .null, "worst_case": (try? JSONValue(encoding: refusal.worstCase)) ?? .null]
+        case .deadlineReached(let answer):
+            ["kind": "deadline_reached", "answer": answer.map(JSONValue.string) ?? .null]
         }
     }
 
@@ -71,6 +76,8 @@ enum AgentReport {
         case .stepLimitReached(let steps): "the agent stopped at its step limit after \(steps) model calls"
         case .noProgress(let tool, _, let failures): "the agent made no progress: '\(tool)' failed \(failures) times in a row with the same arguments"
         case .modelFailed(let failure): "the model call failed: \(failure)"
+        case .budgetExceeded(let refusal): "the agent stopped before breaking its budget: \(refusal)"
+        case .deadlineReached: nil
         }
     }
 }

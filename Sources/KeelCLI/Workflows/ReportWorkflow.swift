@@ -11,16 +11,23 @@ struct ReportWorkflow: Workflow {
         var contextTokens: Int
         var paceMilliseconds: Int
         var model: ModelSpec
+        var controls: ControlSettings?
     }
 
     let name = "report"
+    var ledger: any SpendLedger = InMemorySpendLedger()
     var progress: (@Sendable (PipelineProgress) -> Void)?
 
     func run(_ input: Input, context: RunContext) async throws -> PipelineReport {
-        let pipeline = SequentialPipeline(
-            model: try input.model.makeModel(), kinds: SectionKind.reportKinds,
+        let settings = input.controls ?? ControlSettings()
+        var pipeline = SequentialPipeline(
+            model: settings.pace(try input.model.makeModel(), spec: input.model), kinds: SectionKind.reportKinds,
             sections: PipelineSection.report(sections: input.sections, topic: input.topic), contextTokens: input.contextTokens,
             pace: .milliseconds(input.paceMilliseconds), tokenizer: try BPETokenizer.cl100kBase())
+        let spend = try settings.spendControls(ledger: ledger)
+        if spend.isLimited { pipeline.spend = spend }
+        pipeline.retry = settings.retry
+        pipeline.modelTimeout = settings.modelTimeout
         return try await pipeline.run(in: context, progress: progress)
     }
 

@@ -72,3 +72,27 @@ public enum ResponseFormat: Sendable, Hashable, Codable {
     /// JSON that matches `schema`; `name` identifies it to the provider.
     case jsonSchema(name: String, schema: JSONSchema, strict: Bool)
 }
+
+extension ChatRequest {
+    /// A quick estimate of the request's input tokens — about four bytes a token of every message,
+    /// tool call and tool schema, plus a little per message — for pacing, where a tokenizer would
+    /// cost more than it saves. Budgets count with a real tokenizer instead.
+    public var estimatedInputTokens: Int {
+        func tokens(_ text: String) -> Int { text.isEmpty ? 0 : (text.utf8.count + 3) / 4 }
+        var total = 3
+        for message in messages {
+            total += 4 + tokens(message.text ?? "")
+            if case .assistant(let reply) = message {
+                for call in reply.toolCalls { total += tokens(call.name) + tokens(call.arguments) }
+            }
+        }
+        for tool in tools {
+            total += tokens(tool.name) + tokens(tool.description) + tokens(tool.parameters.jsonValue.serialized())
+        }
+        return total
+    }
+
+    /// ``estimatedInputTokens`` plus the maximum output: what a provider counts against a
+    /// tokens-per-minute limit.
+    public var estimatedRateLimitTokens: Int { estimatedInputTokens + maxOutputTokens }
+}

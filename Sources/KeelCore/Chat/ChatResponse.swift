@@ -12,10 +12,14 @@ public struct ChatResponse: Sendable, Hashable, Codable {
     public var finishReason: FinishReason
     /// The rate-limit headers of the response, if the provider sent any.
     public var rateLimit: RateLimitSnapshot?
+    /// The `provider:name` of the model that answered, when a model that routes between others
+    /// (such as a fallback chain) answered through one of them; `nil` means the model called.
+    /// Costs are priced by it.
+    public var servedBy: String?
 
     public init(
         id: String? = nil, model: String? = nil, message: AssistantMessage, usage: Usage = .zero,
-        finishReason: FinishReason = .stop, rateLimit: RateLimitSnapshot? = nil
+        finishReason: FinishReason = .stop, rateLimit: RateLimitSnapshot? = nil, servedBy: String? = nil
     ) {
         self.id = id
         self.model = model
@@ -23,6 +27,7 @@ public struct ChatResponse: Sendable, Hashable, Codable {
         self.usage = usage
         self.finishReason = finishReason
         self.rateLimit = rateLimit
+        self.servedBy = servedBy
     }
 }
 

@@ -71,12 +71,37 @@ public struct ToolResult: Sendable, Hashable, Codable {
     public var content: String
     /// Whether the call failed (unknown tool, bad arguments, a thrown error, a timeout, a refusal).
     public var isError: Bool
+    /// Whether the result came from a cache instead of a call.
+    public var isCacheHit: Bool
 
-    public init(callID: String, name: String, content: String, isError: Bool = false) {
+    public init(callID: String, name: String, content: String, isError: Bool = false, isCacheHit: Bool = false) {
         self.callID = callID
         self.name = name
         self.content = content
         self.isError = isError
+        self.isCacheHit = isCacheHit
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case callID, name, content, isError, isCacheHit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        callID = try container.decode(String.self, forKey: .callID)
+        name = try container.decode(String.self, forKey: .name)
+        content = try container.decode(String.self, forKey: .content)
+        isError = try container.decodeIfPresent(Bool.self, forKey: .isError) ?? false
+        isCacheHit = try container.decodeIfPresent(Bool.self, forKey: .isCacheHit) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(callID, forKey: .callID)
+        try container.encode(name, forKey: .name)
+        try container.encode(content, forKey: .content)
+        try container.encode(isError, forKey: .isError)
+        if isCacheHit { try container.encode(true, forKey: .isCacheHit) }
     }
 }
 

@@ -28,15 +28,18 @@ public final class DurableRuntime: Sendable {
     public let store: any RunStore
     public let owner: RunOwner
     public let configuration: Configuration
+    /// Told about every run that fails into the dead-letter queue. Default: the log.
+    public let alerts: any AlertHook
     private let workflows: [String: AnyWorkflow]
     private let clock: any Clock<Duration>
     private let logger: Logger
 
     public init(
         store: any RunStore, workflows: [AnyWorkflow], owner: RunOwner = .currentProcess(), configuration: Configuration = Configuration(),
-        clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.runtime")
+        alerts: any AlertHook = LogAlertHook(), clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.runtime")
     ) {
         self.store = store
+        self.alerts = alerts
         self.owner = owner
         self.configuration = configuration
         self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -49,13 +52,17 @@ public final class DurableRuntime: Sendable {
 
     /// Accepts a run durably (before any work) and returns it. Submitting the same run id again
     /// returns the existing run.
-    public func submit<W: Workflow>(_ workflow: W, input: W.Input, runID: String = UUID().uuidString.lowercased(), tenant: String? = nil) async throws -> RunRecord {
-        try await store.createRun(NewRun(id: runID, workflow: workflow.name, input: try JSONValue(encoding: input), tenant: tenant)).record
+    public func submit<W: Workflow>(
+        _ workflow: W, input: W.Input, runID: String = UUID().uuidString.lowercased(), tenant: String? = nil, deadline: Date? = nil
+    ) async throws -> RunRecord {
+        try await store.createRun(NewRun(id: runID, workflow: workflow.name, input: try JSONValue(encoding: input), tenant: tenant, deadline: deadline)).record
     }
 
     /// Accepts a run and runs it until it finishes or waits.
-    public func start<W: Workflow>(_ workflow: W, input: W.Input, runID: String = UUID().uuidString.lowercased(), tenant: String? = nil) async throws -> RunRecord {
-        let record = try await submit(workflow, input: input, runID: runID, tenant: tenant)
+    public func start<W: Workflow>(
+        _ workflow: W, input: W.Input, runID: String = UUID().uuidString.lowercased(), tenant: String? = nil, deadline: Date? = nil
+    ) async throws -> RunRecord {
+        let record = try await submit(workflow, input: input, runID: runID, tenant: tenant, deadline: deadline)
         return try await run(record.id)
     }
 
@@ -100,7 +107,7 @@ public final class DurableRuntime: Sendable {
         let journal = try await store.journal(runID: record.id)
         let context = RunContext(
             runID: record.id, lease: lease, journal: journal, store: store, clock: clock, inlineSleepLimit: configuration.inlineSleepLimit,
-            logger: logger)
+            deadline: record.deadline, logger: logger)
         let outcome = await runWithHeartbeat(workflow, input: record.input, context: context)
         let current = context.lease
         switch outcome {
@@ -121,6 +128,9 @@ public final class DurableRuntime: Sendable {
                 logger.error("run failed", metadata: ["code": "\(failure.code)"])
                 do {
                     try await store.finish(current, status: .failed, output: nil, failure: failure)
+                    await alerts.send(Alert(
+                        kind: .deadLetter, message: "run \(record.id) (\(record.workflow)) failed at \(failure) and is in the dead-letter queue",
+                        runID: record.id, failure: failure))
                 } catch let storeError as StoreError where storeError.code == .leaseLost {
                     logger.warning("stopped: \(storeError.message)")
                 }
@@ -173,6 +183,8 @@ public final class DurableRuntime: Sendable {
             return RunFailure(code: error.code.rawValue, message: (error.statusCode.map { "HTTP \($0): " } ?? "") + error.message)
         case let error as StoreError:
             return RunFailure(code: "store_\(error.code.rawValue)", message: error.message)
+        case let error as BudgetExceeded:
+            return RunFailure(code: "budget_exceeded", message: error.description)
         case is CancellationError:
             return RunFailure(code: "cancelled", message: "the run was cancelled")
         default:

@@ -18,6 +18,7 @@ public final class RunContext: Sendable {
     let store: any RunStore
     let clock: any Clock<Duration>
     let inlineSleepLimit: Duration
+    private let deadlineDate: Date?
     private let journal: [Int: JournalEntry]
     private struct State {
         var lease: Lease
@@ -27,8 +28,12 @@ public final class RunContext: Sendable {
     }
     private let state: Mutex<State>
 
-    init(runID: String, lease: Lease, journal: [JournalEntry], store: any RunStore, clock: any Clock<Duration>, inlineSleepLimit: Duration, logger: Logger) {
+    init(
+        runID: String, lease: Lease, journal: [JournalEntry], store: any RunStore, clock: any Clock<Duration>, inlineSleepLimit: Duration,
+        deadline: Date? = nil, logger: Logger
+    ) {
         self.runID = runID
+        self.deadlineDate = deadline
         self.store = store
         self.clock = clock
         self.inlineSleepLimit = inlineSleepLimit
@@ -64,6 +69,17 @@ public final class RunContext: Sendable {
     /// Whether the step at the next position is already journaled (the run is replaying).
     public var isReplaying: Bool { journal[state.withLock { $0.nextSequence }]?.status == .completed }
 
+    /// The name of the completed step journaled at the next position, if any: how a workflow
+    /// replays a decision it made from the clock or the world (such as "the deadline had passed")
+    /// the same way it made it the first time.
+    public var nextJournaledStepName: String? {
+        guard let entry = journal[state.withLock { $0.nextSequence }], entry.status == .completed else { return nil }
+        return entry.name
+    }
+
+    /// When the run must stop, if it has a deadline.
+    public var deadline: Date? { deadlineDate }
+
     /// Reserves the next `count` positions, in order, for steps that run in parallel.
     public func reserveSequences(_ count: Int) -> Range<Int> {
         state.withLock { state in
@@ -94,10 +110,40 @@ public final class RunContext: Sendable {
         at sequence: Int, _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil },
         _ body: () async throws -> T
     ) async throws -> T {
+        try await step(at: sequence, name, kind: kind, metering: metering, retry: .none, settling: nil) { _ in try await body() }
+    }
+
+    /// A step whose body is retried by `retry` (waiting on the run's clock between attempts); the
+    /// journal records how many attempts it took. The body receives the attempt number, from 1,
+    /// so attempt N can send something different.
+    public func step<T: Codable & Sendable>(
+        _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil }, retry: RetryPolicy,
+        random: @Sendable () -> Double = { Double.random(in: 0...1) }, _ body: (_ attempt: Int) async throws -> T
+    ) async throws -> T {
+        let sequence = reserveSequences(1).lowerBound
+        return try await step(at: sequence, name, kind: kind, metering: metering, retry: retry, random: random, settling: nil, body)
+    }
+
+    /// ``step(_:kind:metering:retry:random:_:)`` at a reserved position. With `settling`, the
+    /// store settles that spend reservation at the step's metering in the transaction that
+    /// journals it.
+    public func step<T: Codable & Sendable>(
+        at sequence: Int, _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil }, retry: RetryPolicy,
+        random: @Sendable () -> Double = { Double.random(in: 0...1) }, settling: SpendReservation? = nil,
+        _ body: (_ attempt: Int) async throws -> T
+    ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
         let started = Date()
-        let value = try await running(sequence, body)
-        return try await complete(sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started, attempts: (journal[sequence]?.attempts ?? 0) + 1)
+        var attempts = 0
+        let value = try await running(sequence) {
+            try await retry.run(clock: clock, random: random) { attempt in
+                attempts = attempt
+                return try await body(attempt)
+            }
+        }
+        return try await complete(
+            sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started,
+            attempts: (journal[sequence]?.attempts ?? 0) + attempts, settling: settling)
     }
 
     /// A step that changes something outside the run. It is journaled as *started* before its
@@ -146,13 +192,13 @@ public final class RunContext: Sendable {
 
     private func complete<T: Codable>(
         _ sequence: Int, _ name: String, kind: StepKind, value: T, metering: StepMetering?, startedAt: Date, attempts: Int,
-        idempotencyKey: String? = nil, isSideEffecting: Bool = false
+        idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil
     ) async throws -> T {
         let result = try JSONValue(encoding: value)
         let entry = JournalEntry(
             runID: runID, sequence: sequence, name: name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey,
             isSideEffecting: isSideEffecting, attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
-        try await store.append(entry, lease: lease)
+        try await store.append(entry, lease: lease, settling: settling)
         return try decode(result, as: T.self, sequence: sequence, name: name)
     }
 

@@ -33,11 +33,20 @@ public struct AgentLoop: Sendable {
         case modelResponded(ChatResponse, latency: Duration?)
         case modelFailed(ModelFailure)
         case toolsFinished([ToolResult])
+        /// The pending model call was refused because it could break a budget.
+        case budgetRefused(BudgetExceeded)
+        /// The run's deadline passed before the pending model call. With `finalAnswer`, the loop
+        /// asks the model once more — without tools — to answer with what it has.
+        case deadlinePassed(finalAnswer: Bool)
     }
+
+    /// The note added to the transcript when the deadline asks for a final answer.
+    public static let deadlineNote = "The time for this task is up. Do not call tools. Answer now, as well as you can with what you have."
 
     private enum State: Sendable {
         case ready
         case awaitingModel(ChatRequest)
+        case awaitingFinalAnswer(ChatRequest)
         case awaitingTools([ToolCall])
         case finished(AgentOutcome)
     }
@@ -76,6 +85,12 @@ public struct AgentLoop: Sendable {
         self.init(transcript: transcript, tools: tools, configuration: configuration)
     }
 
+    /// Whether the pending model call asks for a final answer after the deadline.
+    public var isAskingForFinalAnswer: Bool {
+        if case .awaitingFinalAnswer = state { return true }
+        return false
+    }
+
     /// The outcome, once the loop has finished.
     public var outcome: AgentOutcome? {
         if case .finished(let outcome) = state { return outcome }
@@ -93,7 +108,7 @@ public struct AgentLoop: Sendable {
         case .ready:
             guard configuration.maxSteps > 0 else { return finish(.stepLimitReached(steps: 0)) }
             return requestModel()
-        case .awaitingModel(let request): return .callModel(request)
+        case .awaitingModel(let request), .awaitingFinalAnswer(let request): return .callModel(request)
         case .awaitingTools(let calls): return .runTools(calls)
         case .finished(let outcome): return .finish(outcome)
         }
@@ -109,6 +124,28 @@ public struct AgentLoop: Sendable {
             return finish(.modelFailed(failure))
         case (.awaitingTools(let calls), .toolsFinished(let results)):
             return toolsFinished(calls: calls, results: results)
+        case (.awaitingModel, .budgetRefused(let refusal)), (.awaitingFinalAnswer, .budgetRefused(let refusal)):
+            return finish(.budgetExceeded(refusal))
+        case (.awaitingModel, .deadlinePassed(let finalAnswer)):
+            guard finalAnswer else { return finish(.deadlineReached(answer: nil)) }
+            transcript.append(.user(Self.deadlineNote))
+            let request = ChatRequest(
+                messages: transcript.messages, tools: [], toolChoice: .auto, maxOutputTokens: configuration.maxOutputTokens,
+                temperature: configuration.temperature, responseFormat: configuration.responseFormat)
+            state = .awaitingFinalAnswer(request)
+            return .callModel(request)
+        case (.awaitingFinalAnswer, .modelResponded(let response, let latency)):
+            usage += response.usage
+            transcript.append(.assistant(response.message))
+            steps.append(AgentStep(number: steps.count + 1, response: response, modelLatency: latency))
+            if !response.message.toolCalls.isEmpty {
+                record(response.message.toolCalls.map {
+                    ToolResult(callID: $0.id, name: $0.name, content: ToolCallError(.notRun, "not run: the run's deadline has passed.").modelText, isError: true)
+                })
+            }
+            return finish(.deadlineReached(answer: response.message.text))
+        case (.awaitingFinalAnswer, .modelFailed):
+            return finish(.deadlineReached(answer: nil))
         default:
             return start()
         }

@@ -10,6 +10,11 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
     case noProgress(tool: String, arguments: String, failures: Int)
     /// A model call failed and was not recovered.
     case modelFailed(ModelFailure)
+    /// The next model call could have broken a budget, so it was not made.
+    case budgetExceeded(BudgetExceeded)
+    /// The run's deadline passed; `answer` is the final answer the model gave with what it had,
+    /// when it was asked for one.
+    case deadlineReached(answer: String?)
 
     /// Whether the run reached a final answer.
     public var isCompleted: Bool {
@@ -18,13 +23,15 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
     }
 
     /// A short name for the outcome, safe as a metric label: `completed`, `step_limit`,
-    /// `no_progress`, `model_failed`.
+    /// `no_progress`, `model_failed`, `budget_exceeded`, `deadline_reached`.
     public var kind: String {
         switch self {
         case .completed: "completed"
         case .stepLimitReached: "step_limit"
         case .noProgress: "no_progress"
         case .modelFailed: "model_failed"
+        case .budgetExceeded: "budget_exceeded"
+        case .deadlineReached: "deadline_reached"
         }
     }
 }

@@ -33,9 +33,13 @@ public struct AgentRunResult: Sendable, Hashable, Codable {
         self.usage = usage
     }
 
-    /// The final answer, when the run completed.
+    /// The final answer: the model's when the run completed, or the one it gave with what it had
+    /// when the deadline came.
     public var answer: String? {
-        if case .completed(let answer) = outcome { return answer }
-        return nil
+        switch outcome {
+        case .completed(let answer): answer
+        case .deadlineReached(let answer): answer
+        default: nil
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KeelCore
 
 /// A predetermined list of sections, each written by one model call, checkpointed as a durable
@@ -22,6 +23,16 @@ public struct SequentialPipeline: Sendable {
     /// The durable sleep between sections (your tier's pacing). Default: none.
     public var pace: Duration
     public var tokenizer: BPETokenizer
+    /// Budgets, prices and alerts; a section that could break a budget is not written and the run
+    /// fails with ``BudgetExceeded`` (resume it after raising the budget). Default: `nil`.
+    public var spend: SpendControls?
+    /// How a failed section is retried — the section alone, never the pipeline. Default: 3
+    /// attempts on transient errors.
+    public var retry: RetryPolicy = RetryPolicy()
+    /// How long one section's model call may take. Default: none.
+    public var modelTimeout: Duration?
+    /// The clock for backoff and timeouts. Default: `ContinuousClock()`.
+    public var clock: any Clock<Duration> = ContinuousClock()
 
     public init(
         model: any ChatModel, kinds: [SectionKind], sections: [PipelineSection], contextTokens: Int = 2_000, pace: Duration = .zero,
@@ -37,32 +48,34 @@ public struct SequentialPipeline: Sendable {
 
     /// Writes every section in order as durable steps (`section-1`, `pace-1`, `section-2` …) and
     /// returns them. `progress` sees each section as it is written or replayed.
+    ///
+    /// At the run's deadline the pipeline stops before the next section and returns what it has
+    /// (``PipelineReport/stoppedAtDeadline``).
     public func run(in context: RunContext, progress: (@Sendable (PipelineProgress) -> Void)? = nil) async throws -> PipelineReport {
         var written: [SectionOutput] = []
         var usage = Usage.zero
-        let identifier = model.identifier
+        var caller = ModelCaller(
+            model: model, spend: spend, retry: retry, modelTimeout: modelTimeout, random: { Double.random(in: 0...1) }, clock: clock,
+            runID: context.runID)
         for (offset, section) in sections.enumerated() {
             let number = offset + 1
             guard let kind = kinds[section.kind] else {
                 throw WorkflowError(.invalidInput, "section \(number) has the kind '\(section.kind)', which the pipeline does not define")
             }
             let replaying = context.isReplaying
-            let previous = written
-            let output = try await context.step(
-                "section-\(number)", kind: .model, metering: { StepMetering(model: identifier, usage: $0.usage) }
-            ) {
-                // Built only when the section is written, not on replay.
-                let request = ChatRequest(
-                    messages: [
-                        .system(kind.systemPrompt),
-                        .user(prompt(for: section, number: number, previous: previous)),
-                    ],
-                    maxOutputTokens: kind.maxOutputTokens)
-                let response = try await model.respond(to: request)
-                return SectionOutput(
-                    number: number, title: section.title, kind: section.kind, text: response.message.text ?? "", usage: response.usage,
-                    finishReason: response.finishReason)
+            if !replaying, let deadline = context.deadline, Date() >= deadline {
+                return PipelineReport(sections: written, usage: usage, model: model.identifier, stoppedAtDeadline: true)
             }
+            // The context window is built only when the section is written, not on replay.
+            let request = replaying
+                ? ChatRequest(messages: [], maxOutputTokens: kind.maxOutputTokens)
+                : ChatRequest(
+                    messages: [.system(kind.systemPrompt), .user(prompt(for: section, number: number, previous: written))],
+                    maxOutputTokens: kind.maxOutputTokens)
+            let (response, _) = try await caller.call(request, stepName: "section-\(number)", context: context, streaming: false, observer: nil)
+            let output = SectionOutput(
+                number: number, title: section.title, kind: section.kind, text: response.message.text ?? "", usage: response.usage,
+                finishReason: response.finishReason)
             written.append(output)
             usage += output.usage
             progress?(PipelineProgress(completed: number, total: sections.count, section: output, usage: usage, replayed: replaying))
@@ -70,7 +83,7 @@ public struct SequentialPipeline: Sendable {
                 try await context.sleep(for: pace, name: "pace-\(number)")
             }
         }
-        return PipelineReport(sections: written, usage: usage, model: identifier)
+        return PipelineReport(sections: written, usage: usage, model: model.identifier)
     }
 
     /// The user message for a section: its title and the tail of what came before.
@@ -169,6 +182,25 @@ public struct PipelineReport: Sendable, Hashable, Codable {
     public var usage: Usage
     /// The model that wrote it, `provider:name`.
     public var model: String
+    /// Whether the run's deadline stopped the pipeline before its last section.
+    public var stoppedAtDeadline: Bool
+
+    public init(sections: [SectionOutput], usage: Usage, model: String, stoppedAtDeadline: Bool = false) {
+        self.sections = sections
+        self.usage = usage
+        self.model = model
+        self.stoppedAtDeadline = stoppedAtDeadline
+    }
+
+    private enum CodingKeys: String, CodingKey { case sections, usage, model, stoppedAtDeadline }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        sections = try container.decode([SectionOutput].self, forKey: .sections)
+        usage = try container.decode(Usage.self, forKey: .usage)
+        model = try container.decode(String.self, forKey: .model)
+        stoppedAtDeadline = try container.decodeIfPresent(Bool.self, forKey: .stoppedAtDeadline) ?? false
+    }
 
     /// The report as Markdown: a title, then each section under its heading.
     public func markdown(title: String) -> String {

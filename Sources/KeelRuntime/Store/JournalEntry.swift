@@ -77,14 +77,18 @@ public struct StepKind: Hashable, Sendable, Codable, CustomStringConvertible {
     public func encode(to encoder: any Encoder) throws { try rawValue.encode(to: encoder) }
 }
 
-/// The model and tokens behind a model step; costs are computed from these.
+/// The model, tokens and cost of a model step, kept with it in the journal so that costs are
+/// correct across crashes.
 public struct StepMetering: Sendable, Hashable, Codable {
     /// `provider:name`, such as `openai:gpt-4o-mini`.
     public var model: String
     public var usage: Usage
+    /// The cost in US dollars at the prices in force when the step ran, if the model had a price.
+    public var costUSD: Double?
 
-    public init(model: String, usage: Usage) {
+    public init(model: String, usage: Usage, costUSD: Double? = nil) {
         self.model = model
         self.usage = usage
+        self.costUSD = costUSD
     }
 }

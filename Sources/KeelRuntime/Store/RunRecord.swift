@@ -47,14 +47,17 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var forkedAt: Int?
     /// The tenant the run's spending counts against.
     public var tenant: String?
+    /// When the run must stop; the workflow reads it from ``RunContext/deadline``.
+    public var deadline: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         id: String, workflow: String, input: JSONValue, status: RunStatus, output: JSONValue? = nil, failure: RunFailure? = nil,
         wakeAt: Date? = nil, waitingFor: [String] = [], owner: String? = nil, leaseExpiresAt: Date? = nil, epoch: Int = 0,
-        parentRunID: String? = nil, forkedAt: Int? = nil, tenant: String? = nil, createdAt: Date, updatedAt: Date
+        parentRunID: String? = nil, forkedAt: Int? = nil, tenant: String? = nil, deadline: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
+        self.deadline = deadline
         self.id = id
         self.workflow = workflow
         self.input = input
@@ -98,12 +101,15 @@ public struct NewRun: Sendable, Hashable {
     public var workflow: String
     public var input: JSONValue
     public var tenant: String?
+    /// When the run must stop, if ever.
+    public var deadline: Date?
 
-    public init(id: String, workflow: String, input: JSONValue, tenant: String? = nil) {
+    public init(id: String, workflow: String, input: JSONValue, tenant: String? = nil, deadline: Date? = nil) {
         self.id = id
         self.workflow = workflow
         self.input = input
         self.tenant = tenant
+        self.deadline = deadline
     }
 }
 

@@ -36,14 +36,18 @@ public protocol RunStore: Sendable {
     /// Extends a lease. Throws ``StoreError/Code/leaseLost`` when it was taken over.
     func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease
 
-    /// Appends a journal entry (`started`) or completes one (`completed`), under the lease.
-    func append(_ entry: JournalEntry, lease: Lease) async throws
+    /// Appends a journal entry (`started`) or completes one (`completed`), under the lease. With
+    /// `settling`, the store — acting as the run's ``SpendLedger`` — settles that reservation at the
+    /// entry's metered tokens and cost in the same transaction, so that spending is exact across
+    /// crashes.
+    func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?) async throws
 
     /// Puts the run to wait for a timer, any of some signals, or both, and gives up the lease. A
     /// signal already sent for one of `waitingFor` leaves the run runnable at once.
     func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws
 
-    /// Ends the run as completed (with an output) or failed (with a failure), and gives up the lease.
+    /// Ends the run as completed (with an output) or failed (with a failure, which puts it in the
+    /// dead-letter queue), and gives up the lease.
     func finish(_ lease: Lease, status: RunStatus, output: JSONValue?, failure: RunFailure?) async throws
 
     /// Gives up the lease and leaves the run pending for another process (graceful shutdown).
@@ -62,7 +66,23 @@ public protocol RunStore: Sendable {
     /// Makes a failed or cancelled run pending again, to resume it from where it stopped.
     func reopen(runID: String) async throws -> RunRecord
 
+    /// Failed runs waiting for a person, newest first (with `includeResolved`, also those already
+    /// retried). ``finish(_:status:output:failure:)`` with `failed` adds the run; ``reopen(runID:)``
+    /// resolves it.
+    func deadLetters(includeResolved: Bool, limit: Int) async throws -> [DeadLetter]
+
+    /// Adds up the metered steps of the journal — tokens and the cost recorded with each step —
+    /// grouped by run, model, tenant or day.
+    func costs(_ query: CostQuery) async throws -> [CostRow]
+
     /// Starts a new run from this one's journal: its input and the completed entries before
     /// `sequence` are copied, so the new run replays them and runs on from there.
     func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord
+}
+
+extension RunStore {
+    /// Appends or completes a journal entry, settling nothing.
+    public func append(_ entry: JournalEntry, lease: Lease) async throws {
+        try await append(entry, lease: lease, settling: nil)
+    }
 }

@@ -100,12 +100,6 @@ enum UsageEstimate {
     }
 
     static func tokens(in request: ChatRequest) -> Int {
-        request.messages.reduce(0) { total, message in
-            var count = 4 + tokens(in: message.text ?? "")
-            if case .assistant(let reply) = message {
-                count += reply.toolCalls.reduce(0) { $0 + tokens(in: $1.name + $1.arguments) }
-            }
-            return total + count
-        } + request.tools.reduce(0) { $0 + tokens(in: $1.name + $1.description + $1.parameters.jsonValue.serialized()) }
+        request.estimatedInputTokens
     }
 }

@@ -9,8 +9,12 @@ import Testing
 struct CalculatorAgent: Workflow {
     let name = "agent"
     let model: any ChatModel
+    /// Off, so that a scripted failure fails the run (and the test resumes it).
+    var retry = RetryPolicy.none
     func run(_ input: String, context: RunContext) async throws -> AgentRunResult {
-        try await Agent(model: model, tools: Calculator.tools).run(input, in: context)
+        var controls = AgentControls()
+        controls.retry = retry
+        return try await Agent(model: model, tools: Calculator.tools, controls: controls).run(input, in: context)
     }
 }
 

@@ -14,13 +14,6 @@ final class Counter: Sendable {
     var total: Int { counts.withLock { $0.values.reduce(0, +) } }
 }
 
-/// A value shared between a test and the workflows it runs.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
-}
-
 struct Boom: Error, CustomStringConvertible {
     var description: String { "boom" }
 }

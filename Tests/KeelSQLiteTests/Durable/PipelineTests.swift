@@ -9,10 +9,13 @@ struct ReportWorkflow: Workflow {
     struct Input: Codable, Sendable { var sections: Int; var contextTokens: Int; var paceMilliseconds: Int }
     let name = "report"
     let model: any ChatModel
+    /// Off, so that a scripted failure fails the run (and the test resumes it).
+    var retry = RetryPolicy.none
     func run(_ input: Input, context: RunContext) async throws -> PipelineReport {
-        let pipeline = SequentialPipeline(
+        var pipeline = SequentialPipeline(
             model: model, kinds: SectionKind.reportKinds, sections: PipelineSection.report(sections: input.sections, topic: "churn"),
             contextTokens: input.contextTokens, pace: .milliseconds(input.paceMilliseconds), tokenizer: try .cl100kBase())
+        pipeline.retry = retry
         return try await pipeline.run(in: context)
     }
 }

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import KeelCore
+import KeelOpenAI
+import KeelRuntime
+
+/// Budgets, pacing, retries and the deadline as a durable run remembers them, so that a resumed
+/// run keeps the controls it started with.
+struct ControlSettings: Codable, Sendable, Hashable {
+    var maxCostUSD: Double?
+    var maxTokens: Int?
+    var tenant: String?
+    var tenantDailyCostUSD: Double?
+    var tenantDailyTokens: Int?
+    var requestsPerMinute: Int?
+    var tokensPerMinute: Int?
+    var attempts: Int?
+    var modelTimeoutMilliseconds: Int?
+    var pricesPath: String?
+    var alertURL: String?
+
+    /// The model with pacing, when limits are set: one limiter per provider, key and model in the
+    /// process, shared by every run.
+    func pace(_ model: any ChatModel, spec: ModelSpec) -> any ChatModel {
+        let limits = RateLimits(requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute)
+        guard limits.isLimited else { return model }
+        let key = [spec.spec, spec.baseURL ?? "", String(ProcessInfo.processInfo.environment["OPENAI_API_KEY"]?.hashValue ?? 0)].joined(separator: "|")
+        return RateLimitedModel(model, limiter: RateLimiters.shared.limiter(for: key, limits: limits))
+    }
+
+    /// The spending controls, with `ledger` holding tenant budgets.
+    func spendControls(ledger: any SpendLedger) throws -> SpendControls {
+        var controls = SpendControls()
+        controls.prices = try prices()
+        if maxCostUSD != nil || maxTokens != nil { controls.runBudget = Budget(maxTokens: maxTokens, maxCostUSD: maxCostUSD) }
+        controls.tenant = tenant
+        if tenantDailyCostUSD != nil || tenantDailyTokens != nil {
+            controls.tenantDailyBudget = Budget(maxTokens: tenantDailyTokens, maxCostUSD: tenantDailyCostUSD)
+        }
+        controls.ledger = ledger
+        controls.alerts = alertHook
+        return controls
+    }
+
+    var alertHook: any AlertHook {
+        guard let alertURL else { return LogAlertHook() }
+        return AlertHooks([LogAlertHook(), WebhookAlertHook(url: alertURL)])
+    }
+
+    func prices() throws -> PriceTable {
+        guard let pricesPath else { return .defaults }
+        do {
+            return PriceTable.defaults.merging(try PriceTable.load(contentsOf: URL(fileURLWithPath: pricesPath)))
+        } catch let error as PriceTable.LoadError {
+            throw CLIError(error.description)
+        }
+    }
+
+    var retry: RetryPolicy {
+        RetryPolicy(maxAttempts: attempts ?? 3)
+    }
+
+    var modelTimeout: Duration? { modelTimeoutMilliseconds.map { .milliseconds($0) } }
+}
+
+/// The production-control flags of `keel agent`, `keel demo` and `keel batch`.
+struct ControlOptions: ParsableArguments {
+    @Option(name: .customLong("max-cost"), help: ArgumentHelp("The most the run may spend, in US dollars.", valueName: "usd"))
+    var maxCost: Double?
+
+    @Option(name: .customLong("max-tokens"), help: ArgumentHelp("The most tokens (input and output) the run may use.", valueName: "n"))
+    var maxTokens: Int?
+
+    @Option(help: ArgumentHelp("The tenant the run's spending counts against.", valueName: "id"))
+    var tenant: String?
+
+    @Option(name: .customLong("tenant-daily-cost"), help: ArgumentHelp("The tenant's cap per UTC day across runs, in US dollars.", valueName: "usd"))
+    var tenantDailyCost: Double?
+
+    @Option(name: .customLong("tenant-daily-tokens"), help: ArgumentHelp("The tenant's token cap per UTC day across runs.", valueName: "n"))
+    var tenantDailyTokens: Int?
+
+    @Option(help: ArgumentHelp("Requests per minute your provider tier allows; calls are paced to it.", valueName: "n"))
+    var rpm: Int?
+
+    @Option(help: ArgumentHelp("Tokens per minute your provider tier allows; calls are paced to it.", valueName: "n"))
+    var tpm: Int?
+
+    @Option(help: ArgumentHelp("When the run must stop, from now, such as 10m; an agent then answers with what it has.", valueName: "duration"))
+    var deadline: String?
+
+    @Option(help: ArgumentHelp("Attempts per model call on transient errors (default 3).", valueName: "n"))
+    var attempts: Int?
+
+    @Option(name: .customLong("model-timeout"), help: ArgumentHelp("How long one model call may take, such as 60s.", valueName: "duration"))
+    var modelTimeout: String?
+
+    @Option(help: ArgumentHelp("A JSON or YAML file of model prices that override the defaults.", valueName: "path"))
+    var prices: String?
+
+    @Option(name: .customLong("alert-url"), help: ArgumentHelp("A URL that budget and dead-letter alerts are POSTed to as JSON.", valueName: "url"))
+    var alertURL: String?
+
+    func validate() throws {
+        if let maxCost, !(maxCost > 0) { throw ValidationError("--max-cost must be a positive number of dollars") }
+        if let maxTokens, maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
+        if let rpm, rpm <= 0 { throw ValidationError("--rpm must be positive") }
+        if let tpm, tpm <= 0 { throw ValidationError("--tpm must be positive") }
+        if let attempts, attempts < 1 { throw ValidationError("--attempts must be at least 1") }
+        if let deadline, Duration(parsing: deadline) == nil { throw ValidationError("--deadline must be a duration such as 10m, got '\(deadline)'") }
+        if let modelTimeout, Duration(parsing: modelTimeout) == nil { throw ValidationError("--model-timeout must be a duration such as 60s, got '\(modelTimeout)'") }
+        if (tenantDailyCost != nil || tenantDailyTokens != nil) && tenant == nil { throw ValidationError("--tenant-daily-cost and --tenant-daily-tokens need --tenant") }
+        if let alertURL, URL(string: alertURL)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw ValidationError("--alert-url must be an http or https URL")
+        }
+    }
+
+    var settings: ControlSettings {
+        ControlSettings(
+            maxCostUSD: maxCost, maxTokens: maxTokens, tenant: tenant, tenantDailyCostUSD: tenantDailyCost, tenantDailyTokens: tenantDailyTokens,
+            requestsPerMinute: rpm, tokensPerMinute: tpm, attempts: attempts,
+            modelTimeoutMilliseconds: modelTimeout.flatMap { Duration(parsing: $0) }.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) },
+            pricesPath: prices.map { URL(fileURLWithPath: $0).path }, alertURL: alertURL)
+    }
+
+    /// The deadline as a date, from now.
+    var deadlineDate: Date? {
+        deadline.flatMap { Duration(parsing: $0) }.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+    }
+}

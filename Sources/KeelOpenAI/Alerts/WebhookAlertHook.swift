@@ -1,0 +1,39 @@
+import AsyncHTTPClient
+import Foundation
+import KeelCore
+import KeelRuntime
+import Logging
+import NIOCore
+
+/// Sends each alert as a JSON `POST` to a URL (Slack-compatible: the body has a `text` field, and
+/// the alert itself under `alert`). A failed delivery is logged, never thrown.
+public struct WebhookAlertHook: AlertHook {
+    public let url: String
+    /// How long a delivery may take. Default: 10 seconds.
+    public var timeout: Duration = .seconds(10)
+    private let client: HTTPClient
+    private let logger: Logger
+
+    public init(url: String, client: HTTPClient = .keel, logger: Logger = Logger(label: "keel.alerts")) {
+        self.url = url
+        self.client = client
+        self.logger = logger
+    }
+
+    public func send(_ alert: Alert) async {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let alertJSON = (try? JSONValue(encoding: alert)) ?? .null
+        request.body = .bytes(ByteBuffer(bytes: JSONValue.object(["text": .string(alert.message), "alert": alertJSON]).serializedBytes()))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
+            _ = try await response.body.collect(upTo: 1 << 16)
+            if !(200..<300).contains(Int(response.status.code)) {
+                logger.warning("the alert webhook answered \(response.status.code)", metadata: ["url": "\(url)"])
+            }
+        } catch {
+            logger.warning("the alert webhook could not be reached: \(error)", metadata: ["url": "\(url)"])
+        }
+    }
+}

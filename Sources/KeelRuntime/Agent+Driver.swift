@@ -1,0 +1,139 @@
+import Foundation
+import KeelCore
+
+extension Agent {
+    /// How the loop's calls are carried out.
+    enum Mode {
+        /// Directly; a failed model call ends the run with ``AgentOutcome/modelFailed(_:)``.
+        case inMemory
+        /// As journaled steps of a durable run; a failed model call fails the run (and is retried
+        /// when it resumes).
+        case durable(RunContext)
+
+        var context: RunContext? {
+            if case .durable(let context) = self { return context }
+            return nil
+        }
+    }
+
+    /// Performs the loop's actions until it finishes.
+    ///
+    /// 1. Before a model call the deadline is checked (on replay, the journal says how it was
+    ///    decided); ``ModelCaller`` then checks the budgets, retries, times out, journals and
+    ///    settles the call.
+    /// 2. Tool calls run in parallel under the cap, from the caches where allowed.
+    func drive(_ loop: inout AgentLoop, mode: Mode, observer: (@Sendable (AgentEvent) -> Void)?) async throws -> AgentRunResult {
+        let executor = toolExecutor
+        let sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
+        let identifier = model.identifier
+        let deadline = controls.deadline ?? mode.context?.deadline
+        var caller = ModelCaller(
+            model: model, spend: controls.spend, retry: controls.retry, modelTimeout: controls.modelTimeout, random: controls.random,
+            clock: clock, runID: mode.context?.runID ?? UUID().uuidString.lowercased())
+        var action = loop.start()
+        while true {
+            switch action {
+            case .callModel(let request):
+                let number = loop.steps.count + 1
+                let isFinalAnswer = loop.isAskingForFinalAnswer
+                if !isFinalAnswer, let deadline {
+                    let passed = mode.context?.nextJournaledStepName.map { $0.hasPrefix("final-answer-") } ?? (Date() >= deadline)
+                    if passed {
+                        action = loop.handle(.deadlinePassed(finalAnswer: controls.finalAnswerAtDeadline))
+                        continue
+                    }
+                }
+                observer?(.modelCallStarted(step: number))
+                do {
+                    let (response, latency) = try await caller.call(
+                        request, stepName: isFinalAnswer ? "final-answer-\(number)" : "model-\(number)", context: mode.context,
+                        streaming: configuration.streaming, observer: observer)
+                    action = loop.handle(.modelResponded(response, latency: latency))
+                } catch let refusal as BudgetExceeded {
+                    action = loop.handle(.budgetRefused(refusal))
+                } catch {
+                    guard case .inMemory = mode else { throw error }
+                    let failure = ModelFailure(ModelError.classify(error))
+                    logger.warning("model call failed", metadata: ["model": "\(identifier)", "code": "\(failure.code)"])
+                    action = loop.handle(.modelFailed(failure))
+                }
+            case .runTools(let calls):
+                for call in calls { observer?(.toolCallStarted(call)) }
+                let results = try await runTools(calls, transcript: loop.transcript, mode: mode, executor: executor, sideEffecting: sideEffecting)
+                for result in results { observer?(.toolCallFinished(result)) }
+                action = loop.handle(.toolsFinished(results))
+                if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }
+            case .finish(let outcome):
+                if let last = loop.steps.last { observer?(.stepFinished(last)) }
+                return loop.result(outcome: outcome)
+            }
+        }
+    }
+
+    /// Runs one reply's tool calls, at most ``AgentConfiguration/toolConcurrency`` at a time. In a
+    /// durable run each call is a step at a position reserved in call order; a side-effecting
+    /// tool's step is journaled as started first and its idempotency key is `run id:position`.
+    /// Calls whose tool is cached are answered from the cache (inside the step, so replay does not
+    /// depend on the cache).
+    private func runTools(
+        _ calls: [ToolCall], transcript: Transcript, mode: Mode, executor: ToolExecutor, sideEffecting: Set<String>
+    ) async throws -> [ToolResult] {
+        let controls = self.controls
+        let earlier = Self.successfulResults(in: transcript)
+        @Sendable func perform(_ call: ToolCall, key: String, runID: String?) async -> ToolResult {
+            let cacheKey = toolCacheKey(call)
+            switch controls.caching(for: call.name) {
+            case .none:
+                break
+            case .perRun:
+                if let hit = earlier[cacheKey] { return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true) }
+            case .shared:
+                if let hit = await controls.toolCache.result(for: cacheKey) {
+                    return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true)
+                }
+            }
+            let result = await executor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
+            if case .shared(let timeToLive) = controls.caching(for: call.name), !result.isError {
+                await controls.toolCache.store(result.content, for: cacheKey, timeToLive: timeToLive)
+            }
+            return result
+        }
+        switch mode {
+        case .inMemory:
+            return try await concurrentMap(calls, limit: configuration.toolConcurrency) { _, call in
+                await perform(call, key: call.id, runID: nil)
+            }
+        case .durable(let context):
+            let positions = Array(context.reserveSequences(calls.count))
+            let runID = context.runID
+            let policy = configuration.inDoubtPolicy
+            return try await concurrentMap(Array(zip(positions, calls)), limit: configuration.toolConcurrency) { _, pair in
+                let (sequence, call) = pair
+                let name = "tool-\(call.name)-\(call.id)"
+                if sideEffecting.contains(call.name) {
+                    return try await context.sideEffect(at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy) { key in
+                        await perform(call, key: key, runID: runID)
+                    }
+                }
+                return try await context.step(at: sequence, name, kind: .tool) { await perform(call, key: "\(runID):\(sequence)", runID: runID) }
+            }
+        }
+    }
+
+    /// The successful results of earlier calls, by tool and canonical arguments.
+    static func successfulResults(in transcript: Transcript) -> [String: String] {
+        var calls: [String: ToolCall] = [:]
+        var results: [String: String] = [:]
+        for message in transcript.messages {
+            switch message {
+            case .assistant(let reply):
+                for call in reply.toolCalls { calls[call.id] = call }
+            case .tool(let result) where !result.isError:
+                if let call = calls[result.callID] { results[toolCacheKey(call)] = result.content }
+            default:
+                break
+            }
+        }
+        return results
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import KeelCore
+
+/// The spending controls of a run: prices, budgets per run and per tenant per day, and alerts.
+///
+/// Before every model call the worst case is computed — the request's input tokens counted with a
+/// real tokenizer (plus a margin for how providers count) and the call's maximum output tokens,
+/// priced — and checked against the caps; a call that could break one is not made. Settled
+/// spending fires each alert threshold once per scope.
+public struct SpendControls: Sendable {
+    /// Prices by model. Default: ``KeelCore/PriceTable/defaults``.
+    public var prices: PriceTable = .defaults
+    /// The cap for one run. Default: none.
+    public var runBudget: Budget?
+    /// The tenant the run's spending counts against. Default: none.
+    public var tenant: String?
+    /// The cap for the tenant per calendar day (UTC), across runs. Default: none.
+    public var tenantDailyBudget: Budget?
+    /// Where tenant spending is held. Default: a ledger for this process; use the store's for
+    /// several processes.
+    public var ledger: any SpendLedger = InMemorySpendLedger()
+    /// Shares of a cap at which an alert fires, once each. Default: 80 % and 100 %.
+    public var alertThresholds: [Double] = [0.8, 1.0]
+    /// Where alerts go. Default: the log.
+    public var alerts: any AlertHook = LogAlertHook()
+    /// How long a reservation of a process that died holds its amount. Default: 10 minutes.
+    public var reservationLifetime: Duration = .seconds(600)
+    /// Counts the tokens of a text for the worst case. Default: the `cl100k_base` tokenizer.
+    /// Give your provider's tokenizer for models that count differently.
+    public var countTokens: (@Sendable (String) -> Int)?
+
+    public init() {}
+
+    /// Whether any cap is set.
+    public var isLimited: Bool { (runBudget?.isLimited ?? false) || (tenant != nil && (tenantDailyBudget?.isLimited ?? false)) }
+
+    /// The spend of `usage` on `model` at these prices (no price counts as free).
+    public func spend(of usage: Usage, model: String) -> Spend {
+        Spend(tokens: usage.totalTokens, costUSD: prices.cost(of: usage, model: model) ?? 0)
+    }
+
+    /// The most `request` can cost on `model`: its counted input tokens with a 10 % and
+    /// 16-token margin, and its maximum output tokens. `nil` cost when the model has no price.
+    public func worstCase(of request: ChatRequest, model: String) throws -> (spend: Spend, priced: Bool) {
+        let count: @Sendable (String) -> Int
+        if let countTokens {
+            count = countTokens
+        } else {
+            let tokenizer = try BPETokenizer.cl100kBase()
+            count = { tokenizer.count($0) }
+        }
+        var input = 3
+        for message in request.messages {
+            input += 4 + count(message.text ?? "")
+            if case .assistant(let reply) = message {
+                for call in reply.toolCalls { input += 4 + count(call.name) + count(call.arguments) }
+            }
+        }
+        for tool in request.tools {
+            input += 8 + count(tool.name) + count(tool.description) + count(tool.parameters.jsonValue.serialized())
+        }
+        let worstInput = Int((Double(input) * 1.1).rounded(.up)) + 16
+        let usage = Usage(inputTokens: worstInput, outputTokens: request.maxOutputTokens)
+        guard var price = prices.price(for: model) else { return (Spend(tokens: usage.totalTokens, costUSD: 0), false) }
+        // Whichever input rate is higher, so that no mix of cached and uncached input costs more.
+        price.inputPerMillion = max(price.inputPerMillion, price.cachedInputPerMillion)
+        return (Spend(tokens: usage.totalTokens, costUSD: price.cost(of: usage)), true)
+    }
+}
+
+/// One model call admitted under the spending controls: its worst case and any reservation.
+struct SpendAdmission: Sendable {
+    var worstCase: Spend
+    var reservation: SpendReservation?
+}
+
+extension SpendControls {
+    /// Checks the worst case of `request` against the run's cap (given what the run spent) and
+    /// reserves it against the tenant's; throws ``BudgetExceeded`` when a cap would break.
+    func admit(_ request: ChatRequest, model: String, runID: String, runSpent: Spend) async throws -> SpendAdmission {
+        let (worst, priced) = try worstCase(of: request, model: model)
+        let needsPrice = (runBudget?.maxCostUSD != nil) || (tenant != nil && tenantDailyBudget?.maxCostUSD != nil)
+        if needsPrice && !priced {
+            throw BudgetExceeded(scope: .run(runID), limit: runBudget ?? tenantDailyBudget ?? Budget(), spent: runSpent, worstCase: worst, unpricedModel: model)
+        }
+        if let runBudget, !runBudget.allows(worst, after: runSpent) {
+            throw BudgetExceeded(scope: .run(runID), limit: runBudget, spent: runSpent, worstCase: worst)
+        }
+        var admission = SpendAdmission(worstCase: worst)
+        if let tenant, let cap = tenantDailyBudget, cap.isLimited {
+            switch try await ledger.reserve(worst, in: .tenant(tenant, on: Date()), cap: cap, ttl: reservationLifetime) {
+            case .success(let reservation): admission.reservation = reservation
+            case .failure(let refusal): throw refusal
+            }
+        }
+        return admission
+    }
+
+    /// Settles an admitted call at what it cost (unless the store already did, with the journal
+    /// entry) and fires the alerts it crossed.
+    func settle(_ admission: SpendAdmission, actual: Spend, runID: String, runSpentAfter: Spend, alreadySettled: Bool = false) async throws {
+        if let reservation = admission.reservation {
+            if !alreadySettled { try await ledger.settle(reservation, actual: actual) }
+            if let cap = tenantDailyBudget {
+                try await alert(scope: reservation.scope, spent: try await ledger.spent(in: reservation.scope), cap: cap, runID: runID)
+            }
+        }
+        if let runBudget { try await alert(scope: .run(runID), spent: runSpentAfter, cap: runBudget, runID: runID) }
+    }
+
+    /// Releases a reservation whose call failed before it cost anything.
+    func cancel(_ admission: SpendAdmission) async throws {
+        if let reservation = admission.reservation { try await ledger.settle(reservation, actual: .zero) }
+    }
+
+    private func alert(scope: SpendScope, spent: Spend, cap: Budget, runID: String) async throws {
+        let used = cap.fractionUsed(by: spent)
+        for threshold in alertThresholds.sorted() where used >= threshold {
+            guard try await ledger.markAlertFired(in: scope, threshold: threshold) else { continue }
+            await alerts.send(Alert(
+                kind: .budgetThreshold, message: "\(scope) has used \(Int((used * 100).rounded())) % of its budget of \(cap) (\(spent))",
+                scope: scope.key, threshold: threshold, spent: spent, limit: cap, runID: runID))
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import KeelCore
+import Synchronization
+
+/// Where spending across runs is held against caps: a call reserves its worst case before it
+/// runs, and settles to what it really cost after. Reservations make parallel runs that share a
+/// tenant's budget unable to overspend it together.
+///
+/// The in-process ``InMemorySpendLedger`` serves one process; a store's ledger (`SQLiteRunStore`,
+/// and the PostgreSQL store for many workers) holds across processes.
+public protocol SpendLedger: Sendable {
+    /// Reserves `amount` in `scope` if what is spent and reserved there plus `amount` stays within
+    /// `cap`; otherwise returns the refusal. A reservation left unsettled (its process died)
+    /// lapses after `ttl`.
+    func reserve(_ amount: Spend, in scope: SpendScope, cap: Budget, ttl: Duration) async throws -> Result<SpendReservation, BudgetExceeded>
+
+    /// Replaces a reservation with what the call really cost.
+    func settle(_ reservation: SpendReservation, actual: Spend) async throws
+
+    /// What was spent in `scope` (reservations not included).
+    func spent(in scope: SpendScope) async throws -> Spend
+
+    /// Records that the alert for `threshold` in `scope` fired; `true` only the first time.
+    func markAlertFired(in scope: SpendScope, threshold: Double) async throws -> Bool
+}
+
+/// Spending held against a cap until it is settled.
+public struct SpendReservation: Sendable, Hashable {
+    public var id: String
+    public var scope: SpendScope
+    public var amount: Spend
+
+    public init(id: String, scope: SpendScope, amount: Spend) {
+        self.id = id
+        self.scope = scope
+        self.amount = amount
+    }
+}
+
+/// A ``SpendLedger`` for one process.
+public final class InMemorySpendLedger: SpendLedger {
+    private struct State {
+        var spent: [SpendScope: Spend] = [:]
+        var reservations: [String: (SpendReservation, ContinuousClock.Instant)] = [:]
+        var alerts: Set<String> = []
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func reserve(_ amount: Spend, in scope: SpendScope, cap: Budget, ttl: Duration) async throws -> Result<SpendReservation, BudgetExceeded> {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            state.reservations = state.reservations.filter { $0.value.1 > now }
+            let held = state.reservations.values.filter { $0.0.scope == scope }.reduce(Spend.zero) { $0 + $1.0.amount }
+            let spent = state.spent[scope] ?? .zero
+            guard cap.allows(amount, after: spent + held) else {
+                return .failure(BudgetExceeded(scope: scope, limit: cap, spent: spent + held, worstCase: amount))
+            }
+            state.nextID += 1
+            let reservation = SpendReservation(id: "r\(state.nextID)", scope: scope, amount: amount)
+            state.reservations[reservation.id] = (reservation, now + ttl)
+            return .success(reservation)
+        }
+    }
+
+    public func settle(_ reservation: SpendReservation, actual: Spend) async throws {
+        state.withLock { state in
+            state.reservations.removeValue(forKey: reservation.id)
+            state.spent[reservation.scope, default: .zero] += actual
+        }
+    }
+
+    public func spent(in scope: SpendScope) async throws -> Spend {
+        state.withLock { $0.spent[scope] ?? .zero }
+    }
+
+    public func markAlertFired(in scope: SpendScope, threshold: Double) async throws -> Bool {
+        state.withLock { $0.alerts.insert("\(scope.key)@\(threshold)").inserted }
+    }
+}

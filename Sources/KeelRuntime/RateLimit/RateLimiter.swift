@@ -1,0 +1,192 @@
+import KeelCore
+import Synchronization
+
+/// A provider's limits: requests and tokens per minute (the user's tier).
+public struct RateLimits: Sendable, Hashable, Codable {
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+
+    public init(requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil) {
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+    }
+
+    /// Whether anything is limited.
+    public var isLimited: Bool { requestsPerMinute != nil || tokensPerMinute != nil }
+
+    /// OpenAI's tier-1 limits for small models, a safe start: 500 requests and 200,000 tokens a
+    /// minute. Configure your own tier.
+    public static let openAITier1 = RateLimits(requestsPerMinute: 500, tokensPerMinute: 200_000)
+}
+
+/// Token buckets for requests and tokens per minute, shared by every run that uses one provider
+/// key: callers wait their turn *before* a request, so the 429 never comes. The buckets are
+/// corrected from the provider's `x-ratelimit-remaining-*` headers, and a 429's `Retry-After`
+/// pauses every caller.
+///
+/// Waiting is first come, first served: each caller takes its share at once, and when a bucket
+/// goes below zero it waits until the bucket would have refilled to zero.
+public final class RateLimiter: Sendable {
+    public let limits: RateLimits
+    private let clock: any Clock<Duration>
+    private let origin: any InstantProtocol<Duration>
+
+    struct Bucket {
+        var capacity: Double
+        var level: Double
+        var perSecond: Double
+
+        mutating func refill(elapsed: Double) {
+            level = min(capacity, level + perSecond * elapsed)
+        }
+
+        /// Seconds until the level is back at zero.
+        var deficitSeconds: Double { level >= 0 ? 0 : -level / perSecond }
+    }
+
+    private struct State {
+        var requests: Bucket?
+        var tokens: Bucket?
+        var updatedAt: Double = 0
+        var pausedUntil: Double = 0
+    }
+
+    private let state: Mutex<State>
+
+    /// A limiter for `limits`. The buckets start full, as a provider's do after a quiet minute;
+    /// with `startFull: false` they start empty, for a process that starts while others have been
+    /// using the same key.
+    public init(limits: RateLimits, startFull: Bool = true, clock: any Clock<Duration> = ContinuousClock()) {
+        self.limits = limits
+        self.clock = clock
+        self.origin = currentInstant(of: clock)
+        func bucket(_ perMinute: Int?) -> Bucket? {
+            perMinute.map { Bucket(capacity: Double(max(1, $0)), level: startFull ? Double(max(1, $0)) : 0, perSecond: Double(max(1, $0)) / 60) }
+        }
+        state = Mutex(State(requests: bucket(limits.requestsPerMinute), tokens: bucket(limits.tokensPerMinute)))
+    }
+
+    /// Seconds since the limiter was made, on its clock.
+    private func now() -> Double {
+        let elapsed = elapsedSince(origin, on: clock)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// How long a request of `tokens` tokens would wait if it asked now.
+    public func currentWait(tokens: Int) -> Duration {
+        state.withLock { state in
+            var copy = state
+            return .seconds(Self.take(&copy, tokens: tokens, at: now(), commit: false))
+        }
+    }
+
+    /// Waits until a request of `tokens` tokens fits the limits, and takes its share. When the
+    /// wait would be longer than `maxWait`, takes nothing and throws
+    /// ``KeelCore/ModelError/Code/rateLimited`` at once (so a fallback model can be tried).
+    public func acquire(tokens: Int, maxWait: Duration? = nil) async throws {
+        let wait: Double = try state.withLock { state in
+            let time = now()
+            var probe = state
+            let needed = Self.take(&probe, tokens: tokens, at: time, commit: false)
+            if let maxWait, needed > Double(maxWait.components.seconds) + Double(maxWait.components.attoseconds) / 1e18 {
+                throw ModelError(.rateLimited, message: "the rate limit would hold this request for \(Duration.seconds(needed).formattedSeconds), longer than the \(maxWait.formattedSeconds) allowed", retryAfter: .seconds(needed))
+            }
+            return Self.take(&state, tokens: tokens, at: time, commit: true)
+        }
+        guard wait > 0 else { return }
+        do {
+            try await clock.sleep(for: .seconds(wait))
+        } catch {
+            refund(tokens: tokens)
+            throw error
+        }
+    }
+
+    /// Takes one request and `tokens` tokens (when `commit`) and returns the seconds to wait.
+    private static func take(_ state: inout State, tokens: Int, at time: Double, commit: Bool) -> Double {
+        let elapsed = max(0, time - state.updatedAt)
+        state.requests?.refill(elapsed: elapsed)
+        state.tokens?.refill(elapsed: elapsed)
+        state.updatedAt = time
+        if commit {
+            state.requests?.level -= 1
+            state.tokens?.level -= Double(tokens)
+        } else {
+            // What the wait would be after taking.
+            var requests = state.requests
+            var tokenBucket = state.tokens
+            requests?.level -= 1
+            tokenBucket?.level -= Double(tokens)
+            return max(state.pausedUntil - time, requests?.deficitSeconds ?? 0, tokenBucket?.deficitSeconds ?? 0, 0)
+        }
+        return max(state.pausedUntil - time, state.requests?.deficitSeconds ?? 0, state.tokens?.deficitSeconds ?? 0, 0)
+    }
+
+    /// Gives back a share that was not used (a cancelled wait).
+    public func refund(tokens: Int) {
+        state.withLock { state in
+            state.requests?.level += 1
+            state.tokens?.level += Double(tokens)
+        }
+    }
+
+    /// Corrects the buckets from what the provider said: its remaining requests and tokens can
+    /// only lower ours, and a `Retry-After` pauses every caller for that long.
+    public func observe(_ snapshot: RateLimitSnapshot) {
+        state.withLock { state in
+            let time = now()
+            state.requests?.refill(elapsed: max(0, time - state.updatedAt))
+            state.tokens?.refill(elapsed: max(0, time - state.updatedAt))
+            state.updatedAt = time
+            if let remaining = snapshot.remainingRequests, var bucket = state.requests {
+                bucket.level = min(bucket.level, Double(remaining))
+                state.requests = bucket
+            }
+            if let remaining = snapshot.remainingTokens, var bucket = state.tokens {
+                bucket.level = min(bucket.level, Double(remaining))
+                state.tokens = bucket
+            }
+            if let retryAfter = snapshot.retryAfter {
+                let seconds = Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18
+                state.pausedUntil = max(state.pausedUntil, time + seconds)
+            }
+        }
+    }
+}
+
+/// The current instant of a clock, type-erased.
+func currentInstant(of clock: any Clock<Duration>) -> any InstantProtocol<Duration> {
+    func now<C: Clock>(_ clock: C) -> any InstantProtocol<Duration> where C.Duration == Duration { clock.now }
+    return now(clock)
+}
+
+/// The time from `origin` (an instant of `clock`) to now.
+func elapsedSince(_ origin: any InstantProtocol<Duration>, on clock: any Clock<Duration>) -> Duration {
+    func elapsed<C: Clock>(_ clock: C) -> Duration where C.Duration == Duration {
+        guard let origin = origin as? C.Instant else { return .zero }
+        return origin.duration(to: clock.now)
+    }
+    return elapsed(clock)
+}
+
+/// The rate limiters of this process by key (such as `openai:<key fingerprint>` or
+/// `openai:<key>:gpt-4o` where a model has its own limits), so that every run in the process
+/// that uses a provider key shares one set of buckets.
+public final class RateLimiters: Sendable {
+    /// The process-wide registry.
+    public static let shared = RateLimiters()
+
+    private let limiters = Mutex<[String: RateLimiter]>([:])
+
+    public init() {}
+
+    /// The limiter for `key`, made with `limits` the first time it is asked for.
+    public func limiter(for key: String, limits: RateLimits) -> RateLimiter {
+        limiters.withLock { limiters in
+            if let existing = limiters[key], existing.limits == limits { return existing }
+            let limiter = RateLimiter(limits: limits)
+            limiters[key] = limiter
+            return limiter
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import KeelCore
+import KeelRuntime
+
+extension SQLiteRunStore {
+    public func deadLetters(includeResolved: Bool, limit: Int) async throws -> [DeadLetter] {
+        try await read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.*, r.workflow, r.tenant FROM dead_letters d JOIN runs r ON r.id = d.run_id
+                    \(includeResolved ? "" : "WHERE d.resolved_at IS NULL") ORDER BY d.created_at DESC LIMIT ?
+                    """,
+                arguments: [limit])
+            return try rows.map { row in
+                let runID: String = row["run_id"]
+                return DeadLetter(
+                    runID: runID, workflow: row["workflow"], tenant: row["tenant"], failure: try Self.decodeFailure(row["failure"], runID: runID),
+                    journalLength: row["journal_length"], createdAt: Self.date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+                    resolvedAt: Self.date(row["resolved_at"]))
+            }
+        }
+    }
+
+    public func costs(_ query: CostQuery) async throws -> [CostRow] {
+        try await read { db in
+            let key: String
+            switch query.groupBy {
+            case .run: key = "j.run_id"
+            case .model: key = "j.model"
+            case .tenant: key = "COALESCE(r.tenant, '-')"
+            case .day: key = "strftime('%Y-%m-%d', j.completed_at, 'unixepoch')"
+            }
+            var clauses = ["j.model IS NOT NULL", "j.status = 'completed'"]
+            var arguments: StatementArguments = []
+            if let since = query.since {
+                clauses.append("j.completed_at >= ?")
+                _ = arguments.append(contentsOf: [since.timeIntervalSince1970])
+            }
+            if let tenant = query.tenant {
+                clauses.append("r.tenant = ?")
+                _ = arguments.append(contentsOf: [tenant])
+            }
+            if let runID = query.runID {
+                clauses.append("j.run_id = ?")
+                _ = arguments.append(contentsOf: [runID])
+            }
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(key) AS key, COUNT(*) AS steps, SUM(j.input_tokens) AS input, SUM(j.cached_input_tokens) AS cached,
+                        SUM(j.output_tokens) AS output, SUM(j.reasoning_tokens) AS reasoning, SUM(COALESCE(j.cost_usd, 0)) AS cost
+                    FROM journal j JOIN runs r ON r.id = j.run_id
+                    WHERE \(clauses.joined(separator: " AND "))
+                    GROUP BY key ORDER BY cost DESC, key
+                    """,
+                arguments: arguments)
+            return rows.map { row in
+                CostRow(
+                    key: row["key"] ?? "-", steps: row["steps"],
+                    usage: Usage(inputTokens: row["input"] ?? 0, cachedInputTokens: row["cached"] ?? 0, outputTokens: row["output"] ?? 0, reasoningTokens: row["reasoning"] ?? 0),
+                    costUSD: row["cost"] ?? 0)
+            }
+        }
+    }
+}
+
+/// The store as a ``KeelRuntime/SpendLedger``: reservations and settled spending are rows, so
+/// every process on the machine holds the same tenant budgets.
+extension SQLiteRunStore: SpendLedger {
+    public func reserve(_ amount: Spend, in scope: SpendScope, cap: Budget, ttl: Duration) async throws -> Result<SpendReservation, BudgetExceeded> {
+        try await write { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: "DELETE FROM spend_reservations WHERE expires_at <= ?", arguments: [now])
+            let settled = try Self.settled(db, scope)
+            let held = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS cost FROM spend_reservations WHERE scope = ?", arguments: [scope.key])
+            let reserved = Spend(tokens: held?["tokens"] ?? 0, costUSD: held?["cost"] ?? 0)
+            guard cap.allows(amount, after: settled + reserved) else {
+                return .failure(BudgetExceeded(scope: scope, limit: cap, spent: settled + reserved, worstCase: amount))
+            }
+            let id = UUID().uuidString.lowercased()
+            try db.execute(
+                sql: "INSERT INTO spend_reservations (id, scope, tokens, cost_usd, expires_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [id, scope.key, amount.tokens, amount.costUSD, now + Self.seconds(ttl)])
+            return .success(SpendReservation(id: id, scope: scope, amount: amount))
+        }
+    }
+
+    public func settle(_ reservation: SpendReservation, actual: Spend) async throws {
+        try await write { db in try Self.settle(db, reservation, actual: actual) }
+    }
+
+    static func settle(_ db: Database, _ reservation: SpendReservation, actual: Spend) throws {
+        try db.execute(sql: "DELETE FROM spend_reservations WHERE id = ?", arguments: [reservation.id])
+        try db.execute(
+            sql: """
+                INSERT INTO spend_settled (scope, tokens, cost_usd) VALUES (?, ?, ?)
+                ON CONFLICT (scope) DO UPDATE SET tokens = tokens + excluded.tokens, cost_usd = cost_usd + excluded.cost_usd
+                """,
+            arguments: [reservation.scope.key, actual.tokens, actual.costUSD])
+    }
+
+    public func spent(in scope: SpendScope) async throws -> Spend {
+        try await read { db in try Self.settled(db, scope) }
+    }
+
+    public func markAlertFired(in scope: SpendScope, threshold: Double) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO spend_alerts (scope, threshold, fired_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [scope.key, threshold, Date().timeIntervalSince1970])
+            return db.changesCount == 1
+        }
+    }
+
+    static func settled(_ db: Database, _ scope: SpendScope) throws -> Spend {
+        let row = try Row.fetchOne(db, sql: "SELECT tokens, cost_usd FROM spend_settled WHERE scope = ?", arguments: [scope.key])
+        return Spend(tokens: row?["tokens"] ?? 0, costUSD: row?["cost_usd"] ?? 0)
+    }
+}
