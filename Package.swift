@@ -110,6 +110,6 @@ let package = Package(
             name: "KeelSQLiteTests",
             dependencies: ["KeelSQLite", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting", "KeelSQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting", "KeelSQLite", "KeelOpenAI"], swiftSettings: swiftSettings),
     ]
 )

@@ -17,6 +17,19 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "RateLimits",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KeelCore", package: keel),
+                .product(name: "KeelRuntime", package: keel),
+                .product(name: "KeelOpenAI", package: keel),
+                .product(name: "KeelTesting", package: keel),
+            ],
+            path: "Benchmarks/RateLimits",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "Journal",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

@@ -50,17 +50,19 @@ extension SQLiteRunStore {
                 db,
                 sql: """
                     SELECT \(key) AS key, COUNT(*) AS steps, SUM(j.input_tokens) AS input, SUM(j.cached_input_tokens) AS cached,
-                        SUM(j.output_tokens) AS output, SUM(j.reasoning_tokens) AS reasoning, SUM(COALESCE(j.cost_usd, 0)) AS cost
+                        SUM(j.output_tokens) AS output, SUM(j.reasoning_tokens) AS reasoning, SUM(COALESCE(j.cost_usd, 0)) AS cost,
+                        SUM(CASE WHEN j.cost_usd IS NULL THEN 1 ELSE 0 END) AS unpriced
                     FROM journal j JOIN runs r ON r.id = j.run_id
                     WHERE \(clauses.joined(separator: " AND "))
                     GROUP BY key ORDER BY cost DESC, key
                     """,
                 arguments: arguments)
             return rows.map { row in
-                CostRow(
-                    key: row["key"] ?? "-", steps: row["steps"],
+                let key: String? = row["key"]
+                return CostRow(
+                    key: key ?? "-", steps: row["steps"],
                     usage: Usage(inputTokens: row["input"] ?? 0, cachedInputTokens: row["cached"] ?? 0, outputTokens: row["output"] ?? 0, reasoningTokens: row["reasoning"] ?? 0),
-                    costUSD: row["cost"] ?? 0)
+                    costUSD: row["cost"] ?? 0, unpricedSteps: row["unpriced"] ?? 0)
             }
         }
     }

@@ -41,7 +41,8 @@ struct CostsCommand: AsyncParsableCommand {
         let rows = try await catching { try await storeOptions.openStore().costs(CostQuery(groupBy: grouping, since: start, tenant: tenant, runID: runID)) }
         if json {
             Console.line(JSONValue.array(rows.map { row in
-                ["key": .string(row.key), "steps": .number(Double(row.steps)), "usage": AgentReport.usage(row.usage), "cost_usd": .number(row.costUSD)]
+                ["key": .string(row.key), "steps": .number(Double(row.steps)), "usage": AgentReport.usage(row.usage), "cost_usd": .number(row.costUSD),
+                 "unpriced_steps": .number(Double(row.unpricedSteps))]
             }).prettySerialized())
             return
         }
@@ -49,9 +50,12 @@ struct CostsCommand: AsyncParsableCommand {
             Console.line("no metered steps in \(storeOptions.db)")
             return
         }
-        let total = rows.reduce((Usage.zero, 0.0, 0)) { ($0.0 + $1.usage, $0.1 + $1.costUSD, $0.2 + $1.steps) }
-        let table = rows.map { [$0.key, String($0.steps), String($0.usage.inputTokens), String($0.usage.cachedInputTokens), String($0.usage.outputTokens), String(format: "$%.4f", $0.costUSD)] }
-            + [["TOTAL", String(total.2), String(total.0.inputTokens), String(total.0.cachedInputTokens), String(total.0.outputTokens), String(format: "$%.4f", total.1)]]
+        func cost(_ dollars: Double, unpriced: Int) -> String {
+            String(format: "$%.4f", dollars) + (unpriced > 0 ? " (\(unpriced) unpriced)" : "")
+        }
+        let total = rows.reduce((Usage.zero, 0.0, 0, 0)) { ($0.0 + $1.usage, $0.1 + $1.costUSD, $0.2 + $1.steps, $0.3 + $1.unpricedSteps) }
+        let table = rows.map { [$0.key, String($0.steps), String($0.usage.inputTokens), String($0.usage.cachedInputTokens), String($0.usage.outputTokens), cost($0.costUSD, unpriced: $0.unpricedSteps)] }
+            + [["TOTAL", String(total.2), String(total.0.inputTokens), String(total.0.cachedInputTokens), String(total.0.outputTokens), cost(total.1, unpriced: total.3)]]
         Console.line(RunReport.format([[by.uppercased(), "CALLS", "INPUT", "CACHED", "OUTPUT", "COST"]] + table))
     }
 }

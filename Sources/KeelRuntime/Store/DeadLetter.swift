@@ -54,11 +54,14 @@ public struct CostRow: Sendable, Hashable, Codable {
     public var usage: Usage
     /// The sum of the steps' costs; steps of models without a price count as zero.
     public var costUSD: Double
+    /// How many of the steps had no price.
+    public var unpricedSteps: Int
 
-    public init(key: String, steps: Int, usage: Usage, costUSD: Double) {
+    public init(key: String, steps: Int, usage: Usage, costUSD: Double, unpricedSteps: Int = 0) {
         self.key = key
         self.steps = steps
         self.usage = usage
         self.costUSD = costUSD
+        self.unpricedSteps = unpricedSteps
     }
 }

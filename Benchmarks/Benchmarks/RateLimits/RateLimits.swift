@@ -1,0 +1,63 @@
+import Benchmark
+import Foundation
+import KeelCore
+import KeelOpenAI
+import KeelRuntime
+import KeelTesting
+
+/// 200 concurrent agent runs of three model steps each (two calculator calls and an answer)
+/// against a server that allows 600 requests and 300,000 tokens a minute, its buckets empty at
+/// the start (a busy minute before).
+func rateLimitWorkload(paced: Bool, benchmark: Benchmark) async throws {
+    var chaos = ChaosConfiguration()
+    chaos.requestsPerMinute = 600
+    chaos.tokensPerMinute = 300_000
+    chaos.startWithFullBuckets = false
+    chaos.latency = .milliseconds(20)
+    let stats = ChaosStats()
+    try await OpenAICompatibleServer.withServer(responder: .chaos(chaos, stats: stats, answeringWith: .model(ArithmeticModel()))) { server in
+        let provider = OpenAIChatModel(name: "gpt-4o-mini", configuration: OpenAIConfiguration(baseURL: server.baseURL))
+        let limits = RateLimits(requestsPerMinute: 600, tokensPerMinute: 300_000)
+        let model: any ChatModel = paced ? RateLimitedModel(provider, limiter: RateLimiter(limits: limits, startFull: false)) : provider
+        var configuration = AgentConfiguration()
+        configuration.maxOutputTokens = 100
+        let agent = Agent(model: model, tools: Calculator.tools, configuration: configuration)
+        let start = ContinuousClock.now
+        benchmark.startMeasurement()
+        let outcomes = await withTaskGroup(of: AgentOutcome.self) { group in
+            for index in 0..<200 {
+                group.addTask { await agent.run("What is \(index) plus \(index + 1) plus \(index + 2)?").outcome }
+            }
+            var outcomes: [AgentOutcome] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        benchmark.stopMeasurement()
+        let seconds = Double((ContinuousClock.now - start).components.seconds) + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+        let counts = stats.snapshot
+        let achieved = Double(counts.answered) / seconds
+        benchmark.measurement(.custom("% of the allowed rate", polarity: .prefersLarger, useScalingFactor: false), Int((achieved / 10 * 100).rounded()))
+        benchmark.measurement(.custom("answered 429 per 1,000 requests", polarity: .prefersSmaller, useScalingFactor: false), counts.rateLimited * 1_000 / max(1, counts.requests))
+        benchmark.measurement(.custom("requests", polarity: .prefersSmaller, useScalingFactor: false), counts.requests)
+        benchmark.measurement(.custom("failed runs", polarity: .prefersSmaller, useScalingFactor: false), outcomes.filter { !$0.isCompleted }.count)
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let configuration = Benchmark.Configuration(
+        metrics: [
+            .wallClock, .custom("% of the allowed rate", polarity: .prefersLarger, useScalingFactor: false),
+            .custom("answered 429 per 1,000 requests", polarity: .prefersSmaller, useScalingFactor: false),
+            .custom("requests", polarity: .prefersSmaller, useScalingFactor: false),
+            .custom("failed runs", polarity: .prefersSmaller, useScalingFactor: false),
+        ],
+        warmupIterations: 0, maxDuration: .seconds(400), maxIterations: 1)
+
+    Benchmark("600 agent steps at 600 requests/min, paced by RateLimitedModel", configuration: configuration) { benchmark in
+        try await rateLimitWorkload(paced: true, benchmark: benchmark)
+    }
+
+    Benchmark("600 agent steps at 600 requests/min, pacing off (retries on 429 only)", configuration: configuration) { benchmark in
+        try await rateLimitWorkload(paced: false, benchmark: benchmark)
+    }
+}
