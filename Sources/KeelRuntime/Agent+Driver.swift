@@ -59,63 +59,14 @@ extension Agent {
                 }
             case .runTools(let calls):
                 for call in calls { observer?(.toolCallStarted(call)) }
-                let results = try await runTools(calls, transcript: loop.transcript, mode: mode, executor: executor, sideEffecting: sideEffecting)
+                let results = try await runTools(
+                    calls, transcript: loop.transcript, mode: mode, executor: executor, sideEffecting: sideEffecting, caller: &caller)
                 for result in results { observer?(.toolCallFinished(result)) }
                 action = loop.handle(.toolsFinished(results))
                 if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }
             case .finish(let outcome):
                 if let last = loop.steps.last { observer?(.stepFinished(last)) }
                 return loop.result(outcome: outcome)
-            }
-        }
-    }
-
-    /// Runs one reply's tool calls, at most ``AgentConfiguration/toolConcurrency`` at a time. In a
-    /// durable run each call is a step at a position reserved in call order; a side-effecting
-    /// tool's step is journaled as started first and its idempotency key is `run id:position`.
-    /// Calls whose tool is cached are answered from the cache (inside the step, so replay does not
-    /// depend on the cache).
-    private func runTools(
-        _ calls: [ToolCall], transcript: Transcript, mode: Mode, executor: ToolExecutor, sideEffecting: Set<String>
-    ) async throws -> [ToolResult] {
-        let controls = self.controls
-        let earlier = Self.successfulResults(in: transcript)
-        @Sendable func perform(_ call: ToolCall, key: String, runID: String?) async -> ToolResult {
-            let cacheKey = toolCacheKey(call)
-            switch controls.caching(for: call.name) {
-            case .none:
-                break
-            case .perRun:
-                if let hit = earlier[cacheKey] { return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true) }
-            case .shared:
-                if let hit = await controls.toolCache.result(for: cacheKey) {
-                    return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true)
-                }
-            }
-            let result = await executor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
-            if case .shared(let timeToLive) = controls.caching(for: call.name), !result.isError {
-                await controls.toolCache.store(result.content, for: cacheKey, timeToLive: timeToLive)
-            }
-            return result
-        }
-        switch mode {
-        case .inMemory:
-            return try await concurrentMap(calls, limit: configuration.toolConcurrency) { _, call in
-                await perform(call, key: call.id, runID: nil)
-            }
-        case .durable(let context):
-            let positions = Array(context.reserveSequences(calls.count))
-            let runID = context.runID
-            let policy = configuration.inDoubtPolicy
-            return try await concurrentMap(Array(zip(positions, calls)), limit: configuration.toolConcurrency) { _, pair in
-                let (sequence, call) = pair
-                let name = "tool-\(call.name)-\(call.id)"
-                if sideEffecting.contains(call.name) {
-                    return try await context.sideEffect(at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy) { key in
-                        await perform(call, key: key, runID: runID)
-                    }
-                }
-                return try await context.step(at: sequence, name, kind: .tool) { await perform(call, key: "\(runID):\(sequence)", runID: runID) }
             }
         }
     }

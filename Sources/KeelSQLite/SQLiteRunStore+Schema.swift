@@ -92,6 +92,54 @@ extension SQLiteRunStore {
                 );
                 """)
         }
+        migrator.registerMigration("v3 approvals, audit log, tool quotas") { db in
+            try db.execute(sql: """
+                CREATE TABLE approvals (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    sequence INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    tool TEXT NOT NULL,
+                    arguments TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    requested_at REAL NOT NULL,
+                    expires_at REAL,
+                    on_timeout TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    decision TEXT,
+                    decided_by TEXT,
+                    decided_at REAL
+                );
+                CREATE INDEX approvals_by_run ON approvals(run_id, status);
+                CREATE TABLE audit (
+                    sequence INTEGER PRIMARY KEY NOT NULL,
+                    time_us INTEGER NOT NULL,
+                    run_id TEXT,
+                    step INTEGER,
+                    tool TEXT,
+                    action TEXT NOT NULL,
+                    arguments_digest TEXT,
+                    decision TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    outcome TEXT,
+                    cost_usd REAL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE INDEX audit_by_run ON audit(run_id);
+                CREATE TABLE audit_head (
+                    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                    sequence INTEGER NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TABLE quotas (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    used INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

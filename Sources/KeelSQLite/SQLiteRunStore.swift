@@ -208,7 +208,7 @@ public final class SQLiteRunStore: RunStore {
 
     // MARK: Journal
 
-    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?) async throws {
+    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
         try await write { db in
             // Touching the run under its lease checks the lease in the same statement.
             try db.cachedStatement(sql: "UPDATE runs SET updated_at = ? WHERE id = ? AND epoch = ? AND owner = ? AND status = 'running'")
@@ -219,6 +219,7 @@ public final class SQLiteRunStore: RunStore {
                 let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
                 try Self.settle(db, settling, actual: actual)
             }
+            if !audit.isEmpty { try Self.appendAudit(db, audit) }
         }
     }
 
@@ -226,11 +227,15 @@ public final class SQLiteRunStore: RunStore {
         try await write { db in
             try Self.checkLease(db, lease)
             let names = waitingFor.isEmpty ? nil : JSONValue.array(waitingFor.map(JSONValue.string)).serialized()
-            // A signal that arrived before the wait leaves the run runnable.
+            // A signal that arrived (or an approval decided) before the wait leaves the run runnable.
             let signalled = try waitingFor.contains { name in
                 try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL)",
-                    arguments: [lease.runID, name]) ?? false
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL)
+                            OR EXISTS (SELECT 1 FROM approvals WHERE 'approval:' || id = ? AND status IN ('approved', 'denied'))
+                        """,
+                    arguments: [lease.runID, name, name]) ?? false
             }
             try db.execute(
                 sql: """

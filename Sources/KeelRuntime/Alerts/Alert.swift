@@ -8,6 +8,7 @@ public struct Alert: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case budgetThreshold = "budget_threshold"
         case deadLetter = "dead_letter"
+        case approvalEscalated = "approval_escalated"
     }
 
     public var kind: Kind

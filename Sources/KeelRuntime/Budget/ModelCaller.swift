@@ -14,6 +14,11 @@ struct ModelCaller: Sendable {
     /// What the run has spent so far (replayed steps included).
     private(set) var runSpent = Spend.zero
 
+    /// Counts spending outside model calls (tools that cost money).
+    mutating func add(_ spend: Spend) {
+        runSpent += spend
+    }
+
     init(
         model: any ChatModel, spend: SpendControls?, retry: RetryPolicy, modelTimeout: Duration?, random: @escaping @Sendable () -> Double,
         clock: any Clock<Duration>, runID: String

@@ -22,6 +22,10 @@ public protocol SpendLedger: Sendable {
 
     /// Records that the alert for `threshold` in `scope` fired; `true` only the first time.
     func markAlertFired(in scope: SpendScope, threshold: Double) async throws -> Bool
+
+    /// Counts one use of `key` (such as a tool's calls by a tenant on a day) if fewer than `limit`
+    /// were counted; `false` when the quota is used up.
+    func consumeQuota(_ key: String, limit: Int) async throws -> Bool
 }
 
 /// Spending held against a cap until it is settled.
@@ -43,6 +47,7 @@ public final class InMemorySpendLedger: SpendLedger {
         var spent: [SpendScope: Spend] = [:]
         var reservations: [String: (SpendReservation, ContinuousClock.Instant)] = [:]
         var alerts: Set<String> = []
+        var quotas: [String: Int] = [:]
         var nextID = 0
     }
 
@@ -79,5 +84,13 @@ public final class InMemorySpendLedger: SpendLedger {
 
     public func markAlertFired(in scope: SpendScope, threshold: Double) async throws -> Bool {
         state.withLock { $0.alerts.insert("\(scope.key)@\(threshold)").inserted }
+    }
+
+    public func consumeQuota(_ key: String, limit: Int) async throws -> Bool {
+        state.withLock { state in
+            guard state.quotas[key, default: 0] < limit else { return false }
+            state.quotas[key, default: 0] += 1
+            return true
+        }
     }
 }

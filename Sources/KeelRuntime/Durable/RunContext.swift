@@ -130,7 +130,7 @@ public final class RunContext: Sendable {
     public func step<T: Codable & Sendable>(
         at sequence: Int, _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil }, retry: RetryPolicy,
         random: @Sendable () -> Double = { Double.random(in: 0...1) }, settling: SpendReservation? = nil,
-        _ body: (_ attempt: Int) async throws -> T
+        audit: (T) -> [AuditRecord] = { _ in [] }, _ body: (_ attempt: Int) async throws -> T
     ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
         let started = Date()
@@ -143,26 +143,55 @@ public final class RunContext: Sendable {
         }
         return try await complete(
             sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started,
-            attempts: (journal[sequence]?.attempts ?? 0) + attempts, settling: settling)
+            attempts: (journal[sequence]?.attempts ?? 0) + attempts, settling: settling, audit: audit(value))
     }
 
     /// A step that changes something outside the run. It is journaled as *started* before its
     /// body runs, and the body receives an idempotency key (`run id` + `:` + position) that stays
     /// the same on every attempt. Found started but unfinished on resume, it is *in doubt*: a pure
     /// step (`isSideEffecting == false`) simply runs again; a side-effecting one follows `inDoubt`.
+    ///
+    /// With ``InDoubtPolicy/askHuman``, a step in doubt becomes an approval request ("did this
+    /// happen?"): approving runs it again with the same key; denying records it as done, with
+    /// `confirmedDone` making the result from the decision. `arguments` (JSON text) tell that person
+    /// what the step was doing.
     public func sideEffect<T: Codable & Sendable>(
         at sequence: Int? = nil, _ name: String, kind: StepKind = .tool, isSideEffecting: Bool = true, inDoubt: InDoubtPolicy = .fail,
+        arguments: String = "{}", audit: (T) -> [AuditRecord] = { _ in [] }, confirmedDone: ((ApprovalRecord) -> T)? = nil,
         _ body: (_ idempotencyKey: String) async throws -> T
     ) async throws -> T {
         let sequence = sequence ?? reserveSequences(1).lowerBound
         if let result = try replayed(sequence, name, as: T.self) { return result }
         let key = "\(runID):\(sequence)"
         let previous = journal[sequence]
-        if let previous, previous.status == .started, previous.isSideEffecting, inDoubt == .fail {
-            throw WorkflowError(
-                .inDoubt,
-                "step \(sequence) '\(name)' was started but not finished before the process stopped; whether its effect happened is in doubt (idempotency key \(key)). Check it, then fork the run at \(sequence + 1) or resume it with a retry policy.",
-                sequence: sequence)
+        if let previous, previous.status == .started, previous.isSideEffecting {
+            switch inDoubt {
+            case .retry:
+                break
+            case .fail:
+                throw WorkflowError(
+                    .inDoubt,
+                    "step \(sequence) '\(name)' was started but not finished before the process stopped; whether its effect happened is in doubt (idempotency key \(key)). Check it, then fork the run at \(sequence + 1) or resume it with a retry policy.",
+                    sequence: sequence)
+            case .askHuman:
+                let request = ApprovalRequest(
+                    id: "\(key):in-doubt", kind: .inDoubt, runID: runID, sequence: sequence, tool: name, arguments: arguments,
+                    reason: "step \(sequence) '\(name)' was started but not finished before the process stopped (idempotency key \(key)). Approve to run it again with the same key; deny if it did happen.")
+                let record = try await store.requestApproval(request, lease: lease)
+                switch record.status {
+                case .approved:
+                    break
+                case .denied, .expired:
+                    guard let confirmedDone else {
+                        throw WorkflowError(.inDoubt, "step \(sequence) '\(name)' was confirmed done by \(record.decidedBy ?? "a person") but has no result to record", sequence: sequence)
+                    }
+                    return try await complete(
+                        sequence, name, kind: kind, value: confirmedDone(record), metering: nil, startedAt: Date(), attempts: previous.attempts,
+                        idempotencyKey: key, isSideEffecting: true)
+                case .pending, .escalated:
+                    throw suspend(RunSuspension(wakeAt: nil, waitingFor: [ApprovalRecord.signalName(for: request.id)]))
+                }
+            }
         }
         let attempts = (previous?.attempts ?? 0) + 1
         let started = Date()
@@ -174,7 +203,7 @@ public final class RunContext: Sendable {
         let value = try await running(sequence) { try await body(key) }
         return try await complete(
             sequence, name, kind: kind, value: value, metering: nil, startedAt: started, attempts: attempts, idempotencyKey: key,
-            isSideEffecting: isSideEffecting)
+            isSideEffecting: isSideEffecting, audit: audit(value))
     }
 
     /// The journaled result at `sequence`, or `nil` when the body must run.
@@ -192,13 +221,13 @@ public final class RunContext: Sendable {
 
     private func complete<T: Codable>(
         _ sequence: Int, _ name: String, kind: StepKind, value: T, metering: StepMetering?, startedAt: Date, attempts: Int,
-        idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil
+        idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil, audit: [AuditRecord] = []
     ) async throws -> T {
         let result = try JSONValue(encoding: value)
         let entry = JournalEntry(
             runID: runID, sequence: sequence, name: name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey,
             isSideEffecting: isSideEffecting, attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
-        try await store.append(entry, lease: lease, settling: settling)
+        try await store.append(entry, lease: lease, settling: settling, audit: audit)
         return try decode(result, as: T.self, sequence: sequence, name: name)
     }
 
@@ -210,6 +239,48 @@ public final class RunContext: Sendable {
                 .nonDeterminism,
                 "the journaled result of step \(sequence) '\(name)' does not decode as \(T.self) (the workflow code changed): \(error)",
                 sequence: sequence)
+        }
+    }
+
+    // MARK: Approvals
+
+    /// Waits durably for a person's decision on `request` (its id stable for the call), at a
+    /// reserved position, and journals the decision there. The decision is read from the store's
+    /// approval record — never from a signal's payload — so only `decideApproval` can approve.
+    /// When the request times out its policy applies: deny (journaled as a denial), escalate (an
+    /// alert, then waiting without a limit), or fail the run.
+    public func approval(at sequence: Int, _ request: ApprovalRequest, alerts: any AlertHook) async throws -> ApprovalOutcome {
+        let name = "approval-\(request.tool)-\(request.id)"
+        if let outcome = try replayed(sequence, name, as: ApprovalOutcome.self) { return outcome }
+        let record = try await store.requestApproval(request, lease: lease)
+        switch record.status {
+        case .approved, .denied:
+            let outcome = ApprovalOutcome(decision: record.decision ?? .deny(reason: "no decision recorded"), decidedBy: record.decidedBy ?? "unknown", timedOut: false)
+            return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1)
+        case .expired:
+            let outcome = ApprovalOutcome(decision: .deny(reason: "the approval timed out"), decidedBy: "policy", timedOut: true)
+            return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1)
+        case .pending, .escalated:
+            if record.status == .pending, let expires = record.request.expiresAt, expires <= Date() {
+                switch record.request.onTimeout {
+                case .deny:
+                    try await store.closeApproval(id: request.id, as: .expired, lease: lease)
+                    let outcome = ApprovalOutcome(decision: .deny(reason: "nobody decided within the approval's time limit"), decidedBy: "policy", timedOut: true)
+                    let audit = AuditRecord(
+                        runID: runID, step: request.sequence, tool: request.tool, action: .approval,
+                        argumentsDigest: AuditRecord.digest(ofArguments: request.arguments), decision: "denied: timed out", actor: "policy")
+                    return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1, audit: [audit])
+                case .fail:
+                    throw WorkflowError(.approvalTimedOut, "nobody decided approval \(request.id) for \(request.tool) in time", sequence: sequence)
+                case .escalate:
+                    try await store.closeApproval(id: request.id, as: .escalated, lease: lease)
+                    await alerts.send(Alert(
+                        kind: .approvalEscalated, message: "approval \(request.id) for \(request.tool) in run \(runID) waited past its time limit: \(request.reason)",
+                        runID: runID))
+                    throw suspend(RunSuspension(wakeAt: nil, waitingFor: [ApprovalRecord.signalName(for: request.id)]))
+                }
+            }
+            throw suspend(RunSuspension(wakeAt: record.status == .pending ? record.request.expiresAt : nil, waitingFor: [ApprovalRecord.signalName(for: request.id)]))
         }
     }
 

@@ -63,6 +63,8 @@ public struct WorkflowError: Error, Sendable, CustomStringConvertible {
         public static let unknownWorkflow = Code("unknown_workflow")
         /// Another process holds the run.
         public static let busy = Code("busy")
+        /// Nobody decided an approval in time, and its policy is to fail.
+        public static let approvalTimedOut = Code("approval_timed_out")
         /// The run is completed, failed or cancelled.
         public static let finished = Code("finished")
         public var description: String { rawValue }
@@ -88,6 +90,9 @@ public enum InDoubtPolicy: String, Sendable, Hashable, Codable {
     case retry
     /// Fail the run, saying which step is in doubt, for a person to check.
     case fail
+    /// Ask a person ("did this happen?") through an approval: approving runs it again with the same
+    /// key, denying records it as done.
+    case askHuman = "ask_human"
 }
 
 /// Thrown through a workflow when the run must wait (a timer or a signal); the runtime puts the run

@@ -30,6 +30,9 @@ public struct AgentControls: Sendable {
     public var toolCaching: ToolCaching = .none
     /// Caching for particular tools, by name, overriding ``toolCaching``. Default: none.
     public var toolCachingByName: [String: ToolCaching] = [:]
+    /// Policies, permissions and approvals for the agent's tools; `nil` runs every tool ungoverned
+    /// and unaudited. Default: `nil`.
+    public var governance: ToolGovernance?
     /// Where shared tool results are kept. Default: one cache for this process.
     public var toolCache: any ToolResultCache = InMemoryToolResultCache.shared
     /// A number in 0…1 for backoff jitter (injected in tests). Default: random.

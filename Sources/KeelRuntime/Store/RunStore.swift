@@ -39,8 +39,9 @@ public protocol RunStore: Sendable {
     /// Appends a journal entry (`started`) or completes one (`completed`), under the lease. With
     /// `settling`, the store — acting as the run's ``SpendLedger`` — settles that reservation at the
     /// entry's metered tokens and cost in the same transaction, so that spending is exact across
-    /// crashes.
-    func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?) async throws
+    /// crashes; `audit` records are appended to the audit log in that transaction too, so that the
+    /// log holds each decision and call exactly once.
+    func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws
 
     /// Puts the run to wait for a timer, any of some signals, or both, and gives up the lease. A
     /// signal already sent for one of `waitingFor` leaves the run runnable at once.
@@ -75,14 +76,49 @@ public protocol RunStore: Sendable {
     /// grouped by run, model, tenant or day.
     func costs(_ query: CostQuery) async throws -> [CostRow]
 
+    // MARK: Governance
+
+    /// Records an approval request (idempotent by id) under the run's lease and returns it as the
+    /// store holds it — decided already, perhaps.
+    func requestApproval(_ request: ApprovalRequest, lease: Lease) async throws -> ApprovalRecord
+
+    /// The approval with this id, if any.
+    func approval(id: String) async throws -> ApprovalRecord?
+
+    /// Approvals, oldest first, of one run or all, in one status or any.
+    func approvals(runID: String?, status: ApprovalStatus?) async throws -> [ApprovalRecord]
+
+    /// Decides a pending (or escalated) approval — once: a second decision is refused with
+    /// ``StoreError/Code/invalidState`` — records who decided and when, appends the decision to the
+    /// audit log, and makes the run runnable.
+    func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord
+
+    /// Marks an approval that waited too long as expired (its run denies the call) or escalated
+    /// (it keeps waiting, without a time limit), under the run's lease.
+    func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws
+
+    /// Appends records to the audit log outside any step (decisions made outside a run).
+    func appendAudit(_ records: [AuditRecord]) async throws
+
+    /// Audit entries in sequence order, of one run or tool or all.
+    func auditLog(runID: String?, tool: String?, limit: Int?) async throws -> [AuditEntry]
+
+    /// Checks the audit log's hash chain from its first entry to the last.
+    func verifyAuditLog() async throws -> AuditVerification
+
     /// Starts a new run from this one's journal: its input and the completed entries before
     /// `sequence` are copied, so the new run replays them and runs on from there.
     func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord
 }
 
 extension RunStore {
-    /// Appends or completes a journal entry, settling nothing.
+    /// Appends or completes a journal entry, settling nothing and auditing nothing.
     public func append(_ entry: JournalEntry, lease: Lease) async throws {
-        try await append(entry, lease: lease, settling: nil)
+        try await append(entry, lease: lease, settling: nil, audit: [])
+    }
+
+    /// Appends or completes a journal entry, settling a reservation.
+    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?) async throws {
+        try await append(entry, lease: lease, settling: settling, audit: [])
     }
 }

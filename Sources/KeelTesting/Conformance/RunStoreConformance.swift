@@ -3,7 +3,7 @@ import KeelCore
 import KeelRuntime
 
 /// The checks every ``KeelRuntime/RunStore`` must pass: runs, journal, leases and fencing,
-/// signals, timers, cancel and fork, and concurrent writers. Run each against a fresh store:
+/// signals, timers, cancel and fork, concurrent writers, approvals and the audit log. Run each against a fresh store:
 ///
 /// ```swift
 /// @Test(arguments: RunStoreConformance.checks)
@@ -247,6 +247,75 @@ public enum RunStoreConformance {
             try expect(claims.count == count && Set(claims).count == count, "each of \(count) runs claimed exactly once, got \(claims.count) claims of \(Set(claims).count) runs")
             let completed = try await store.listRuns(RunQuery(statuses: [.completed], limit: 1_000)).count
             try expect(completed == count, "all runs completed, got \(completed)")
+        },
+        Check(name: "approvals are requested idempotently, decided once by the store, and wake their run") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "ap", workflow: "w", input: nil))
+            let lease = try await claimed(store, "ap")
+            let request = ApprovalRequest(id: "ap:2", kind: .toolCall, runID: "ap", sequence: 2, tool: "transfer", arguments: #"{"amount":5}"#, reason: "money")
+            let other = ApprovalRequest(id: "ap:5", kind: .toolCall, runID: "ap", sequence: 5, tool: "transfer", arguments: #"{"amount":7}"#, reason: "money")
+            let first = try await store.requestApproval(request, lease: lease)
+            try expect(first.status == .pending && first.decision == nil && first.request.arguments == request.arguments, "a new request is pending")
+            let again = try await store.requestApproval(request, lease: lease)
+            try expect(again.status == .pending && again.request.requestedAt == first.request.requestedAt, "asking again returns the same request")
+            _ = try await store.requestApproval(other, lease: lease)
+            try await store.suspend(lease, wakeAt: nil, waitingFor: [ApprovalRecord.signalName(for: "ap:2"), ApprovalRecord.signalName(for: "ap:5")])
+
+            // A raw signal of the same name wakes nothing into an approval: the record stays pending.
+            try await store.signal(runID: "ap", name: ApprovalRecord.signalName(for: "ap:5"), payload: ["decision": "approve"])
+            try expect(try await store.approval(id: "ap:5")?.status == .pending, "a signal cannot approve")
+
+            let decided = try await subject.openAnother().decideApproval(id: "ap:2", decision: .approveWithArguments(#"{"amount":4}"#), by: "alice")
+            try expect(decided.status == .approved && decided.decidedBy == "alice" && decided.decidedAt != nil, "the decision records who and when")
+            try expect(decided.decision == .approveWithArguments(#"{"amount":4}"#), "edited arguments are kept")
+            try expect(try await store.run(id: "ap")?.status == .pending, "a decision makes its waiting run runnable")
+            try await expectStoreError(.invalidState, "a second decision") { try await store.decideApproval(id: "ap:2", decision: .deny(reason: "no"), by: "mallory") }
+            try expect(try await store.approval(id: "ap:2")?.decidedBy == "alice", "the second decision changed nothing")
+            try await expectStoreError(.notFound, "deciding a missing approval") { try await store.decideApproval(id: "nope", decision: .approve, by: "x") }
+            try await expectStoreError(.invalidState, "edited arguments that are not an object") {
+                try await store.decideApproval(id: "ap:5", decision: .approveWithArguments("[1]"), by: "x")
+            }
+            try expect(try await store.approvals(runID: "ap", status: .pending).map(\.request.id) == ["ap:5"], "listed by status")
+            try expect(try await store.approvals(runID: nil, status: nil).map(\.request.id) == ["ap:2", "ap:5"], "all, oldest first")
+
+            let relaunched = try await claimed(store, "ap")
+            try await store.closeApproval(id: "ap:5", as: .expired, lease: relaunched)
+            try expect(try await store.approval(id: "ap:5")?.status == .expired, "closed as expired")
+            try await expectStoreError(.invalidState, "deciding an expired approval") { try await store.decideApproval(id: "ap:5", decision: .approve, by: "late") }
+            let audit = try await store.auditLog(runID: "ap", tool: "transfer", limit: nil)
+            try expect(audit.map(\.record.action) == [.approval] && audit.first?.record.actor == "alice", "the decision is in the audit log")
+        },
+        Check(name: "approval writes are fenced by the run's lease") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "apz", workflow: "w", input: nil))
+            let zombie = try await claimed(store, "apz", lease: .milliseconds(30))
+            try await Task.sleep(for: .milliseconds(80))
+            _ = try await claimed(try await subject.openAnother(), "apz", owner: otherOwner)
+            let request = ApprovalRequest(id: "apz:0", kind: .toolCall, runID: "apz", sequence: 0, tool: "t", arguments: "{}", reason: "r")
+            try await expectStoreError(.leaseLost, "a zombie's approval request") { try await store.requestApproval(request, lease: zombie) }
+            try expect(try await store.approval(id: "apz:0") == nil, "nothing was recorded")
+        },
+        Check(name: "the audit log chains its entries and commits them with their journal entry") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "au", workflow: "w", input: nil))
+            let lease = try await claimed(store, "au")
+            let policy = AuditRecord(runID: "au", step: 0, tool: "search", action: .policy, argumentsDigest: AuditRecord.digest(ofArguments: #"{"q":"x"}"#), decision: "allowed", actor: "policy")
+            let call = AuditRecord(runID: "au", step: 1, tool: "search", action: .call, argumentsDigest: policy.argumentsDigest, decision: "allowed", actor: "agent", outcome: "ok", costUSD: 0.002)
+            try await store.append(entry("au", 0), lease: lease, settling: nil, audit: [policy])
+            try await store.append(entry("au", 1), lease: lease, settling: nil, audit: [call])
+            try await subject.openAnother().appendAudit([AuditRecord(runID: nil, step: nil, tool: nil, action: .approval, argumentsDigest: nil, decision: "policy changed", actor: "ops")])
+            let entries = try await store.auditLog(runID: nil, tool: nil, limit: nil)
+            try expect(entries.map(\.sequence) == [1, 2, 3], "entries are numbered in order, got \(entries.map(\.sequence))")
+            try expect(entries.map(\.record) == [policy, call, AuditRecord(runID: nil, step: nil, tool: nil, action: .approval, argumentsDigest: nil, decision: "policy changed", actor: "ops")], "entries keep their records")
+            try expect(entries[0].previousHash == AuditEntry.genesis && entries[1].previousHash == entries[0].hash && entries[2].previousHash == entries[1].hash, "each entry names the one before")
+            try expect(try await store.auditLog(runID: "au", tool: "search", limit: 1).map(\.sequence) == [1], "filtered and limited")
+            let verification = try await store.verifyAuditLog()
+            try expect(verification.isIntact && verification.entries == 3 && verification.headHash == entries[2].hash, "an untouched log verifies")
+
+            // A write refused by the lease adds no audit entry.
+            try await store.finish(lease, status: .completed, output: nil, failure: nil)
+            try await expectStoreError(.leaseLost, "an append after finishing") { try await store.append(entry("au", 2), lease: lease, settling: nil, audit: [call]) }
+            try expect(try await store.auditLog(runID: nil, tool: nil, limit: nil).count == 3, "the refused append audited nothing")
         },
     ]
 

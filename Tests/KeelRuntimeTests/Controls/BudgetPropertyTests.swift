@@ -8,17 +8,6 @@ import Testing
 /// allowed, long inputs, tools that return floods of text, transient failures and retries,
 /// parallel runs sharing a tenant's budget — and spending never passes a cap.
 @Suite struct BudgetPropertyTests {
-    struct Dice: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var value = state
-            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-            return value ^ (value >> 31)
-        }
-    }
-
     /// Always calls tools, bills the longest reply allowed and a little more input than it was
     /// sent (up to 10 %), and fails now and then.
     struct GreedyModel: ChatModel {
@@ -30,7 +19,7 @@ import Testing
 
         func respond(to request: ChatRequest) async throws -> ChatResponse {
             let call = calls.withLock { $0 += 1; return $0 }
-            var dice = Dice(state: seed &+ UInt64(call))
+            var dice = SeededRandomGenerator(seed: seed &+ UInt64(call))
             if Double.random(in: 0..<1, using: &dice) < failureRate {
                 throw ModelError(.overloaded, message: "busy")
             }
@@ -56,7 +45,7 @@ import Testing
     }
 
     @Test func spendNeverExceedsACap() async throws {
-        var dice = Dice(state: 20_261_122)
+        var dice = SeededRandomGenerator(seed: 20_261_122)
         var refusals = 0
         var spentNearCap = 0
         for scenario in 0..<1_000 {

@@ -1,0 +1,225 @@
+import Foundation
+import KeelCore
+
+extension Agent {
+    /// The prefix of a refusal by policy, which the model reads and the per-run quota skips.
+    static let refusalPrefix = "Refused by policy: "
+
+    /// Runs one reply's tool calls.
+    ///
+    /// 1. Without governance each call is one step (a side-effecting tool's is journaled as started
+    ///    first, and gets the idempotency key `run id:position`).
+    /// 2. With governance each call holds three positions, reserved in call order: the policy
+    ///    verdict (permission, argument rules, rate limit and quotas, budget — checked one call
+    ///    after another, in order), the approval wait (used when the verdict asks for one), and the
+    ///    call itself. Each is journaled with its audit entry in the same transaction.
+    /// 3. Approvals and calls then run in parallel, at most ``AgentConfiguration/toolConcurrency``
+    ///    at a time, answered from the caches where allowed.
+    func runTools(
+        _ calls: [ToolCall], transcript: Transcript, mode: Mode, executor: ToolExecutor, sideEffecting: Set<String>, caller: inout ModelCaller
+    ) async throws -> [ToolResult] {
+        let controls = self.controls
+        let governance = controls.governance
+        let context = mode.context
+        let runID = context?.runID ?? caller.runID
+        let slots = governance == nil ? 1 : 3
+        let positions = context.map { Array($0.reserveSequences(calls.count * slots)) } ?? []
+        @Sendable func position(_ index: Int, _ slot: Int) -> Int? { positions.isEmpty ? nil : positions[index * slots + slot] }
+
+        // 1. Policy verdicts, in call order.
+        var verdicts = [PolicyVerdict](repeating: PolicyVerdict(), count: calls.count)
+        if let governance {
+            var allowedSoFar = Self.allowedCallCounts(in: transcript)
+            for (index, call) in calls.enumerated() {
+                let runSpent = caller.runSpent
+                let counts = allowedSoFar
+                let evaluate = { await self.evaluate(call, governance: governance, runID: runID, runSpent: runSpent, allowedCalls: counts) }
+                let audit = { (verdict: PolicyVerdict) in
+                    [AuditRecord(
+                        runID: runID, step: position(index, 0), tool: call.name, action: .policy, argumentsDigest: AuditRecord.digest(ofArguments: call.arguments),
+                        decision: verdict.refusal.map { "refused: \($0)" } ?? verdict.approvalReason.map { "needs approval: \($0)" } ?? "allowed", actor: "policy")]
+                }
+                let verdict: PolicyVerdict
+                if let context, let sequence = position(index, 0) {
+                    verdict = try await context.step(at: sequence, "policy-\(call.name)-\(call.id)", retry: .none, audit: audit) { _ in await evaluate() }
+                } else {
+                    verdict = await evaluate()
+                }
+                verdicts[index] = verdict
+                if verdict.refusal == nil {
+                    allowedSoFar[call.name, default: 0] += 1
+                    if let cost = verdict.costUSD { caller.add(Spend(costUSD: cost)) }
+                }
+            }
+        }
+
+        // 2. Approvals and calls, in parallel.
+        let earlier = Self.successfulResults(in: transcript)
+        let policy = configuration.inDoubtPolicy
+        let work = Array(zip(calls.indices, zip(calls, verdicts)))
+        let results = try await concurrentMap(work, limit: configuration.toolConcurrency) { _, item -> ToolResult? in
+            do {
+                return try await runOne(item)
+            } catch is RunSuspension {
+                // The others run on, so that every approval this reply needs is asked for at once
+                // and the calls that need none are done before the run waits.
+                return nil
+            }
+        }
+        if results.contains(where: { $0 == nil }), let context {
+            throw context.suspend(RunSuspension(wakeAt: nil, waitingFor: []))
+        }
+        return results.compactMap { $0 }
+
+        @Sendable func runOne(_ item: (Int, (ToolCall, PolicyVerdict))) async throws -> ToolResult {
+            let (index, (call, verdict)) = item
+            let digest = AuditRecord.digest(ofArguments: call.arguments)
+            @Sendable func finished(_ result: ToolResult, decision: String) -> [AuditRecord] {
+                guard governance != nil else { return [] }
+                return [AuditRecord(
+                    runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: digest, decision: decision, actor: "agent",
+                    outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok", costUSD: result.isError ? nil : verdict.costUSD)]
+            }
+            func record(_ result: ToolResult, decision: String) async throws -> ToolResult {
+                guard let context, let sequence = position(index, 2) else { return result }
+                return try await context.step(at: sequence, "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, audit: { finished($0, decision: decision) }) { _ in result }
+            }
+            if let refusal = verdict.refusal {
+                let result = ToolResult(callID: call.id, name: call.name, content: Self.refusalPrefix + refusal, isError: true)
+                return try await record(result, decision: "refused")
+            }
+            var arguments = call.arguments
+            var decision = "allowed"
+            if let reason = verdict.approvalReason {
+                let outcome = try await approve(
+                    call, reason: reason, policy: governance?.policy(for: call.name), runID: runID, sequence: position(index, 1), context: context)
+                switch outcome.decision {
+                case .deny(let why):
+                    let result = ToolResult(callID: call.id, name: call.name, content: "Denied by \(outcome.decidedBy): \(why)", isError: true)
+                    return try await record(result, decision: "denied by \(outcome.decidedBy)")
+                case .approveWithArguments(let edited):
+                    arguments = edited
+                    decision = "approved by \(outcome.decidedBy) with edited arguments"
+                case .approve:
+                    decision = "approved by \(outcome.decidedBy)"
+                }
+            }
+            let approvedCall = ToolCall(id: call.id, name: call.name, arguments: arguments)
+            @Sendable func perform(_ key: String) async -> ToolResult {
+                await Self.perform(approvedCall, key: key, runID: context == nil ? nil : runID, executor: executor, controls: controls, earlier: earlier)
+            }
+            guard let context else { return await perform(call.id) }
+            let sequence = position(index, governance == nil ? 0 : 2) ?? 0
+            let name = "tool-\(call.name)-\(call.id)"
+            let audit = { (result: ToolResult) in finished(result, decision: decision) }
+            if sideEffecting.contains(call.name) {
+                return try await context.sideEffect(
+                    at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, audit: audit,
+                    confirmedDone: { record in
+                        ToolResult(callID: call.id, name: call.name, content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
+                    }
+                ) { key in await perform(key) }
+            }
+            return try await context.step(at: sequence, name, kind: .tool, retry: .none, audit: audit) { _ in await perform("\(runID):\(sequence)") }
+        }
+    }
+
+    /// One call, from the caches where allowed.
+    private static func perform(
+        _ call: ToolCall, key: String, runID: String?, executor: ToolExecutor, controls: AgentControls, earlier: [String: String]
+    ) async -> ToolResult {
+        let cacheKey = toolCacheKey(call)
+        switch controls.caching(for: call.name) {
+        case .none:
+            break
+        case .perRun:
+            if let hit = earlier[cacheKey] { return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true) }
+        case .shared:
+            if let hit = await controls.toolCache.result(for: cacheKey) {
+                return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true)
+            }
+        }
+        let result = await executor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
+        if case .shared(let timeToLive) = controls.caching(for: call.name), !result.isError {
+            await controls.toolCache.store(result.content, for: cacheKey, timeToLive: timeToLive)
+        }
+        return result
+    }
+
+    /// The policy checks of one call, in order: permission, argument rules, rate limit, quotas,
+    /// budget, and whether it needs approval.
+    private func evaluate(_ call: ToolCall, governance: ToolGovernance, runID: String, runSpent: Spend, allowedCalls: [String: Int]) async -> PolicyVerdict {
+        guard let policy = governance.policy(for: call.name) else { return PolicyVerdict() }
+        // Arguments that are not JSON are refused later by the tool's own checks.
+        let arguments = (try? JSONValue(parsing: call.arguments.isEmpty ? "{}" : call.arguments)) ?? .object([:])
+        let missing = policy.permissions.subtracting(governance.granted)
+        if !missing.isEmpty {
+            let names = missing.map(\.rawValue).sorted().joined(separator: ", ")
+            return PolicyVerdict(refusal: "\(call.name) needs the \(names) permission, which this agent has not been granted")
+        }
+        for rule in policy.argumentRules {
+            if let reason = rule.check(arguments) { return PolicyVerdict(refusal: reason) }
+        }
+        if let limit = policy.callsPerMinute {
+            let limiter = governance.rateLimiters.limiter(for: call.name, perMinute: limit)
+            guard limiter.tryTake() else { return PolicyVerdict(refusal: "\(call.name) may be called at most \(limit) times a minute; try again later") }
+        }
+        if let limit = policy.maxCallsPerRun, allowedCalls[call.name, default: 0] >= limit {
+            return PolicyVerdict(refusal: "\(call.name) may be called at most \(limit) times in one run")
+        }
+        let spend = controls.spend
+        if let limit = policy.maxCallsPerTenantPerDay, let tenant = spend?.tenant {
+            let key = "tool:\(call.name):\(SpendScope.tenant(tenant, on: Date()).key)"
+            let ledger = spend?.ledger ?? InMemorySpendLedger()
+            guard (try? await ledger.consumeQuota(key, limit: limit)) == true else {
+                return PolicyVerdict(refusal: "\(call.name) may be called at most \(limit) times a day by \(tenant); today's quota is used")
+            }
+        }
+        if let cost = policy.costPerCallUSD, let spend {
+            let amount = Spend(costUSD: cost)
+            if let runBudget = spend.runBudget, !runBudget.allows(amount, after: runSpent) {
+                return PolicyVerdict(refusal: "\(call.name) costs \(String(format: "$%.4f", cost)), which would break the run's budget of \(runBudget)")
+            }
+            if let tenant = spend.tenant, let cap = spend.tenantDailyBudget {
+                switch (try? await spend.ledger.reserve(amount, in: .tenant(tenant, on: Date()), cap: cap, ttl: spend.reservationLifetime)) {
+                case .success(let reservation)?:
+                    try? await spend.ledger.settle(reservation, actual: amount)
+                case .failure(let refusal)?:
+                    return PolicyVerdict(refusal: "\(call.name) costs \(String(format: "$%.4f", cost)), which would break \(refusal.scope)'s budget of \(cap)")
+                case nil:
+                    return PolicyVerdict(refusal: "\(call.name)'s cost could not be held against the tenant's budget")
+                }
+            }
+        }
+        return PolicyVerdict(refusal: nil, approvalReason: policy.approval.reason(for: arguments, tool: call.name), costUSD: policy.costPerCallUSD)
+    }
+
+    /// Waits for a person's decision: durably in a durable run; through the governance's approver
+    /// in memory (or refuses, with no approver).
+    private func approve(
+        _ call: ToolCall, reason: String, policy: ToolPolicy?, runID: String, sequence: Int?, context: RunContext?
+    ) async throws -> ApprovalOutcome {
+        let id = sequence.map { "\(runID):\($0)" } ?? "\(runID):\(call.id)"
+        let request = ApprovalRequest(
+            id: id, kind: .toolCall, runID: runID, sequence: sequence ?? 0, tool: call.name, arguments: call.arguments, reason: reason,
+            expiresAt: policy?.approvalTimeout.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
+            onTimeout: policy?.onApprovalTimeout ?? .deny)
+        if let sequence, let context {
+            return try await context.approval(at: sequence, request, alerts: controls.governance?.alerts ?? LogAlertHook())
+        }
+        guard let approver = controls.governance?.approver else {
+            return ApprovalOutcome(decision: .deny(reason: "this call needs approval (\(reason)), and nobody can approve in this run"), decidedBy: "policy", timedOut: false)
+        }
+        let decision = await approver(request)
+        return ApprovalOutcome(decision: decision, decidedBy: "approver", timedOut: false)
+    }
+
+    /// How many calls of each tool earlier steps made that a policy did not refuse.
+    static func allowedCallCounts(in transcript: Transcript) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for case .tool(let result) in transcript.messages where !result.content.hasPrefix(refusalPrefix) {
+            counts[result.name, default: 0] += 1
+        }
+        return counts
+    }
+}

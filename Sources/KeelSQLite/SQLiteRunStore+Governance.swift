@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import KeelCore
+import KeelRuntime
+
+extension SQLiteRunStore {
+    public func requestApproval(_ request: ApprovalRequest, lease: Lease) async throws -> ApprovalRecord {
+        try await write { db in
+            try Self.checkLease(db, lease)
+            try db.execute(
+                sql: """
+                    INSERT INTO approvals (id, run_id, sequence, kind, tool, arguments, reason, requested_at, expires_at, on_timeout, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (id) DO NOTHING
+                    """,
+                arguments: [
+                    request.id, request.runID, request.sequence, request.kind.rawValue, request.tool, request.arguments, request.reason,
+                    request.requestedAt.timeIntervalSince1970, request.expiresAt?.timeIntervalSince1970, request.onTimeout.rawValue,
+                ])
+            guard let record = try Self.fetchApproval(db, id: request.id) else { throw StoreError(.notFound, "no approval '\(request.id)'") }
+            return record
+        }
+    }
+
+    public func approval(id: String) async throws -> ApprovalRecord? {
+        try await read { db in try Self.fetchApproval(db, id: id) }
+    }
+
+    public func approvals(runID: String?, status: ApprovalStatus?) async throws -> [ApprovalRecord] {
+        try await read { db in
+            let (whereClause, arguments) = Self.matching(["run_id": runID, "status": status?.rawValue])
+            return try Row.fetchAll(db, sql: "SELECT * FROM approvals \(whereClause) ORDER BY requested_at, id", arguments: arguments).map(Self.decodeApproval)
+        }
+    }
+
+    public func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord {
+        try await write { db in
+            guard let record = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
+            guard record.status == .pending || record.status == .escalated else {
+                let who = record.decidedBy.map { " by \($0)" } ?? ""
+                throw StoreError(.invalidState, "approval \(id) is already \(record.status.rawValue)\(who); a decision is single-use")
+            }
+            if case .approveWithArguments(let arguments) = decision, (try? JSONValue(parsing: arguments))?.objectValue == nil {
+                throw StoreError(.invalidState, "the edited arguments of approval \(id) must be a JSON object")
+            }
+            let status: ApprovalStatus = decision.isApproval ? .approved : .denied
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                arguments: [status.rawValue, try JSONValue(encoding: decision).serialized(), by, now, id])
+            let text: String
+            switch decision {
+            case .approve: text = "approved"
+            case .approveWithArguments(let arguments): text = "approved with edited arguments \(AuditRecord.digest(ofArguments: arguments))"
+            case .deny(let reason): text = "denied: \(reason)"
+            }
+            try Self.appendAudit(db, [AuditRecord(
+                runID: record.request.runID, step: record.request.sequence, tool: record.request.tool, action: .approval,
+                argumentsDigest: AuditRecord.digest(ofArguments: record.request.arguments), decision: text, actor: by)])
+            // Wake the run if it waits for this decision.
+            if let run = try Self.fetchRun(db, id: record.request.runID), run.status == .waiting,
+                run.waitingFor.contains(ApprovalRecord.signalName(for: id))
+            {
+                try db.execute(sql: "UPDATE runs SET status = 'pending', updated_at = ? WHERE id = ?", arguments: [now, run.id])
+            }
+            guard let decided = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
+            return decided
+        }
+    }
+
+    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws {
+        guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
+        try await write { db in
+            try Self.checkLease(db, lease)
+            try db.execute(
+                sql: "UPDATE approvals SET status = ?, expires_at = CASE WHEN ? = 'escalated' THEN NULL ELSE expires_at END WHERE id = ? AND status IN ('pending', 'escalated')",
+                arguments: [status.rawValue, status.rawValue, id])
+        }
+    }
+
+    public func appendAudit(_ records: [AuditRecord]) async throws {
+        try await write { db in try Self.appendAudit(db, records) }
+    }
+
+    public func auditLog(runID: String?, tool: String?, limit: Int?) async throws -> [AuditEntry] {
+        try await read { db in
+            let (whereClause, arguments) = Self.matching(["run_id": runID, "tool": tool])
+            let limitClause = limit.map { " LIMIT \($0)" } ?? ""
+            return try Row.fetchAll(db, sql: "SELECT * FROM audit \(whereClause) ORDER BY sequence\(limitClause)", arguments: arguments).map(Self.decodeAudit)
+        }
+    }
+
+    public func verifyAuditLog() async throws -> AuditVerification {
+        try await read { db in
+            let entries = try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence").map(Self.decodeAudit)
+            let head: String? = try String.fetchOne(db, sql: "SELECT hash FROM audit_head WHERE id = 1")
+            return AuditVerification.verify(entries, storedHead: head)
+        }
+    }
+
+    public func consumeQuota(_ key: String, limit: Int) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO quotas (key, used) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET used = used + 1 WHERE used < ?",
+                arguments: [key, limit])
+            return db.changesCount == 1 && limit > 0
+        }
+    }
+
+    // MARK: Rows
+
+    /// Appends records to the chain: each entry's hash covers the previous entry's hash.
+    static func appendAudit(_ db: Database, _ records: [AuditRecord]) throws {
+        let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_head WHERE id = 1")
+        var sequence: Int = head?["sequence"] ?? 0
+        var previous: String = head?["hash"] ?? AuditEntry.genesis
+        for record in records {
+            sequence += 1
+            let micros = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+            let time = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous)
+            try db.execute(
+                sql: """
+                    INSERT INTO audit (sequence, time_us, run_id, step, tool, action, arguments_digest, decision, actor, outcome, cost_usd, previous_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    sequence, micros, record.runID, record.step, record.tool, record.action.rawValue, record.argumentsDigest, record.decision,
+                    record.actor, record.outcome, record.costUSD, previous, hash,
+                ])
+            previous = hash
+        }
+        try db.execute(
+            sql: "INSERT INTO audit_head (id, sequence, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash",
+            arguments: [sequence, previous])
+    }
+
+    static func decodeAudit(_ row: Row) throws -> AuditEntry {
+        let sequence: Int = row["sequence"]
+        guard let action = AuditRecord.Action(rawValue: row["action"]) else {
+            throw StoreError(.corrupt, "audit entry \(sequence) has an unknown action")
+        }
+        let micros: Int64 = row["time_us"]
+        let record = AuditRecord(
+            runID: row["run_id"], step: row["step"], tool: row["tool"], action: action, argumentsDigest: row["arguments_digest"],
+            decision: row["decision"], actor: row["actor"], outcome: row["outcome"], costUSD: row["cost_usd"])
+        return AuditEntry(
+            sequence: sequence, time: Date(timeIntervalSince1970: Double(micros) / 1_000_000), record: record, previousHash: row["previous_hash"],
+            hash: row["hash"])
+    }
+
+    static func fetchApproval(_ db: Database, id: String) throws -> ApprovalRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM approvals WHERE id = ?", arguments: [id]).map(decodeApproval)
+    }
+
+    static func decodeApproval(_ row: Row) throws -> ApprovalRecord {
+        let id: String = row["id"]
+        guard let kind = ApprovalRequest.Kind(rawValue: row["kind"]), let status = ApprovalStatus(rawValue: row["status"]),
+            let onTimeout = ApprovalTimeoutPolicy(rawValue: row["on_timeout"])
+        else { throw StoreError(.corrupt, "approval '\(id)' has an unknown kind, status or timeout policy") }
+        let decisionText: String? = row["decision"]
+        let decision = try decisionText.map { text in
+            do {
+                return try json(text, what: "decision of approval '\(id)'").decode(as: ApprovalDecision.self)
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError(.corrupt, "the decision of approval '\(id)' is not a decision")
+            }
+        }
+        let request = ApprovalRequest(
+            id: id, kind: kind, runID: row["run_id"], sequence: row["sequence"], tool: row["tool"], arguments: row["arguments"], reason: row["reason"],
+            requestedAt: date(row["requested_at"]) ?? Date(timeIntervalSince1970: 0), expiresAt: date(row["expires_at"]), onTimeout: onTimeout)
+        return ApprovalRecord(request: request, status: status, decision: decision, decidedBy: row["decided_by"], decidedAt: date(row["decided_at"]))
+    }
+
+    /// A `WHERE` clause requiring each column given a value to equal it (none: no clause).
+    static func matching(_ columns: KeyValuePairs<String, String?>) -> (String, StatementArguments) {
+        let given = columns.compactMap { column, value in value.map { (column, $0) } }
+        guard !given.isEmpty else { return ("", []) }
+        return ("WHERE " + given.map { "\($0.0) = ?" }.joined(separator: " AND "), StatementArguments(given.map { $0.1 }))
+    }
+}
