@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
         .library(name: "KeelSQLite", targets: ["KeelSQLite"]),
+        .library(name: "KeelMCP", targets: ["KeelMCP"]),
         .library(name: "KeelTesting", targets: ["KeelTesting"]),
         .executable(name: "keel", targets: ["KeelCLI"]),
     ],
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-syntax.git", from: "603.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
     ],
     targets: [
         .macro(
@@ -77,6 +80,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelMCP",
+            dependencies: [
+                "KeelCore",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelTesting",
             dependencies: [
                 "KeelCore",
@@ -96,6 +112,7 @@ let package = Package(
                 "KeelRuntime",
                 "KeelOpenAI",
                 "KeelSQLite",
+                "KeelMCP",
                 "KeelTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,6 +127,11 @@ let package = Package(
             name: "KeelSQLiteTests",
             dependencies: ["KeelSQLite", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "KeelCLITests", dependencies: ["KeelTesting", "KeelSQLite", "KeelOpenAI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelRuntime", "KeelSQLite", "KeelTesting"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelCLITests", dependencies: ["KeelTesting", "KeelSQLite", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
     ]
 )
