@@ -8,7 +8,10 @@ struct Keel: AsyncParsableCommand {
         commandName: "keel",
         abstract: "Run LLM agents that survive crashes, budgets and rate limits.",
         version: "0.1.0",
-        subcommands: [DemoCommand.self, AgentCommand.self, BatchCommand.self, RunsCommand.self, CostsCommand.self, DeadLettersCommand.self, ChaosLLMCommand.self]
+        subcommands: [
+            DemoCommand.self, AgentCommand.self, BatchCommand.self, RunsCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self,
+            AuditCommand.self, CostsCommand.self, DeadLettersCommand.self, ChaosLLMCommand.self,
+        ]
     )
 }
 

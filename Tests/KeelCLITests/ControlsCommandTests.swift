@@ -80,9 +80,9 @@ import Testing
                  "--tools", "calculator", "1+2"], killAfter: nil, directory: work)
             #expect(failed.status == 1)
             let list = try await KeelProcess.run(["dead-letters", "list"], killAfter: nil, directory: work)
-            #expect(list.stdout.contains("doomed  agent     2     overloaded  open"))
+            #expect(list.stdout.contains("doomed  agent     4     overloaded  open"))
             let show = try await KeelProcess.run(["dead-letters", "show", "doomed"], killAfter: nil, directory: work)
-            #expect(show.stdout.contains("error        step 2: overloaded: HTTP 503: The engine is currently overloaded."))
+            #expect(show.stdout.contains("error        step 4: overloaded: HTTP 503: The engine is currently overloaded."))
             #expect(show.stdout.contains("tool-add-c"))
             let requestsBefore = server.chatRequests.count
             #expect(requestsBefore == 3)  // one call, then two attempts at the second

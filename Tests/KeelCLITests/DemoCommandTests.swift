@@ -131,7 +131,7 @@ import Testing
             let arguments = ["agent", "--db", "agents.db", "--run-id", "a1", "--attempts", "1", "--model", "openai:any", "--base-url", server.baseURL, "--tools", "calculator", "What is 1 plus 2?"]
             let failed = try await keel(arguments, in: work)
             #expect(failed.status == 1)
-            #expect(failed.stderrLines.last?.contains("run a1 failed at step 2: server: HTTP 500: The server had an error.") == true)
+            #expect(failed.stderrLines.last?.contains("run a1 failed at step 4: server: HTTP 500: The server had an error.") == true)
             let resumed = try await keel(["runs", "resume", "a1", "--db", "agents.db"], in: work)
             #expect(resumed.status == 0, "\(resumed.stderr)")
             #expect(server.chatRequests.count == 3)

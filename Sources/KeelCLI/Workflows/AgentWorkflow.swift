@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelMCP
 import KeelRuntime
 
 /// `keel agent` with `--db`/`--run-id`, and each line of `keel batch`: one agent as a durable
@@ -14,6 +15,17 @@ struct AgentWorkflow: Workflow {
         var streaming: Bool
         var model: ModelSpec
         var controls: ControlSettings?
+        /// Tools whose calls need a person's approval, and how long they may wait.
+        var approvals: Approvals?
+        /// MCP servers whose tools the agent gets (`stdio:COMMAND ARGS` or an http(s) URL).
+        var mcp: [String]?
+    }
+
+    /// `--require-approval` and its timeout.
+    struct Approvals: Codable, Sendable, Hashable {
+        var tools: [String]
+        var timeout: String?
+        var onTimeout: ApprovalTimeoutPolicy
     }
 
     let name = "agent"
@@ -21,10 +33,25 @@ struct AgentWorkflow: Workflow {
     var observer: (@Sendable (AgentEvent) -> Void)?
 
     func run(_ input: Input, context: RunContext) async throws -> AgentRunResult {
-        try await Self.agent(for: input, ledger: ledger).run(input.prompt, in: context, observer: observer)
+        try await MCPToolsets.withTools(try Self.servers(input.mcp)) { mcpTools in
+            try await Self.agent(for: input, ledger: ledger, extraTools: mcpTools).run(input.prompt, in: context, observer: observer)
+        }
     }
 
-    static func agent(for input: Input, ledger: any SpendLedger) throws -> Agent {
+    /// The MCP servers of `--mcp`.
+    static func servers(_ specs: [String]?) throws -> [MCPServer] {
+        var servers: [MCPServer] = []
+        for spec in specs ?? [] {
+            do {
+                servers.append(try MCPServer(parsing: spec))
+            } catch {
+                throw CLIError("--mcp: \(error.message)")
+            }
+        }
+        return servers
+    }
+
+    static func agent(for input: Input, ledger: any SpendLedger, extraTools: [AnyTool] = []) throws -> Agent {
         var configuration = AgentConfiguration()
         configuration.maxSteps = input.maxSteps
         configuration.maxOutputTokens = input.maxOutputTokens
@@ -35,9 +62,24 @@ struct AgentWorkflow: Workflow {
         if spend.isLimited { controls.spend = spend }
         controls.retry = settings.retry
         controls.modelTimeout = settings.modelTimeout
+        let tools = try Toolsets.tools(named: input.toolsets.joined(separator: ",")) + extraTools
+        // Every call of a CLI agent is governed and audited; --require-approval adds approvals.
+        var governance = ToolGovernance()
+        if let approvals = input.approvals {
+            let known = Set(tools.map(\.name))
+            if let unknown = approvals.tools.first(where: { !known.contains($0) }) {
+                throw CLIError("--require-approval names '\(unknown)', which is not one of the agent's tools (\(known.sorted().joined(separator: ", ")))")
+            }
+            var policy = ToolPolicy(approval: .always)
+            policy.approvalTimeout = approvals.timeout.flatMap { Duration(parsing: $0) }
+            policy.onApprovalTimeout = approvals.onTimeout
+            for tool in approvals.tools { governance.policies[tool] = policy }
+        }
+        governance.alerts = settings.alertHook
+        controls.governance = governance
         return Agent(
-            model: settings.pace(try input.model.makeModel(), spec: input.model), instructions: input.instructions,
-            tools: try Toolsets.tools(named: input.toolsets.joined(separator: ",")), configuration: configuration, controls: controls)
+            model: settings.pace(try input.model.makeModel(), spec: input.model), instructions: input.instructions, tools: tools,
+            configuration: configuration, controls: controls)
     }
 }
 

@@ -35,10 +35,11 @@ struct KeelProcess {
         try await run(arguments, environment: environment, killAfter: nil, timeout: timeout)
     }
 
-    /// Runs `keel`, killing it with SIGKILL after `killAfter` if it is still running then.
+    /// Runs `keel`, killing it with SIGKILL after `killAfter` if it is still running then, or as
+    /// soon as its standard output contains `killWhenPrinted`.
     static func run(
-        _ arguments: [String], environment: [String: String] = [:], killAfter: Duration?, timeout: Duration = .seconds(60),
-        directory: URL? = nil
+        _ arguments: [String], environment: [String: String] = [:], killAfter: Duration?, killWhenPrinted: String? = nil,
+        timeout: Duration = .seconds(60), directory: URL? = nil
     ) async throws -> Output {
         let process = Process()
         if let directory { process.currentDirectoryURL = directory }
@@ -68,6 +69,10 @@ struct KeelProcess {
         let deadline = start + timeout
         while process.isRunning {
             if let killAfter, ContinuousClock.now - start >= killAfter {
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            if let killWhenPrinted, String(decoding: stdout.withLock { $0 }, as: UTF8.self).contains(killWhenPrinted) {
                 kill(process.processIdentifier, SIGKILL)
                 break
             }

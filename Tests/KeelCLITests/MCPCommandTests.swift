@@ -1,0 +1,46 @@
+import Foundation
+import KeelCore
+import KeelOpenAI
+import KeelTesting
+import Testing
+
+/// `keel agent --mcp`: a real MCP server (Python, the `mcp` package from PyPI) started by the real
+/// `keel` process over stdio, its tools called by the model.
+@Suite struct MCPCommandTests {
+    /// The test MCP server shared with KeelMCPTests.
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("KeelMCPTests/Fixtures/keel_test_mcp_server.py")
+
+    @Test func theAgentCallsAnMCPServersToolOverStdio() async throws {
+        let python = try await PythonVirtualEnvironment.prepared(requirements: ["mcp==1.30.0"]).python
+        let script: [ServerReply] = [
+            .toolCalls([ToolCall(id: "m1", name: "add", arguments: #"{"a":40,"b":2}"#)], usage: Usage(inputTokens: 30, outputTokens: 8)),
+            .text("40 plus 2 is 42.", usage: Usage(inputTokens: 50, outputTokens: 6)),
+        ]
+        try await OpenAICompatibleServer.withServer(responder: .scripted(script)) { server in
+            let output = try await KeelProcess.run(
+                ["agent", "--model", "openai:gpt-4o-mini", "--base-url", server.baseURL, "--mcp", "stdio:\(python.path) \(Self.script.path) stdio",
+                 "--json", "What is 40 plus 2?"],
+                killAfter: nil, timeout: .seconds(120))
+            #expect(output.status == 0, "\(output.stderr)")
+            let report = try JSONValue(parsing: output.stdout)
+            #expect(report["outcome"]?["answer"] == "40 plus 2 is 42.")
+            // The model was offered the server's tools, and read the server's answer.
+            let first = try #require(server.chatRequests.first?.json)
+            let offered = first["tools"]?.arrayValue?.compactMap { $0["function"]?["name"]?.stringValue } ?? []
+            #expect(Set(offered) == ["add", "fail", "shout", "transfer"])
+            let messages = try #require(server.chatRequests.last?.json?["messages"]?.arrayValue)
+            #expect(messages.last?["role"] == "tool")
+            #expect(messages.last?["content"] == "42")
+        }
+    }
+
+    @Test func anMCPServerThatCannotStartIsAOneLineError() async throws {
+        let output = try await KeelProcess.run(
+            ["agent", "--model", "openai:gpt-4o-mini", "--base-url", "http://127.0.0.1:9/v1", "--mcp", "stdio:/nonexistent/mcp-server --stdio", "hello"],
+            killAfter: nil, timeout: .seconds(60))
+        #expect(output.status != 0)
+        #expect(output.stderrLines.count == 1, "\(output.stderr)")
+        #expect(output.stderr.contains("/nonexistent/mcp-server"))
+    }
+}
