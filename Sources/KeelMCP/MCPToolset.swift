@@ -159,71 +159,18 @@ public enum MCPToolsets {
 func withTimeout<T: Sendable>(
     _ limit: Duration, _ message: String, watching child: ChildProcess? = nil, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let race = FirstResult<T>()
-    let work = Task { try await body() }
-    let timer = Task {
-        try await Task.sleep(for: limit)
-        work.cancel()
-        race.finish(.failure(MCPToolsetError(.timedOut, "\(message) within \(limit)")))
-    }
-    let watcher = child.map { child in
-        Task {
-            while !Task.isCancelled {
-                if let exit = child.exitDescription() {
-                    work.cancel()
-                    race.finish(.failure(MCPToolsetError(.connectionFailed, exit)))
-                    return
+    var watcher: (@Sendable () async -> any Error)?
+    if let child {
+        watcher = { @Sendable () async -> any Error in
+            while true {
+                if let exit = child.exitDescription() { return MCPToolsetError(.connectionFailed, exit) }
+                do {
+                    try await Task.sleep(for: .milliseconds(50))
+                } catch {
+                    return CancellationError()
                 }
-                try? await Task.sleep(for: .milliseconds(50))
             }
         }
     }
-    defer {
-        timer.cancel()
-        watcher?.cancel()
-    }
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { continuation in
-            race.wait(continuation)
-            Task { race.finish(await work.result) }
-        }
-    } onCancel: {
-        work.cancel()
-        race.finish(.failure(CancellationError()))
-    }
-}
-
-/// The first of several results to arrive, handed to a waiter that may come before or after it.
-private final class FirstResult<T: Sendable>: Sendable {
-    private struct State {
-        var waiter: CheckedContinuation<T, any Error>?
-        var early: Result<T, any Error>?
-        var done = false
-    }
-
-    private let state = Mutex(State())
-
-    func wait(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { state in
-            if let early = state.early {
-                state.done = true
-                continuation.resume(with: early)
-            } else {
-                state.waiter = continuation
-            }
-        }
-    }
-
-    func finish(_ result: Result<T, any Error>) {
-        state.withLock { state in
-            guard !state.done else { return }
-            if let waiter = state.waiter {
-                state.done = true
-                state.waiter = nil
-                waiter.resume(with: result)
-            } else if state.early == nil {
-                state.early = result
-            }
-        }
-    }
+    return try await withTimeLimit(limit, onTimeout: { MCPToolsetError(.timedOut, "\(message) within \(limit)") }, watcher: watcher, body)
 }
