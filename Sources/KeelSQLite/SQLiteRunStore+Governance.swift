@@ -35,27 +35,13 @@ extension SQLiteRunStore {
     public func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord {
         try await write { db in
             guard let record = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
-            guard record.status == .pending || record.status == .escalated else {
-                let who = record.decidedBy.map { " by \($0)" } ?? ""
-                throw StoreError(.invalidState, "approval \(id) is already \(record.status.rawValue)\(who); a decision is single-use")
-            }
-            if case .approveWithArguments(let arguments) = decision, (try? JSONValue(parsing: arguments))?.objectValue == nil {
-                throw StoreError(.invalidState, "the edited arguments of approval \(id) must be a JSON object")
-            }
+            try record.checkDecidable(with: decision)
             let status: ApprovalStatus = decision.isApproval ? .approved : .denied
             let now = Date().timeIntervalSince1970
             try db.execute(
                 sql: "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? WHERE id = ?",
                 arguments: [status.rawValue, try JSONValue(encoding: decision).serialized(), by, now, id])
-            let text: String
-            switch decision {
-            case .approve: text = "approved"
-            case .approveWithArguments(let arguments): text = "approved with edited arguments \(AuditRecord.digest(ofArguments: arguments))"
-            case .deny(let reason): text = "denied: \(reason)"
-            }
-            try Self.appendAudit(db, [AuditRecord(
-                runID: record.request.runID, step: record.request.sequence, tool: record.request.tool, action: .approval,
-                argumentsDigest: AuditRecord.digest(ofArguments: record.request.arguments), decision: text, actor: by)])
+            try Self.appendAudit(db, [record.auditRecord(deciding: decision, by: by)])
             // Wake the run if it waits for this decision.
             if let run = try Self.fetchRun(db, id: record.request.runID), run.status == .waiting,
                 run.waitingFor.contains(ApprovalRecord.signalName(for: id))
@@ -158,15 +144,7 @@ extension SQLiteRunStore {
             let onTimeout = ApprovalTimeoutPolicy(rawValue: row["on_timeout"])
         else { throw StoreError(.corrupt, "approval '\(id)' has an unknown kind, status or timeout policy") }
         let decisionText: String? = row["decision"]
-        let decision = try decisionText.map { text in
-            do {
-                return try json(text, what: "decision of approval '\(id)'").decode(as: ApprovalDecision.self)
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                throw StoreError(.corrupt, "the decision of approval '\(id)' is not a decision")
-            }
-        }
+        let decision = try decisionText.map { try StoreCoding.decodeDecision($0, approvalID: id) }
         let request = ApprovalRequest(
             id: id, kind: kind, runID: row["run_id"], sequence: row["sequence"], tool: row["tool"], arguments: row["arguments"], reason: row["reason"],
             requestedAt: date(row["requested_at"]) ?? Date(timeIntervalSince1970: 0), expiresAt: date(row["expires_at"]), onTimeout: onTimeout)

@@ -73,10 +73,6 @@ extension SQLiteRunStore {
         if db.changesCount == 0 { try checkLease(db, lease) }
     }
 
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
-    }
-
     // MARK: Journal rows
 
     /// Inserts a started entry, or completes one; a second completion at a position is refused.
@@ -134,6 +130,12 @@ extension SQLiteRunStore {
             completedAt: date(row["completed_at"]))
     }
 
+    static func json(_ text: String, what: String) throws -> JSONValue { try StoreCoding.json(text, what: what) }
+    static func encodeFailure(_ failure: RunFailure) throws -> String { try StoreCoding.encode(failure) }
+    static func decodeFailure(_ text: String, runID: String) throws -> RunFailure { try StoreCoding.decodeFailure(text, runID: runID) }
+    static func date(_ value: Double?) -> Date? { StoreCoding.date(value) }
+    static func seconds(_ duration: Duration) -> TimeInterval { StoreCoding.seconds(duration) }
+
     // MARK: Run rows
 
     static func fetchRun(_ db: Database, id: String) throws -> RunRecord? {
@@ -159,32 +161,6 @@ extension SQLiteRunStore {
             owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"]), epoch: row["epoch"], parentRunID: row["parent_run_id"],
             forkedAt: row["forked_at"], tenant: row["tenant"], deadline: date(row["deadline_at"]), createdAt: date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
             updatedAt: date(row["updated_at"]) ?? Date(timeIntervalSince1970: 0))
-    }
-
-    static func json(_ text: String, what: String) throws -> JSONValue {
-        do {
-            return try JSONValue(parsing: text)
-        } catch {
-            throw StoreError(.corrupt, "the \(what) in the store is not JSON (\(error.description))")
-        }
-    }
-
-    static func encodeFailure(_ failure: RunFailure) throws -> String {
-        try JSONValue(encoding: failure).serialized()
-    }
-
-    static func decodeFailure(_ text: String, runID: String) throws -> RunFailure {
-        do {
-            return try json(text, what: "failure of run '\(runID)'").decode(as: RunFailure.self)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(.corrupt, "the failure of run '\(runID)' in the store is not a failure record")
-        }
-    }
-
-    static func date(_ value: Double?) -> Date? {
-        value.map(Date.init(timeIntervalSince1970:))
     }
 }
 

@@ -81,7 +81,7 @@ import Testing
                 try db.execute(sql: "DROP TRIGGER audit_append_only_update")
                 try db.execute(sql: "UPDATE audit SET actor = 'mallory' WHERE action = 'approval'")
             }
-            try await database.close()
+            try database.close()
             let tampered = try await KeelProcess.run(["audit", "verify"], killAfter: nil, directory: work)
             #expect(tampered.status == 1)
             #expect(tampered.stderrLines.count == 1)

@@ -94,6 +94,46 @@ public final class DurableRuntime: Sendable {
         return count
     }
 
+    /// Works as a worker until `isStopping` says so or the task is cancelled: keeps up to
+    /// `concurrency` runs going, claiming the next runnable run (new, resumed, woken by a timer or
+    /// a signal, or abandoned by a worker whose lease expired) as each one ends, and polling every
+    /// `pollInterval` when there is none. A store that goes away is retried with backoff; nothing
+    /// is lost, because every run's progress is in its journal.
+    ///
+    /// Graceful shutdown: once `isStopping` returns `true` no new run is claimed and the runs in
+    /// hand go on until they finish or wait; cancel the task to stop sooner — the runs in hand are
+    /// then released, to be resumed by another worker from their last journaled step.
+    public func work(concurrency: Int, pollInterval: Duration = .milliseconds(250), isStopping: @escaping @Sendable () -> Bool = { false }) async {
+        await withTaskGroup(of: Void.self) { group in
+            for slot in 0..<max(1, concurrency) {
+                group.addTask {
+                    var failures = 0
+                    while !isStopping(), !Task.isCancelled {
+                        do {
+                            guard let (lease, record) = try await self.store.claimNextRunnable(
+                                owner: self.owner, leaseDuration: self.configuration.leaseDuration, workflows: self.workflowNames)
+                            else {
+                                failures = 0
+                                try await self.clock.sleep(for: pollInterval)
+                                continue
+                            }
+                            failures = 0
+                            _ = try await self.execute(record, lease: lease)
+                        } catch is CancellationError {
+                            return
+                        } catch {
+                            if Task.isCancelled { return }
+                            failures += 1
+                            self.logger.warning("worker slot \(slot): \(error)")
+                            let backoff = min(5_000, 100 * (1 << min(failures, 6)))
+                            try? await self.clock.sleep(for: .milliseconds(backoff))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs a claimed run: replays its journal, runs the workflow with a heartbeat beside it, and
     /// records the outcome under the lease.
     public func execute(_ record: RunRecord, lease: Lease) async throws -> RunRecord {
@@ -122,6 +162,13 @@ public final class DurableRuntime: Sendable {
                 try await store.suspend(current, wakeAt: suspension.wakeAt, waitingFor: suspension.waitingFor)
             } else if let storeError = error as? StoreError, storeError.code == .leaseLost {
                 logger.warning("stopped: \(storeError.message)")
+            } else if error is CancellationError || (error as? StoreError).map({ $0.code == .unavailable || $0.code == .locked }) == true {
+                // Shutting down, or the store went away: not the run's fault. Give the run back
+                // (if the store answers) so that a worker resumes it from its last step.
+                logger.warning("released: \(error)")
+                let store = self.store
+                try? await Task { try await store.release(current) }.value
+                throw error
             } else {
                 var failure = Self.failure(for: error)
                 if failure.sequence == nil { failure.sequence = context.failedSequence }
@@ -156,6 +203,10 @@ public final class DurableRuntime: Sendable {
                         context.updateLease(try await self.store.renew(context.lease, leaseDuration: self.configuration.leaseDuration))
                     } catch is CancellationError {
                         return nil
+                    } catch let error as StoreError where error.code != .leaseLost && error.code != .notFound {
+                        // The store is briefly away: try again at the next beat; if the lease
+                        // expires meanwhile, the renewal after that says so.
+                        self.logger.warning("could not renew the lease of run \(context.runID): \(error.message)")
                     } catch {
                         return .failure(error)
                     }

@@ -97,3 +97,31 @@ public struct ApprovalOutcome: Sendable, Hashable, Codable {
         self.timedOut = timedOut
     }
 }
+
+extension ApprovalRecord {
+    /// Throws ``StoreError/Code/invalidState`` unless this approval may still be decided with
+    /// `decision`: it is pending or escalated (a decision is single-use), and edited arguments are
+    /// a JSON object. For store implementations.
+    public func checkDecidable(with decision: ApprovalDecision) throws {
+        guard status == .pending || status == .escalated else {
+            let who = decidedBy.map { " by \($0)" } ?? ""
+            throw StoreError(.invalidState, "approval \(request.id) is already \(status.rawValue)\(who); a decision is single-use")
+        }
+        if case .approveWithArguments(let arguments) = decision, (try? JSONValue(parsing: arguments))?.objectValue == nil {
+            throw StoreError(.invalidState, "the edited arguments of approval \(request.id) must be a JSON object")
+        }
+    }
+
+    /// The audit record of deciding this approval with `decision`.
+    public func auditRecord(deciding decision: ApprovalDecision, by actor: String) -> AuditRecord {
+        let text: String
+        switch decision {
+        case .approve: text = "approved"
+        case .approveWithArguments(let arguments): text = "approved with edited arguments \(AuditRecord.digest(ofArguments: arguments))"
+        case .deny(let reason): text = "denied: \(reason)"
+        }
+        return AuditRecord(
+            runID: request.runID, step: request.sequence, tool: request.tool, action: .approval,
+            argumentsDigest: AuditRecord.digest(ofArguments: request.arguments), decision: text, actor: actor)
+    }
+}

@@ -1,6 +1,6 @@
 import KeelCore
 
-/// A model that waits for its ``RateLimiter`` before every call and feeds the provider's
+/// A model that waits for its limiter (a ``RateLimiting``, such as ``RateLimiter``) before every call and feeds the provider's
 /// rate-limit headers back into it, so that every run sharing the limiter paces itself before
 /// the provider answers 429.
 ///
@@ -10,7 +10,7 @@ import KeelCore
 /// ```
 public struct RateLimitedModel: ChatModel {
     public let inner: any ChatModel
-    public let limiter: RateLimiter
+    public let limiter: any RateLimiting
     /// The longest a call may wait for its turn before failing as rate limited (so that a fallback
     /// can take over). Default: none (wait as long as needed).
     public var maxWait: Duration?
@@ -21,7 +21,7 @@ public struct RateLimitedModel: ChatModel {
     public var provider: String { inner.provider }
     public var name: String { inner.name }
 
-    public init(_ inner: any ChatModel, limiter: RateLimiter, maxWait: Duration? = nil, countTokens: (@Sendable (ChatRequest) -> Int)? = nil) {
+    public init(_ inner: any ChatModel, limiter: any RateLimiting, maxWait: Duration? = nil, countTokens: (@Sendable (ChatRequest) -> Int)? = nil) {
         self.inner = inner
         self.limiter = limiter
         self.maxWait = maxWait
@@ -32,12 +32,12 @@ public struct RateLimitedModel: ChatModel {
         try await limiter.acquire(tokens: countTokens(request), maxWait: maxWait)
         do {
             let response = try await inner.respond(to: request)
-            if let snapshot = response.rateLimit { limiter.observe(snapshot) }
+            if let snapshot = response.rateLimit { await limiter.observe(snapshot) }
             return response
         } catch let error as ModelError {
-            if let snapshot = error.rateLimit { limiter.observe(snapshot) }
+            if let snapshot = error.rateLimit { await limiter.observe(snapshot) }
             if error.code == .rateLimited, let retryAfter = error.retryAfter, error.rateLimit?.retryAfter == nil {
-                limiter.observe(RateLimitSnapshot(retryAfter: retryAfter))
+                await limiter.observe(RateLimitSnapshot(retryAfter: retryAfter))
             }
             throw error
         }
@@ -47,10 +47,10 @@ public struct RateLimitedModel: ChatModel {
         try await limiter.acquire(tokens: countTokens(request), maxWait: maxWait)
         do {
             let response = try await inner.stream(request, onEvent: onEvent)
-            if let snapshot = response.rateLimit { limiter.observe(snapshot) }
+            if let snapshot = response.rateLimit { await limiter.observe(snapshot) }
             return response
         } catch let error as ModelError {
-            if let snapshot = error.rateLimit { limiter.observe(snapshot) }
+            if let snapshot = error.rateLimit { await limiter.observe(snapshot) }
             throw error
         }
     }

@@ -19,6 +19,21 @@ public struct RateLimits: Sendable, Hashable, Codable {
     public static let openAITier1 = RateLimits(requestsPerMinute: 500, tokensPerMinute: 200_000)
 }
 
+/// Pacing for one provider key: waits before each request until it fits the limits. The
+/// in-process ``RateLimiter`` serves one process; a store can keep the buckets for many (such as
+/// `PostgresRateLimiter` in KeelPostgres, shared by every worker).
+public protocol RateLimiting: Sendable {
+    var limits: RateLimits { get }
+    /// Waits until a request of `tokens` tokens fits the limits, and takes its share; throws
+    /// ``KeelCore/ModelError/Code/rateLimited`` at once when the wait would pass `maxWait`.
+    func acquire(tokens: Int, maxWait: Duration?) async throws
+    /// Gives back a share that was not used.
+    func refund(tokens: Int) async
+    /// Corrects the buckets from what the provider said (remaining requests and tokens, and a
+    /// `Retry-After`).
+    func observe(_ snapshot: RateLimitSnapshot) async
+}
+
 /// Token buckets for requests and tokens per minute, shared by every run that uses one provider
 /// key: callers wait their turn *before* a request, so the 429 never comes. The buckets are
 /// corrected from the provider's `x-ratelimit-remaining-*` headers, and a 429's `Retry-After`
@@ -26,7 +41,7 @@ public struct RateLimits: Sendable, Hashable, Codable {
 ///
 /// Waiting is first come, first served: each caller takes its share at once, and when a bucket
 /// goes below zero it waits until the bucket would have refilled to zero.
-public final class RateLimiter: Sendable {
+public final class RateLimiter: RateLimiting {
     public let limits: RateLimits
     private let clock: any Clock<Duration>
     private let origin: any InstantProtocol<Duration>
@@ -176,17 +191,27 @@ public final class RateLimiters: Sendable {
     /// The process-wide registry.
     public static let shared = RateLimiters()
 
-    private let limiters = Mutex<[String: RateLimiter]>([:])
+    private let limiters = Mutex<[String: any RateLimiting]>([:])
+    private let backend = Mutex<(@Sendable (String, RateLimits) -> any RateLimiting)?>(nil)
 
     public init() {}
 
-    /// The limiter for `key`, made with `limits` the first time it is asked for.
-    public func limiter(for key: String, limits: RateLimits) -> RateLimiter {
-        limiters.withLock { limiters in
+    /// The limiter for `key`, made with `limits` the first time it is asked for: in this process,
+    /// or by the backend set with ``useBackend(_:)``.
+    public func limiter(for key: String, limits: RateLimits) -> any RateLimiting {
+        let make = backend.withLock { $0 }
+        return limiters.withLock { limiters in
             if let existing = limiters[key], existing.limits == limits { return existing }
-            let limiter = RateLimiter(limits: limits)
+            let limiter = make?(key, limits) ?? RateLimiter(limits: limits)
             limiters[key] = limiter
             return limiter
         }
+    }
+
+    /// Makes every limiter asked for from now on with `make` — such as limiters whose buckets are
+    /// kept in a database shared by many workers.
+    public func useBackend(_ make: @escaping @Sendable (String, RateLimits) -> any RateLimiting) {
+        backend.withLock { $0 = make }
+        limiters.withLock { $0.removeAll() }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KeelCore
 
 /// What the local OpenAI-compatible server answers to one request.
@@ -76,8 +77,11 @@ public struct RecordedRequest: Sendable {
     public var body: [UInt8]
     /// The body parsed as JSON, if it is JSON (parsed once, when the request arrives).
     public let json: JSONValue?
+    /// When the request arrived.
+    public let receivedAt: Date
 
     public init(method: String, uri: String, headers: [(String, String)], body: [UInt8]) {
+        receivedAt = Date()
         self.method = method
         self.uri = uri
         self.headers = headers

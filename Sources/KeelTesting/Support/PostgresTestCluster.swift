@@ -1,0 +1,222 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A throwaway PostgreSQL cluster for tests and benchmarks, made from the installed server
+/// binaries: `initdb` into a temporary folder, the server on a free loopback port, and each test
+/// its own database. Nothing needs to be set up by hand.
+///
+/// The server runs as a non-root user (PostgreSQL refuses root): when the tests run as root, as
+/// the `postgres` user (or `nobody`). A watchdog beside it stops the server and deletes its
+/// folder when the process that started it exits — however it exits.
+///
+/// ```swift
+/// let cluster = try await PostgresTestCluster.shared()
+/// let url = try await cluster.createDatabase()   // postgres://keel@127.0.0.1:PORT/test_1
+/// ```
+///
+/// Set `KEEL_POSTGRES_BIN` to the folder holding `initdb` and `postgres` when they are not in
+/// `/usr/lib/postgresql/*/bin` or on the `PATH`.
+public final class PostgresTestCluster: Sendable {
+    /// Why the cluster could not be made.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let port: Int
+    public let folder: URL
+    private let binaries: URL
+    private let user: String?
+    private let fsync: Bool
+    private let counter = Locked(0)
+
+    private init(port: Int, folder: URL, binaries: URL, user: String?, fsync: Bool) {
+        self.port = port
+        self.folder = folder
+        self.binaries = binaries
+        self.user = user
+        self.fsync = fsync
+    }
+
+    private static let starting = SharedCluster()
+
+    /// The cluster of this process, started on first use.
+    public static func shared() async throws -> PostgresTestCluster {
+        try await starting.cluster()
+    }
+
+    private actor SharedCluster {
+        var started: Task<PostgresTestCluster, any Error>?
+
+        func cluster() async throws -> PostgresTestCluster {
+            if let started { return try await started.value }
+            let task = Task { try PostgresTestCluster.start(fsync: false) }
+            started = task
+            return try await task.value
+        }
+    }
+
+    /// The URL of the cluster's `postgres` database (for administration).
+    public var adminURL: String { "postgres://keel@127.0.0.1:\(port)/postgres" }
+
+    /// Creates a new, empty database and returns its URL.
+    public func createDatabase(_ prefix: String = "test") async throws -> String {
+        let number = counter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let name = "\(prefix)_\(ProcessInfo.processInfo.processIdentifier)_\(number)"
+        try Self.execute(binaries.appendingPathComponent("createdb"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", "keel", name], as: nil)
+        return "postgres://keel@127.0.0.1:\(port)/\(name)"
+    }
+
+    /// Starts a cluster for the length of this process. With `fsync` off the cluster is fast and
+    /// survives a process crash but not a power loss — right for tests; benchmarks turn it on.
+    public static func start(fsync: Bool) throws -> PostgresTestCluster {
+        let binaries = try findBinaries()
+        let user = try serverUser()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keel-postgres-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        if let user { try handOver(folder, to: user) }
+        let data = folder.appendingPathComponent("data")
+        try execute(
+            binaries.appendingPathComponent("initdb"), ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions"], as: user?.name)
+        let port = try freePort()
+        let cluster = PostgresTestCluster(port: port, folder: folder, binaries: binaries, user: user?.name, fsync: fsync)
+        try cluster.startServer()
+        // The watchdog: when this process is gone, the server stops and its folder goes.
+        let script = """
+            while [ -d "/proc/$3" ]; do sleep 0.5; done
+            "$1/pg_ctl" -D "$2/data" -m immediate stop > /dev/null 2>&1
+            rm -rf "$2"
+            """
+        let watchdog = Process()
+        let arguments = ["/bin/sh", "-c", script, "watchdog", binaries.path, folder.path, "\(ProcessInfo.processInfo.processIdentifier)"]
+        if let user {
+            watchdog.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            watchdog.arguments = ["-u", user.name, "--"] + arguments
+        } else {
+            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+            watchdog.arguments = Array(arguments.dropFirst())
+        }
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
+        try watchdog.run()
+        return cluster
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    public func startServer() throws {
+        let options = "-p \(port) -h 127.0.0.1 -k \(folder.path) -c fsync=\(fsync ? "on" : "off") -c synchronous_commit=\(fsync ? "on" : "off") -c max_connections=300 -c shared_buffers=128MB"
+        try Self.execute(
+            binaries.appendingPathComponent("pg_ctl"),
+            ["-D", folder.appendingPathComponent("data").path, "-l", folder.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"],
+            as: user)
+    }
+
+    /// Stops the server, as an outage would: clients lose their connections.
+    public func stopServer() throws {
+        try Self.execute(binaries.appendingPathComponent("pg_ctl"), ["-D", folder.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"], as: user)
+    }
+
+    // MARK: Helpers
+
+    static func findBinaries() throws -> URL {
+        let fileManager = FileManager.default
+        if let folder = ProcessInfo.processInfo.environment["KEEL_POSTGRES_BIN"] { return URL(fileURLWithPath: folder) }
+        let root = URL(fileURLWithPath: "/usr/lib/postgresql")
+        let versions = ((try? fileManager.contentsOfDirectory(atPath: root.path)) ?? []).sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
+        for version in versions where fileManager.isExecutableFile(atPath: root.appendingPathComponent("\(version)/bin/initdb").path) {
+            return root.appendingPathComponent("\(version)/bin")
+        }
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        where fileManager.isExecutableFile(atPath: "\(folder)/initdb") {
+            return URL(fileURLWithPath: String(folder))
+        }
+        throw Failure(description: "no PostgreSQL server binaries (initdb, postgres) in /usr/lib/postgresql/*/bin or on the PATH; install them or set KEEL_POSTGRES_BIN")
+    }
+
+    struct User {
+        let name: String
+        let uid: uid_t
+        let gid: gid_t
+    }
+
+    /// The user to run the server as: none (this one) unless this process is root.
+    static func serverUser() throws -> User? {
+        guard getuid() == 0 else { return nil }
+        for name in ["postgres", "nobody"] {
+            if let entry = getpwnam(name) { return User(name: name, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid) }
+        }
+        throw Failure(description: "running as root, and there is no postgres or nobody user to run PostgreSQL as")
+    }
+
+    static func handOver(_ url: URL, to user: User) throws {
+        guard chown(url.path, user.uid, user.gid) == 0 else {
+            throw Failure(description: "cannot hand \(url.path) to \(user.name): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func freePort() throws -> Int {
+        #if canImport(Glibc)
+        let streamType = Int32(SOCK_STREAM.rawValue)
+        #else
+        let streamType = SOCK_STREAM
+        #endif
+        let descriptor = socket(AF_INET, streamType, 0)
+        guard descriptor >= 0 else { throw Failure(description: "cannot open a socket to find a free port") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        guard bound == 0 else { throw Failure(description: "cannot bind a loopback socket to find a free port") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs a program to completion, as `user` when given; throws with its output when it fails.
+    ///
+    /// Spawned and reaped directly (not with `Process`, which can miss the exit of a program that
+    /// leaves a daemon behind, as `pg_ctl start` does); its output goes to a file, not a pipe the
+    /// daemon would hold open.
+    @discardableResult
+    static func execute(_ program: URL, _ arguments: [String], as user: String?) throws -> String {
+        let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program.path] + arguments } ?? [program.path] + arguments
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("keel-pg-output-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: outputFile) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid = pid_t()
+        #if canImport(Glibc)
+        let environment = environ
+        #else
+        let environment = _NSGetEnviron().pointee
+        #endif
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environment)
+        guard spawned == 0 else { throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw Failure(description: "lost track of \(program.lastPathComponent): \(String(cString: strerror(errno)))") }
+        }
+        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            throw Failure(description: "\(program.lastPathComponent) failed (\(exited ? "exit \(code)" : "signal \(status & 0x7f)")): \(text.suffix(500))")
+        }
+        return text
+    }
+}
