@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
         .library(name: "KeelSQLite", targets: ["KeelSQLite"]),
+        .library(name: "KeelPostgres", targets: ["KeelPostgres"]),
         .library(name: "KeelMCP", targets: ["KeelMCP"]),
         .library(name: "KeelTesting", targets: ["KeelTesting"]),
         .executable(name: "keel", targets: ["KeelCLI"]),
@@ -28,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .macro(
@@ -80,6 +83,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelPostgres",
+            dependencies: [
+                "KeelCore",
+                "KeelRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelMCP",
             dependencies: [
                 "KeelCore",
@@ -112,9 +125,11 @@ let package = Package(
                 "KeelRuntime",
                 "KeelOpenAI",
                 "KeelSQLite",
+                "KeelPostgres",
                 "KeelMCP",
                 "KeelTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -127,11 +142,13 @@ let package = Package(
             name: "KeelSQLiteTests",
             dependencies: ["KeelSQLite", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelRuntime", "KeelSQLite", "KeelTesting"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "KeelCLITests", dependencies: ["KeelTesting", "KeelSQLite", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "KeelCLITests",
+            dependencies: ["KeelTesting", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -43,6 +43,19 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "Workers",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KeelCore", package: keel),
+                .product(name: "KeelRuntime", package: keel),
+                .product(name: "KeelPostgres", package: keel),
+                .product(name: "KeelTesting", package: keel),
+            ],
+            path: "Benchmarks/Workers",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "AgentLoop",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

@@ -10,7 +10,7 @@ struct Keel: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, AgentCommand.self, BatchCommand.self, RunsCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self,
-            AuditCommand.self, CostsCommand.self, DeadLettersCommand.self, ChaosLLMCommand.self,
+            AuditCommand.self, CostsCommand.self, DeadLettersCommand.self, WorkerCommand.self, SubmitCommand.self, ChaosLLMCommand.self,
         ]
     )
 }

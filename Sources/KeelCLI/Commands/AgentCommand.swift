@@ -37,7 +37,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "System instructions for the agent.")
     var instructions: String?
 
-    @Option(help: ArgumentHelp("Keep the run in this SQLite store (default with --run-id: keel.db).", valueName: "path"))
+    @Option(
+        name: [.customLong("store"), .customLong("db")],
+        help: ArgumentHelp("Keep the run in this store: a SQLite file or a PostgreSQL URL (default with --run-id: keel.db).", valueName: "path-or-url"))
     var db: String?
 
     @Option(name: .customLong("run-id"), help: ArgumentHelp("The durable run to start or resume.", valueName: "id"))
@@ -100,13 +102,18 @@ struct AgentCommand: AsyncParsableCommand {
             tools: tools, timeout: approvalTimeout, onTimeout: ApprovalTimeoutPolicy(rawValue: onApprovalTimeout) ?? .deny)
     }
 
-    func run() async throws {
+    /// The agent run the flags ask for; unknown toolsets are refused.
+    func requestedInput() throws -> AgentWorkflow.Input {
         let toolsets = tools.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         _ = try Toolsets.tools(named: tools)  // refuse unknown toolsets before anything starts
-        let input = AgentWorkflow.Input(
+        return AgentWorkflow.Input(
             prompt: prompt, instructions: instructions, toolsets: toolsets, maxSteps: maxSteps, maxOutputTokens: maxOutputTokens,
             streaming: stream, model: modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic"), controls: controlOptions.settings,
             approvals: approvalSettings, mcp: mcp.isEmpty ? nil : mcp)
+    }
+
+    func run() async throws {
+        let input = try requestedInput()
         let printStream = stream && !json
         let observer: @Sendable (AgentEvent) -> Void = { event in
             if printStream, case .textDelta(let text) = event { Console.write(text) }
@@ -134,7 +141,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     /// Polls the store until the waiting run becomes runnable (a decision, or its timer is due).
-    private func waitForDecision(runID: String, store: SQLiteRunStore) async throws -> RunRecord {
+    private func waitForDecision(runID: String, store: any KeelStore) async throws -> RunRecord {
         while true {
             guard let record = try await store.run(id: runID) else { throw CLIError("run \(runID) disappeared from the store") }
             if record.status != .waiting { return record }
@@ -146,7 +153,7 @@ struct AgentCommand: AsyncParsableCommand {
     private func runDurably(_ input: AgentWorkflow.Input, observer: @escaping @Sendable (AgentEvent) -> Void) async throws -> AgentRunResult {
         do {
             let path = db ?? "keel.db"
-            let store = try StoreOptions.openStore(path: path)
+            let store = try await StoreOptions.openStore(path)
             let runID = self.runID ?? newRunID("agent")
             if let existing = try await store.run(id: runID) {
                 guard existing.workflow == "agent" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not an agent") }
@@ -156,7 +163,7 @@ struct AgentCommand: AsyncParsableCommand {
                     id: runID, workflow: "agent", input: try JSONValue(encoding: input), tenant: controlOptions.tenant,
                     deadline: controlOptions.deadlineDate))
             }
-            if !json { Console.error("run \(runID) in \(path)") }
+            if !json { Console.error("run \(runID) in \(StoreOptions.location(of: path))") }
             let runtime = CLIRuntime.make(store: store, agent: AgentWorkflow(observer: observer), alerts: input.controls?.alertHook ?? LogAlertHook())
             var record = try await runtime.run(runID)
             var announced: Set<String> = []

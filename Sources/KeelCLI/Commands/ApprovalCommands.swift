@@ -29,7 +29,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
             if json {
                 Console.line(JSONValue.array(records.map(ApprovalReport.json)).prettySerialized())
             } else if records.isEmpty {
-                Console.line("no approvals in \(storeOptions.db)")
+                Console.line("no approvals in \(storeOptions.location)")
             } else {
                 Console.line(ApprovalReport.table(records))
             }
@@ -45,7 +45,7 @@ func defaultDecider() -> String {
 /// Records a decision and, with `--resume`, runs the run on.
 private func decide(_ id: String, _ decision: ApprovalDecision, by: String, resume: Bool, storeOptions: StoreOptions) async throws {
     let (record, resumed) = try await catching {
-        let store = try storeOptions.openStore()
+        let store = try await storeOptions.openStore()
         let record = try await store.decideApproval(id: id, decision: decision, by: by)
         let resumed = resume ? try await CLIRuntime.make(store: store).run(record.request.runID) : nil
         return (record, resumed)
@@ -119,7 +119,7 @@ struct AuditCommand: AsyncParsableCommand {
             if json {
                 Console.line(JSONValue.array(entries.map(ApprovalReport.auditJSON)).prettySerialized())
             } else if entries.isEmpty {
-                Console.line("no audit entries in \(storeOptions.db)")
+                Console.line("no audit entries in \(storeOptions.location)")
             } else {
                 Console.line(ApprovalReport.auditTable(entries))
             }
@@ -135,15 +135,15 @@ struct AuditCommand: AsyncParsableCommand {
         var expectHead: String?
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let verification = try await catching { try await store.verifyAuditLog() }
             guard verification.isIntact else {
-                throw CLIError("audit log of \(storeOptions.db) is broken at entry \(verification.firstBrokenSequence ?? 0): \(verification.problem ?? "unknown problem")", exitCode: 1)
+                throw CLIError("audit log of \(storeOptions.location) is broken at entry \(verification.firstBrokenSequence ?? 0): \(verification.problem ?? "unknown problem")", exitCode: 1)
             }
             if let expectHead {
                 let entries = try await catching { try await store.auditLog(runID: nil, tool: nil, limit: nil) }
                 guard entries.contains(where: { $0.hash == expectHead }) else {
-                    throw CLIError("audit log of \(storeOptions.db) no longer contains the head \(expectHead) recorded earlier; it was rewritten", exitCode: 1)
+                    throw CLIError("audit log of \(storeOptions.location) no longer contains the head \(expectHead) recorded earlier; it was rewritten", exitCode: 1)
                 }
             }
             Console.line("audit log intact: \(verification.entries) entries, head \(verification.headHash)")

@@ -55,7 +55,7 @@ struct BatchCommand: AsyncParsableCommand {
         _ = try Toolsets.tools(named: tools)
         let settings = controlOptions.settings
         let spec = modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic")
-        let store = try storeOptions.openStore()
+        let store = try await storeOptions.openStore()
         let deadline = controlOptions.deadlineDate
         try await catching {
             for line in lines {

@@ -47,7 +47,7 @@ struct CostsCommand: AsyncParsableCommand {
             return
         }
         guard !rows.isEmpty else {
-            Console.line("no metered steps in \(storeOptions.db)")
+            Console.line("no metered steps in \(storeOptions.location)")
             return
         }
         func cost(_ dollars: Double, unpriced: Int) -> String {

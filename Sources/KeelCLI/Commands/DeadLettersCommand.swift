@@ -24,7 +24,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 return
             }
             guard !letters.isEmpty else {
-                Console.line("no dead letters in \(storeOptions.db)")
+                Console.line("no dead letters in \(storeOptions.location)")
                 return
             }
             let rows = letters.map { letter in
@@ -43,10 +43,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (letter, record, journal) = try await catching {
-                let store = try storeOptions.openStore()
+                let store = try await storeOptions.openStore()
                 guard let letter = try await store.deadLetters(includeResolved: true, limit: 10_000).first(where: { $0.runID == id }),
                     let record = try await store.run(id: id)
-                else { throw CLIError("run '\(id)' is not in the dead-letter queue of \(storeOptions.db)") }
+                else { throw CLIError("run '\(id)' is not in the dead-letter queue of \(storeOptions.location)") }
                 return (letter, record, try await store.journal(runID: id))
             }
             if json {
@@ -71,9 +71,9 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let record = try await catching {
-                let store = try storeOptions.openStore()
+                let store = try await storeOptions.openStore()
                 guard try await store.deadLetters(includeResolved: false, limit: 10_000).contains(where: { $0.runID == id }) else {
-                    throw CLIError("run '\(id)' is not an open dead letter in \(storeOptions.db)")
+                    throw CLIError("run '\(id)' is not an open dead letter in \(storeOptions.location)")
                 }
                 _ = try await store.reopen(runID: id)
                 return try await CLIRuntime.make(store: store).run(id)

@@ -42,16 +42,21 @@ struct DemoCommand: AsyncParsableCommand {
         if let pace, Duration(parsing: pace) == nil { throw ValidationError("--pace must be a duration such as 2s or 10ms, got '\(pace)'") }
     }
 
-    func run() async throws {
+    /// The report the flags ask for.
+    var requestedInput: ReportWorkflow.Input {
         let spec = modelOptions.spec(offline: "writer")
         let paceDuration = pace.flatMap { Duration(parsing: $0) } ?? (spec.isOffline ? .milliseconds(10) : .seconds(2))
-        let runID = self.runID ?? newRunID("report")
-        let requested = ReportWorkflow.Input(
+        return ReportWorkflow.Input(
             topic: topic, sections: sections, contextTokens: contextTokens,
             paceMilliseconds: Int(paceDuration.components.seconds * 1000 + paceDuration.components.attoseconds / 1_000_000_000_000_000),
             model: spec, controls: controlOptions.settings)
+    }
+
+    func run() async throws {
+        let runID = self.runID ?? newRunID("report")
+        let requested = requestedInput
         do {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             var input = requested
             if let existing = try await store.run(id: runID) {
                 guard existing.workflow == "report" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not a report") }
@@ -65,7 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
                 _ = try await store.createRun(NewRun(
                     id: runID, workflow: "report", input: try JSONValue(encoding: input), tenant: controlOptions.tenant,
                     deadline: controlOptions.deadlineDate))
-                Console.line("run \(runID): writing a \(input.sections)-section report with \(input.model.spec) into \(storeOptions.db)")
+                Console.line("run \(runID): writing a \(input.sections)-section report with \(input.model.spec) into \(storeOptions.location)")
                 Console.line("resume it after a crash with: keel demo --run-id \(runID)")
             }
             let modelIdentifier = try input.model.makeModel().identifier

@@ -32,7 +32,7 @@ struct RunsCommand: AsyncParsableCommand {
                 return
             }
             guard !runs.isEmpty else {
-                Console.line("no runs in \(storeOptions.db)")
+                Console.line("no runs in \(storeOptions.location)")
                 return
             }
             Console.line(RunReport.table(runs))
@@ -47,8 +47,8 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (record, journal) = try await catching {
-                let store = try storeOptions.openStore()
-                guard let record = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.db)") }
+                let store = try await storeOptions.openStore()
+                guard let record = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
                 return (record, try await store.journal(runID: id))
             }
             Console.line(json ? RunReport.json(record, journal: journal).prettySerialized() : RunReport.text(record, journal: journal))
@@ -62,8 +62,8 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let record = try await catching {
-                let store = try storeOptions.openStore()
-                guard let existing = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.db)") }
+                let store = try await storeOptions.openStore()
+                guard let existing = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
                 if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: id) }
                 return try await CLIRuntime.make(store: store).run(id)
             }

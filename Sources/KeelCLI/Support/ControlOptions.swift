@@ -19,12 +19,14 @@ struct ControlSettings: Codable, Sendable, Hashable {
     var pricesPath: String?
     var alertURL: String?
 
-    /// The model with pacing, when limits are set: one limiter per provider, key and model in the
-    /// process, shared by every run.
+    /// The model with pacing, when limits are set: one limiter per provider, key and model, shared
+    /// by every run in the process — and by every worker, on a PostgreSQL store.
     func pace(_ model: any ChatModel, spec: ModelSpec) -> any ChatModel {
         let limits = RateLimits(requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute)
         guard limits.isLimited else { return model }
-        let key = [spec.spec, spec.baseURL ?? "", String(ProcessInfo.processInfo.environment["OPENAI_API_KEY"]?.hashValue ?? 0)].joined(separator: "|")
+        // The same in every process: a fingerprint of the API key, never the key itself.
+        let fingerprint = SHA256.hexDigest(ProcessInfo.processInfo.environment["OPENAI_API_KEY"] ?? "").prefix(16)
+        let key = [spec.spec, spec.baseURL ?? "", String(fingerprint)].joined(separator: "|")
         return RateLimitedModel(model, limiter: RateLimiters.shared.limiter(for: key, limits: limits))
     }
 

@@ -1,26 +1,53 @@
 import ArgumentParser
 import Foundation
+import KeelPostgres
 import KeelRuntime
 import KeelSQLite
 
-/// `--db`, shared by every command that keeps runs.
+/// What the CLI keeps runs in: either store is also the spend ledger.
+typealias KeelStore = RunStore & SpendLedger
+
+/// `--store` (or `--db`) and `--lock-timeout`, shared by every command that keeps runs.
 struct StoreOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The SQLite store file.", valueName: "path"))
+    @Option(
+        name: [.customLong("store"), .customLong("db")],
+        help: ArgumentHelp("The store: a SQLite file, or a PostgreSQL URL such as postgres://keel@db:5432/keel.", valueName: "path-or-url"))
     var db = "keel.db"
 
     @Option(name: .customLong("lock-timeout"), help: ArgumentHelp("How long to wait for another process's write, such as 5s.", valueName: "duration"))
     var lockTimeout = "5s"
 
-    func openStore() throws -> SQLiteRunStore {
-        try Self.openStore(path: db, lockTimeout: lockTimeout)
+    func openStore() async throws -> any KeelStore {
+        try await Self.openStore(db, lockTimeout: lockTimeout)
     }
 
-    static func openStore(path: String, lockTimeout: String = "5s") throws -> SQLiteRunStore {
+    /// The store's location for messages (a URL without its password).
+    var location: String { Self.location(of: db) }
+
+    static func isPostgres(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    static func location(of store: String) -> String {
+        guard isPostgres(store), let configuration = try? PostgresRunStore.Configuration(url: store) else { return store }
+        return configuration.displayURL
+    }
+
+    /// Opens a SQLite file or connects to PostgreSQL, by the form of `location`.
+    static func openStore(_ location: String, lockTimeout: String = "5s") async throws -> any KeelStore {
         guard let timeout = Duration(parsing: lockTimeout) else { throw CLIError("--lock-timeout must be a duration such as 5s, got '\(lockTimeout)'") }
-        var configuration = SQLiteRunStore.Configuration()
-        configuration.busyTimeout = timeout
         do {
-            return try SQLiteRunStore(path: path, configuration: configuration)
+            if isPostgres(location) {
+                var configuration = try PostgresRunStore.Configuration(url: location)
+                configuration.connectTimeout = max(timeout, .seconds(2))
+                let store = try await PostgresRunStore.connect(configuration)
+                // Workers on one database pace themselves together.
+                RateLimiters.shared.useBackend { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
+                return store
+            }
+            var configuration = SQLiteRunStore.Configuration()
+            configuration.busyTimeout = timeout
+            return try SQLiteRunStore(path: location, configuration: configuration)
         } catch let error as StoreError {
             throw CLIError(error.message)
         }

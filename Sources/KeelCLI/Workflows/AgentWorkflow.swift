@@ -88,12 +88,12 @@ struct AgentWorkflow: Workflow {
 enum CLIRuntime {
     static func make(
         store: any RunStore & SpendLedger, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
-        alerts: any AlertHook = LogAlertHook()
+        alerts: any AlertHook = LogAlertHook(), configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
         var report = report
         report.ledger = store
         var agent = agent
         agent.ledger = store
-        return DurableRuntime(store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], alerts: alerts)
+        return DurableRuntime(store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: alerts)
     }
 }

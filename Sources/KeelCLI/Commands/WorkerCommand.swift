@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import KeelCore
+import KeelRuntime
+import KeelTesting
+import Logging
+import ServiceLifecycle
+
+/// `keel worker`: runs the store's runs, many at a time, until told to stop.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run the store's runs as a worker, beside any number of others.",
+        discussion: """
+            Claims runnable runs (submitted, resumed, woken by a timer, a signal or an approval, or abandoned by a worker \
+            that died) and runs them, up to --concurrency at a time. Start as many workers as you like on one PostgreSQL \
+            store: a run is held by one worker at a time under a lease renewed every --heartbeat; when a worker dies its \
+            runs are taken over once their leases expire, from their last journaled step. SIGTERM or SIGINT stops claiming \
+            and lets the runs in hand finish (or wait) for up to --shutdown-grace; runs still going then are given back.
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: "How many runs this worker runs at once.")
+    var concurrency = 4
+
+    @Option(help: ArgumentHelp("How often to look for work when there is none, such as 250ms.", valueName: "duration"))
+    var poll = "250ms"
+
+    @Option(help: ArgumentHelp("How long a claim lasts without a heartbeat, such as 30s.", valueName: "duration"))
+    var lease = "30s"
+
+    @Option(help: ArgumentHelp("How often a run's lease is renewed, such as 10s.", valueName: "duration"))
+    var heartbeat = "10s"
+
+    @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("How long runs in hand may go on after SIGTERM, such as 30s.", valueName: "duration"))
+    var shutdownGrace = "30s"
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        for (flag, value) in [("--poll", poll), ("--lease", lease), ("--heartbeat", heartbeat), ("--shutdown-grace", shutdownGrace)] {
+            guard Duration(parsing: value) != nil else { throw ValidationError("\(flag) must be a duration such as 10s, got '\(value)'") }
+        }
+    }
+
+    func run() async throws {
+        var runtimeConfiguration = DurableRuntime.Configuration()
+        runtimeConfiguration.leaseDuration = Duration(parsing: lease) ?? .seconds(30)
+        runtimeConfiguration.heartbeatInterval = Duration(parsing: heartbeat) ?? .seconds(10)
+        guard runtimeConfiguration.heartbeatInterval < runtimeConfiguration.leaseDuration else {
+            throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
+        }
+        let store = try await storeOptions.openStore()
+        let runtime = CLIRuntime.make(store: store, configuration: runtimeConfiguration)
+        let logger = Logger(label: "keel.worker")
+        let service = WorkerService(runtime: runtime, concurrency: concurrency, pollInterval: Duration(parsing: poll) ?? .milliseconds(250))
+        var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = Duration(parsing: shutdownGrace)
+        Console.error("worker \(runtime.owner) runs \(concurrency) at a time from \(storeOptions.location)")
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        Console.error("worker \(runtime.owner) stopped")
+    }
+}
+
+/// The worker as a service: graceful shutdown stops claiming; cancellation gives the runs back.
+struct WorkerService: Service {
+    let runtime: DurableRuntime
+    let concurrency: Int
+    let pollInterval: Duration
+
+    func run() async throws {
+        let stopping = Locked(false)
+        await withGracefulShutdownHandler {
+            await runtime.work(concurrency: concurrency, pollInterval: pollInterval, isStopping: { stopping.value })
+        } onGracefulShutdown: {
+            stopping.withLock { $0 = true }
+        }
+    }
+}
+
+/// `keel submit demo|agent`: puts a run in the store for the workers, and prints its id.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Put a run in the store for the workers to run, and print its id.",
+        discussion: "Submitting the same --run-id again does nothing and prints the id again.",
+        subcommands: [Demo.self, Agent.self]
+    )
+
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Submit the report pipeline of keel demo.")
+        @OptionGroup var demo: DemoCommand
+
+        func run() async throws {
+            try await submit(
+                workflow: "report", input: try JSONValue(encoding: demo.requestedInput), runID: demo.runID ?? newRunID("report"),
+                store: demo.storeOptions.db, lockTimeout: demo.storeOptions.lockTimeout, controls: demo.controlOptions)
+        }
+    }
+
+    struct Agent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Submit an agent run of keel agent.")
+        @OptionGroup var agent: AgentCommand
+
+        func run() async throws {
+            try await submit(
+                workflow: "agent", input: try JSONValue(encoding: try agent.requestedInput()), runID: agent.runID ?? newRunID("agent"),
+                store: agent.db ?? "keel.db", lockTimeout: "5s", controls: agent.controlOptions)
+        }
+    }
+}
+
+/// Creates the run (idempotently by id) and prints its id.
+private func submit(workflow: String, input: JSONValue, runID: String, store location: String, lockTimeout: String, controls: ControlOptions) async throws {
+    let record = try await catching {
+        let store = try await StoreOptions.openStore(location, lockTimeout: lockTimeout)
+        return try await store.createRun(NewRun(id: runID, workflow: workflow, input: input, tenant: controls.tenant, deadline: controls.deadlineDate)).record
+    }
+    Console.line(record.id)
+}

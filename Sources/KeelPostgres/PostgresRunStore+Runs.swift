@@ -1,0 +1,470 @@
+import Foundation
+import KeelCore
+import KeelRuntime
+import Logging
+import PostgresNIO
+
+extension PostgresRunStore {
+    // MARK: Runs
+
+    public func createRun(_ run: NewRun) async throws -> (record: RunRecord, created: Bool) {
+        let logger = self.logger
+        return try await write { connection in
+            let now = Date().timeIntervalSince1970
+            let inserted = try await connection.rows(
+                """
+                INSERT INTO keel_runs (id, workflow, input, status, tenant, deadline_at, created_at, updated_at)
+                VALUES (\(run.id), \(run.workflow), \(run.input.serialized()), 'pending', \(run.tenant), \(run.deadline?.timeIntervalSince1970), \(now), \(now))
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, logger: logger)
+            let record = try await Self.requireRun(connection, id: run.id, logger: logger)
+            if inserted.isEmpty, record.workflow != run.workflow {
+                throw StoreError(.conflict, "run id '\(run.id)' already belongs to a '\(record.workflow)' run")
+            }
+            return (record, !inserted.isEmpty)
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        let logger = self.logger
+        return try await read { connection in try await Self.fetchRun(connection, id: id, logger: logger) }
+    }
+
+    public func listRuns(_ query: RunQuery) async throws -> [RunRecord] {
+        let logger = self.logger
+        let statuses = query.statuses.map { $0.map(\.rawValue).sorted() }
+        return try await read { connection in
+            try await connection.rows(
+                """
+                SELECT * FROM keel_runs
+                WHERE (\(statuses == nil) OR status = ANY(\(statuses ?? [])))
+                  AND (\(query.workflow == nil) OR workflow = \(query.workflow ?? ""))
+                  AND (\(query.tenant == nil) OR tenant = \(query.tenant ?? ""))
+                ORDER BY created_at DESC, id DESC LIMIT \(query.limit)
+                """, logger: logger
+            ).map(Self.decodeRun)
+        }
+    }
+
+    public func journal(runID: String) async throws -> [JournalEntry] {
+        let logger = self.logger
+        return try await read { connection in
+            try await connection.rows("SELECT * FROM keel_journal WHERE run_id = \(runID) ORDER BY sequence", logger: logger).map(Self.decodeEntry)
+        }
+    }
+
+    // MARK: Leases
+
+    public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
+        let logger = self.logger
+        return try await write { connection in
+            guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {
+                return .notFound
+            }
+            let run = try Self.decodeRun(row)
+            if run.status.isFinished { return .finished(run) }
+            let now = Date()
+            if run.status == .running, let current = run.owner, current != owner.id,
+                let expires = run.leaseExpiresAt, expires > now, !RunOwner.isDeadLocally(current)
+            {
+                return .busy(owner: current, until: expires)
+            }
+            let (lease, record) = try await Self.take(connection, runID: run.id, owner: owner, leaseDuration: leaseDuration, now: now, logger: logger)
+            return .claimed(lease, record)
+        }
+    }
+
+    public func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)? {
+        let logger = self.logger
+        let names = workflows.map { Array($0).sorted() }
+        return try await write { connection in
+            let now = Date()
+            let seconds = now.timeIntervalSince1970
+            // Locked rows are being claimed by another worker: skip them rather than wait.
+            let rows = try await connection.rows(
+                """
+                SELECT id FROM keel_runs r
+                WHERE (r.status = 'pending'
+                   OR (r.status = 'waiting' AND r.wake_at IS NOT NULL AND r.wake_at <= \(seconds))
+                   OR (r.status = 'waiting' AND r.waiting_for IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM keel_signals s WHERE s.run_id = r.id AND s.consumed_sequence IS NULL
+                        AND s.name IN (SELECT jsonb_array_elements_text(r.waiting_for::jsonb))))
+                   OR (r.status = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < \(seconds))))
+                  AND (\(names == nil) OR r.workflow = ANY(\(names ?? [])))
+                ORDER BY r.updated_at, r.id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED
+                """, logger: logger)
+            if let row = rows.first {
+                let id: String = try Columns(row)("id")
+                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, now: now, logger: logger)
+            }
+            // Runs whose owner died on this host can be taken before their lease expires.
+            let running = try await connection.rows(
+                """
+                SELECT id, owner, workflow FROM keel_runs WHERE status = 'running' AND owner IS NOT NULL
+                ORDER BY updated_at LIMIT 64 FOR UPDATE SKIP LOCKED
+                """, logger: logger)
+            for row in running {
+                let columns = Columns(row)
+                let (id, ownerID, workflow): (String, String, String) = (try columns("id"), try columns("owner"), try columns("workflow"))
+                guard RunOwner.isDeadLocally(ownerID), workflows?.contains(workflow) ?? true else { continue }
+                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, now: now, logger: logger)
+            }
+            return nil
+        }
+    }
+
+    public func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease {
+        let logger = self.logger
+        return try await write { connection in
+            let expires = Date().addingTimeInterval(Self.seconds(leaseDuration))
+            let updated = try await connection.rows(
+                """
+                UPDATE keel_runs SET lease_expires_at = \(expires.timeIntervalSince1970)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
+                """, logger: logger)
+            if updated.isEmpty { try await Self.checkLease(connection, lease, logger: logger) }
+            var renewed = lease
+            renewed.expiresAt = expires
+            return renewed
+        }
+    }
+
+    // MARK: Journal
+
+    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
+        let logger = self.logger
+        guard settling != nil || !audit.isEmpty else {
+            // One statement, so no transaction: the common step costs one round trip.
+            try await statement { connection in try await Self.upsert(connection, entry: entry, lease: lease, logger: logger) }
+            return
+        }
+        try await write { connection in
+            try await Self.upsert(connection, entry: entry, lease: lease, logger: logger)
+            if let settling {
+                let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
+                try await Self.settle(connection, settling, actual: actual, logger: logger)
+            }
+            if !audit.isEmpty { try await Self.appendAudit(connection, audit, logger: logger) }
+        }
+    }
+
+    public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
+        let logger = self.logger
+        try await write { connection in
+            try await Self.checkLease(connection, lease, logger: logger)
+            let names = waitingFor.isEmpty ? nil : JSONValue.array(waitingFor.map(JSONValue.string)).serialized()
+            // A signal that arrived (or an approval decided) before the wait leaves the run runnable.
+            let signalled = try await connection.rows(
+                """
+                SELECT 1 FROM keel_signals WHERE run_id = \(lease.runID) AND name = ANY(\(waitingFor)) AND consumed_sequence IS NULL
+                UNION ALL
+                SELECT 1 FROM keel_approvals WHERE 'approval:' || id = ANY(\(waitingFor)) AND status IN ('approved', 'denied')
+                LIMIT 1
+                """, logger: logger)
+            try await connection.rows(
+                """
+                UPDATE keel_runs SET status = \(signalled.isEmpty ? "waiting" : "pending"), wake_at = \(wakeAt?.timeIntervalSince1970),
+                    waiting_for = \(names), owner = NULL, lease_expires_at = NULL, updated_at = \(Date().timeIntervalSince1970)
+                WHERE id = \(lease.runID)
+                """, logger: logger)
+        }
+    }
+
+    public func finish(_ lease: Lease, status: RunStatus, output: JSONValue?, failure: RunFailure?) async throws {
+        guard status.isFinished else { throw StoreError(.invalidState, "finish needs completed, failed or cancelled, not \(status)") }
+        let logger = self.logger
+        try await write { connection in
+            try await Self.checkLease(connection, lease, logger: logger)
+            let now = Date().timeIntervalSince1970
+            try await connection.rows(
+                """
+                UPDATE keel_runs SET status = \(status.rawValue), output = \(output?.serialized()), failure = \(try failure.map(Self.encodeFailure)),
+                    owner = NULL, lease_expires_at = NULL, wake_at = NULL, waiting_for = NULL, updated_at = \(now)
+                WHERE id = \(lease.runID)
+                """, logger: logger)
+            if status == .failed, let failure {
+                try await connection.rows(
+                    """
+                    INSERT INTO keel_dead_letters (run_id, failure, journal_length, created_at)
+                    SELECT \(lease.runID), \(try Self.encodeFailure(failure)), COUNT(*), \(now)
+                    FROM keel_journal WHERE run_id = \(lease.runID) AND status = 'completed'
+                    ON CONFLICT (run_id) DO UPDATE SET failure = EXCLUDED.failure, journal_length = EXCLUDED.journal_length,
+                        created_at = EXCLUDED.created_at, resolved_at = NULL
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func release(_ lease: Lease) async throws {
+        let logger = self.logger
+        try await write { connection in
+            try await Self.checkLease(connection, lease, logger: logger)
+            try await connection.rows(
+                """
+                UPDATE keel_runs SET status = 'pending', owner = NULL, lease_expires_at = NULL, updated_at = \(Date().timeIntervalSince1970)
+                WHERE id = \(lease.runID)
+                """, logger: logger)
+        }
+    }
+
+    // MARK: Signals
+
+    public func signal(runID: String, name: String, payload: JSONValue) async throws {
+        let logger = self.logger
+        try await write { connection in
+            guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {
+                throw StoreError(.notFound, "no run '\(runID)'")
+            }
+            let run = try Self.decodeRun(row)
+            guard !run.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(run.status); it takes no more signals") }
+            let now = Date().timeIntervalSince1970
+            try await connection.rows(
+                "INSERT INTO keel_signals (run_id, name, payload, created_at) VALUES (\(runID), \(name), \(payload.serialized()), \(now))",
+                logger: logger)
+            if run.status == .waiting, run.waitingFor.contains(name) {
+                try await connection.rows("UPDATE keel_runs SET status = 'pending', updated_at = \(now) WHERE id = \(runID)", logger: logger)
+            }
+        }
+    }
+
+    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
+        let logger = self.logger
+        return try await write { connection in
+            try await Self.checkLease(connection, lease, logger: logger)
+            guard let row = try await connection.rows(
+                """
+                SELECT id, payload FROM keel_signals WHERE run_id = \(runID) AND name = \(name) AND consumed_sequence IS NULL
+                ORDER BY id LIMIT 1 FOR UPDATE
+                """, logger: logger
+            ).first else { return nil }
+            let columns = Columns(row)
+            let id: Int = try columns("id")
+            let payload = try Self.json(try columns("payload"), what: "signal \(id) payload")
+            try await connection.rows("UPDATE keel_signals SET consumed_sequence = \(sequence) WHERE id = \(id)", logger: logger)
+            let now = Date()
+            let entry = JournalEntry(
+                runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .completed, result: payload, startedAt: now, completedAt: now)
+            try await Self.upsert(connection, entry: entry, lease: lease, logger: logger)
+            return payload
+        }
+    }
+
+    // MARK: Cancel, reopen, fork
+
+    public func cancel(runID: String) async throws -> RunRecord {
+        let logger = self.logger
+        return try await write { connection in
+            guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {
+                throw StoreError(.notFound, "no run '\(runID)'")
+            }
+            let run = try Self.decodeRun(row)
+            guard !run.status.isFinished else { return run }
+            // A new epoch fences off the owner, if any: its next write is refused.
+            try await connection.rows(
+                """
+                UPDATE keel_runs SET status = 'cancelled', epoch = epoch + 1, owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+                    waiting_for = NULL, updated_at = \(Date().timeIntervalSince1970) WHERE id = \(runID)
+                """, logger: logger)
+            return try await Self.requireRun(connection, id: runID, logger: logger)
+        }
+    }
+
+    public func reopen(runID: String) async throws -> RunRecord {
+        let logger = self.logger
+        return try await write { connection in
+            guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {
+                throw StoreError(.notFound, "no run '\(runID)'")
+            }
+            let run = try Self.decodeRun(row)
+            switch run.status {
+            case .failed, .cancelled:
+                let now = Date().timeIntervalSince1970
+                try await connection.rows("UPDATE keel_runs SET status = 'pending', failure = NULL, updated_at = \(now) WHERE id = \(runID)", logger: logger)
+                try await connection.rows(
+                    "UPDATE keel_dead_letters SET resolved_at = \(now) WHERE run_id = \(runID) AND resolved_at IS NULL", logger: logger)
+                return try await Self.requireRun(connection, id: runID, logger: logger)
+            case .completed:
+                throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
+            case .pending, .running, .waiting:
+                return run
+            }
+        }
+    }
+
+    public func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord {
+        let logger = self.logger
+        return try await write { connection in
+            guard try await Self.fetchRun(connection, id: runID, logger: logger) != nil else { throw StoreError(.notFound, "no run '\(runID)'") }
+            guard try await Self.fetchRun(connection, id: newRunID, logger: logger) == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
+            let count = try await connection.rows("SELECT COUNT(*) AS n FROM keel_journal WHERE run_id = \(runID)", logger: logger)
+            let length: Int = try count.first.map { try Columns($0)("n") } ?? 0
+            guard sequence >= 0, sequence <= length else {
+                throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
+            }
+            let now = Date().timeIntervalSince1970
+            try await connection.rows(
+                """
+                INSERT INTO keel_runs (id, workflow, input, status, parent_run_id, forked_at, tenant, deadline_at, created_at, updated_at)
+                SELECT \(newRunID), workflow, input, 'pending', id, \(sequence), tenant, deadline_at, \(now), \(now) FROM keel_runs WHERE id = \(runID)
+                """, logger: logger)
+            try await connection.rows(
+                """
+                INSERT INTO keel_journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
+                SELECT \(newRunID), sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, 0
+                FROM keel_journal WHERE run_id = \(runID) AND sequence < \(sequence) AND status = 'completed'
+                """, logger: logger)
+            return try await Self.requireRun(connection, id: newRunID, logger: logger)
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Marks the run running under a new epoch owned by `owner`.
+    static func take(
+        _ connection: PostgresConnection, runID: String, owner: RunOwner, leaseDuration: Duration, now: Date, logger: Logger
+    ) async throws -> (Lease, RunRecord) {
+        let expires = now.addingTimeInterval(seconds(leaseDuration))
+        guard let row = try await connection.rows(
+            """
+            UPDATE keel_runs SET status = 'running', owner = \(owner.id), lease_expires_at = \(expires.timeIntervalSince1970), epoch = epoch + 1,
+                updated_at = \(now.timeIntervalSince1970)
+            WHERE id = \(runID) RETURNING *
+            """, logger: logger
+        ).first else { throw StoreError(.notFound, "no run '\(runID)'") }
+        let record = try decodeRun(row)
+        return (Lease(runID: runID, owner: owner.id, epoch: record.epoch, expiresAt: expires), record)
+    }
+
+    /// Throws ``StoreError/Code/leaseLost`` unless the run is still running under this lease.
+    static func checkLease(_ connection: PostgresConnection, _ lease: Lease, logger: Logger) async throws {
+        guard let row = try await connection.rows("SELECT epoch, owner, status FROM keel_runs WHERE id = \(lease.runID)", logger: logger).first else {
+            throw StoreError(.notFound, "no run '\(lease.runID)'")
+        }
+        let columns = Columns(row)
+        let epoch: Int = try columns("epoch")
+        let owner: String? = try columns("owner")
+        let status: String = try columns("status")
+        guard epoch == lease.epoch, owner == lease.owner, status == RunStatus.running.rawValue else {
+            let reason = status == RunStatus.cancelled.rawValue ? "was cancelled" : "was taken over (epoch \(epoch), this writer holds \(lease.epoch))"
+            throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
+        }
+    }
+
+    /// Inserts a started entry, or completes one; a second completion at a position is refused.
+    ///
+    /// One statement does it all: it touches the run under the lease (which checks the lease and
+    /// locks the run), and writes the entry only if that found the run — so a worker whose lease
+    /// was taken over writes nothing. An entry already at the position is replaced only while it is
+    /// started and has the same name.
+    static func upsert(_ connection: PostgresConnection, entry: JournalEntry, lease: Lease, logger: Logger) async throws {
+        let usage = entry.metering?.usage
+        let changed = try await connection.rows(
+            """
+            WITH fenced AS (
+                UPDATE keel_runs SET updated_at = \(Date().timeIntervalSince1970)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
+            )
+            INSERT INTO keel_journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
+                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
+            SELECT fenced.id, \(entry.sequence), \(entry.name), \(entry.kind.rawValue), \(entry.status.rawValue), \(entry.result?.serialized()),
+                \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts), \(entry.metering?.model), \(usage?.inputTokens),
+                \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens), \(entry.metering?.costUSD),
+                \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970), \(entry.completedAt?.timeIntervalSince1970), \(lease.epoch)
+            FROM fenced
+            ON CONFLICT (run_id, sequence) DO UPDATE SET
+                kind = EXCLUDED.kind, status = EXCLUDED.status, result = EXCLUDED.result, idempotency_key = EXCLUDED.idempotency_key,
+                side_effecting = EXCLUDED.side_effecting, attempts = EXCLUDED.attempts, model = EXCLUDED.model,
+                input_tokens = EXCLUDED.input_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
+                output_tokens = EXCLUDED.output_tokens, reasoning_tokens = EXCLUDED.reasoning_tokens, cost_usd = EXCLUDED.cost_usd,
+                wake_at = EXCLUDED.wake_at, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at, epoch = EXCLUDED.epoch
+            WHERE keel_journal.status = 'started' AND keel_journal.name = EXCLUDED.name
+            RETURNING sequence
+            """, logger: logger)
+        guard changed.isEmpty else { return }
+        // Nothing written: the lease is lost, or the position holds a completed step or one of
+        // another name.
+        try await checkLease(connection, lease, logger: logger)
+        let existing = try await connection.rows(
+            "SELECT name FROM keel_journal WHERE run_id = \(entry.runID) AND sequence = \(entry.sequence)", logger: logger)
+        let name: String = try existing.first.map { try Columns($0)("name") } ?? ""
+        guard name == entry.name else {
+            throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
+        }
+        throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
+    }
+
+    static func fetchRun(_ connection: PostgresConnection, id: String, logger: Logger) async throws -> RunRecord? {
+        try await connection.rows("SELECT * FROM keel_runs WHERE id = \(id)", logger: logger).first.map(decodeRun)
+    }
+
+    static func requireRun(_ connection: PostgresConnection, id: String, logger: Logger) async throws -> RunRecord {
+        guard let run = try await fetchRun(connection, id: id, logger: logger) else { throw StoreError(.notFound, "no run '\(id)'") }
+        return run
+    }
+
+    static func decodeRun(_ row: PostgresRow) throws -> RunRecord {
+        let columns = Columns(row)
+        let id: String = try columns("id")
+        guard let status = RunStatus(rawValue: try columns("status")) else { throw StoreError(.corrupt, "run '\(id)' has an unknown status") }
+        let output: String? = try columns("output")
+        let failure: String? = try columns("failure")
+        let waiting: String? = try columns("waiting_for")
+        let waitingFor = try waiting.map { try json($0, what: "signals run '\(id)' waits for").arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
+        return RunRecord(
+            id: id, workflow: try columns("workflow"), input: try json(try columns("input"), what: "input of run '\(id)'"), status: status,
+            output: try output.map { try json($0, what: "output of run '\(id)'") },
+            failure: try failure.map { try decodeFailure($0, runID: id) }, wakeAt: date(try columns("wake_at")), waitingFor: waitingFor,
+            owner: try columns("owner"), leaseExpiresAt: date(try columns("lease_expires_at")), epoch: try columns("epoch"),
+            parentRunID: try columns("parent_run_id"), forkedAt: try columns("forked_at"), tenant: try columns("tenant"),
+            deadline: date(try columns("deadline_at")), createdAt: date(try columns("created_at")) ?? Date(timeIntervalSince1970: 0),
+            updatedAt: date(try columns("updated_at")) ?? Date(timeIntervalSince1970: 0))
+    }
+
+    static func decodeEntry(_ row: PostgresRow) throws -> JournalEntry {
+        let columns = Columns(row)
+        let runID: String = try columns("run_id")
+        let sequence: Int = try columns("sequence")
+        guard let status = JournalEntry.Status(rawValue: try columns("status")) else {
+            throw StoreError(.corrupt, "journal entry \(sequence) of run '\(runID)' has an unknown status")
+        }
+        var metering: StepMetering?
+        if let model: String = try columns("model") {
+            let input: Int? = try columns("input_tokens")
+            let cached: Int? = try columns("cached_input_tokens")
+            let output: Int? = try columns("output_tokens")
+            let reasoning: Int? = try columns("reasoning_tokens")
+            metering = StepMetering(
+                model: model, usage: Usage(inputTokens: input ?? 0, cachedInputTokens: cached ?? 0, outputTokens: output ?? 0, reasoningTokens: reasoning ?? 0),
+                costUSD: try columns("cost_usd"))
+        }
+        let result: String? = try columns("result")
+        return JournalEntry(
+            runID: runID, sequence: sequence, name: try columns("name"), kind: StepKind(try columns("kind")), status: status,
+            result: try result.map { try json($0, what: "journal entry \(sequence) of run '\(runID)'") },
+            idempotencyKey: try columns("idempotency_key"), isSideEffecting: try columns("side_effecting"), attempts: try columns("attempts"),
+            metering: metering, wakeAt: date(try columns("wake_at")),
+            startedAt: date(try columns("started_at")) ?? Date(timeIntervalSince1970: 0), completedAt: date(try columns("completed_at")))
+    }
+
+    static func json(_ text: String, what: String) throws -> JSONValue { try StoreCoding.json(text, what: what) }
+    static func encodeFailure(_ failure: RunFailure) throws -> String { try StoreCoding.encode(failure) }
+    static func decodeFailure(_ text: String, runID: String) throws -> RunFailure { try StoreCoding.decodeFailure(text, runID: runID) }
+    static func date(_ value: Double?) -> Date? { StoreCoding.date(value) }
+    static func seconds(_ duration: Duration) -> TimeInterval { StoreCoding.seconds(duration) }
+}
+
+extension PostgresRunStore {
+    /// The lease epoch under which each journal entry of a run was last written, in sequence
+    /// order. Fencing means it never decreases along the journal: a worker whose lease was taken
+    /// over cannot write after the worker that took it.
+    public func journalEpochs(runID: String) async throws -> [Int] {
+        let logger = self.logger
+        return try await read { connection in
+            try await connection.rows("SELECT epoch FROM keel_journal WHERE run_id = \(runID) ORDER BY sequence", logger: logger).map { try Columns($0)("epoch") }
+        }
+    }
+}
