@@ -191,6 +191,9 @@ public final class PostgresRunStore: RunStore {
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""
+                if state.hasPrefix("28") || state.hasPrefix("3D") {
+                    return StoreError(.refused, "PostgreSQL at \(url) refused the connection: \(message) (\(state))")
+                }
                 if state == "40001" || state == "40P01" {
                     return StoreError(.locked, "PostgreSQL at \(url) gave up a transaction that collided with another (\(message)); try again")
                 }

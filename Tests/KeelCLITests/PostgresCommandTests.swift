@@ -48,5 +48,10 @@ import Testing
         let noDatabase = try await KeelProcess.run(["runs", "list", "--store", "postgres://keel@127.0.0.1:\(port)/missing"])
         #expect(noDatabase.status != 0)
         #expect(noDatabase.stderrLines.count == 1, "\(noDatabase.stderr)")
+        #expect(noDatabase.stderr.contains("refused the connection"))
+        // A worker waits for a database that is down, but not for one that does not exist.
+        let worker = try await KeelProcess.run(["worker", "--store", "postgres://keel@127.0.0.1:\(port)/missing"], timeout: .seconds(30))
+        #expect(worker.status == 1, "\(worker.stderr)")
+        #expect(worker.stderr.contains("does not exist"))
     }
 }

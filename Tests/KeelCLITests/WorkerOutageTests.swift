@@ -6,8 +6,9 @@ import KeelTesting
 import Testing
 
 extension WorkerProcessTests {
-    /// The database goes away under two `keel worker` processes and comes back: they reconnect and
-    /// carry on, and every run completes with each section journaled once.
+    /// Two `keel worker` processes start before their database, and later it goes away under them
+    /// and comes back: they wait, reconnect and carry on, and every run completes with each
+    /// section journaled once.
     @Suite struct Outage {
         @Test func workersCarryOnAfterTheDatabaseComesBack() async throws {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-outage-\(UUID().uuidString)")
@@ -31,11 +32,16 @@ extension WorkerProcessTests {
                     _ = try await store.createRun(NewRun(id: "outage-\(number)", workflow: template.workflow, input: template.input))
                 }
                 await store.close()
+                // Workers started while the database is down wait for it.
+                try cluster.stopServer()
                 let workers = try (0..<2).map {
                     try BackgroundKeel(
                         ["worker", "--store", url, "--concurrency", "4", "--lease", "3s", "--heartbeat", "1s", "--poll", "50ms"],
                         log: work.appendingPathComponent("worker-\($0).log"), environment: ["KEEL_LOG_LEVEL": "info"])
                 }
+                try await Task.sleep(for: .milliseconds(1_500))
+                #expect(workers.allSatisfy { $0.isRunning && $0.output.contains("waiting for the store") })
+                try cluster.startServer()
                 // Let work get going, then take the database away for three seconds.
                 try await Task.sleep(for: .seconds(2))
                 try cluster.stopServer()

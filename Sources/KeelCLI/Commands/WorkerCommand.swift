@@ -51,7 +51,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard runtimeConfiguration.heartbeatInterval < runtimeConfiguration.leaseDuration else {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
-        let store = try await storeOptions.openStore()
+        let store = try await waitForStore()
         let runtime = CLIRuntime.make(store: store, configuration: runtimeConfiguration)
         let logger = Logger(label: "keel.worker")
         let service = WorkerService(runtime: runtime, concurrency: concurrency, pollInterval: Duration(parsing: poll) ?? .milliseconds(250))
@@ -60,6 +60,27 @@ struct WorkerCommand: AsyncParsableCommand {
         Console.error("worker \(runtime.owner) runs \(concurrency) at a time from \(storeOptions.location)")
         try await ServiceGroup(configuration: groupConfiguration).run()
         Console.error("worker \(runtime.owner) stopped")
+    }
+}
+
+extension WorkerCommand {
+    /// Opens the store, waiting (with backoff, up to 5 s between tries) while it cannot be reached,
+    /// so that workers started before their database, or during an outage, begin when it is back.
+    func waitForStore() async throws -> any KeelStore {
+        var delay = Duration.milliseconds(250)
+        var told = false
+        while true {
+            do {
+                return try await StoreOptions.connect(storeOptions.db, lockTimeout: storeOptions.lockTimeout)
+            } catch let error as StoreError where error.code == .unavailable {
+                if !told { Console.error("waiting for the store: \(error.message)") }
+                told = true
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            } catch let error as StoreError {
+                throw CLIError(error.message)
+            }
+        }
     }
 }
 

@@ -33,24 +33,30 @@ struct StoreOptions: ParsableArguments {
         return configuration.displayURL
     }
 
-    /// Opens a SQLite file or connects to PostgreSQL, by the form of `location`.
+    /// Opens a SQLite file or connects to PostgreSQL, by the form of `location`; a store error is
+    /// one line.
     static func openStore(_ location: String, lockTimeout: String = "5s") async throws -> any KeelStore {
-        guard let timeout = Duration(parsing: lockTimeout) else { throw CLIError("--lock-timeout must be a duration such as 5s, got '\(lockTimeout)'") }
         do {
-            if isPostgres(location) {
-                var configuration = try PostgresRunStore.Configuration(url: location)
-                configuration.connectTimeout = max(timeout, .seconds(2))
-                let store = try await PostgresRunStore.connect(configuration)
-                // Workers on one database pace themselves together.
-                RateLimiters.shared.useBackend { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
-                return store
-            }
-            var configuration = SQLiteRunStore.Configuration()
-            configuration.busyTimeout = timeout
-            return try SQLiteRunStore(path: location, configuration: configuration)
+            return try await connect(location, lockTimeout: lockTimeout)
         } catch let error as StoreError {
             throw CLIError(error.message)
         }
+    }
+
+    /// Opens a SQLite file or connects to PostgreSQL; throws ``StoreError`` as it is.
+    static func connect(_ location: String, lockTimeout: String = "5s") async throws -> any KeelStore {
+        guard let timeout = Duration(parsing: lockTimeout) else { throw CLIError("--lock-timeout must be a duration such as 5s, got '\(lockTimeout)'") }
+        if isPostgres(location) {
+            var configuration = try PostgresRunStore.Configuration(url: location)
+            configuration.connectTimeout = max(timeout, .seconds(2))
+            let store = try await PostgresRunStore.connect(configuration)
+            // Workers on one database pace themselves together.
+            RateLimiters.shared.useBackend { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
+            return store
+        }
+        var configuration = SQLiteRunStore.Configuration()
+        configuration.busyTimeout = timeout
+        return try SQLiteRunStore(path: location, configuration: configuration)
     }
 }
 

@@ -23,6 +23,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let newerSchema = Code("newer_schema")
         /// The store cannot be reached or written.
         public static let unavailable = Code("unavailable")
+        /// The store turned the connection away for good: wrong credentials, or no such database.
+        public static let refused = Code("refused")
 
         public var description: String { rawValue }
     }
