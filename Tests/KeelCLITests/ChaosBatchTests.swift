@@ -5,45 +5,47 @@ import KeelSQLite
 import KeelTesting
 import Testing
 
-/// 200 agent runs through the real `keel batch` against a chaos server that fails 20 % of
-/// requests: 500s, 503s, hangs, bodies that are not JSON and truncated replies.
-@Suite struct ChaosBatchTests {
-    @Test func twoHundredRunsSurviveTwentyPercentFaults() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-chaos-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let prompts = (1...200).map { #"{"prompt": "What is \#($0) plus \#($0 * 3)?"}"# }.joined(separator: "\n")
-        try Data(prompts.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
-        let stats = ChaosStats()
-        var chaos = ChaosConfiguration.faults(0.20)
-        chaos.seed = 42
-        try await OpenAICompatibleServer.withServer(responder: .chaos(chaos, stats: stats, answeringWith: .model(ArithmeticModel()))) { server in
-            let output = try await KeelProcess.run(
-                ["batch", "--input", "prompts.jsonl", "--output", "results.jsonl", "--db", "chaos.db", "--concurrency", "20",
-                 "--tools", "calculator", "--model", "openai:any", "--base-url", server.baseURL, "--attempts", "5", "--model-timeout", "1s"],
-                killAfter: nil, timeout: .seconds(300), directory: work)
-            // No crash: the process ended on its own, with success or "some runs did not complete".
-            #expect(output.status == 0 || output.status == 1, "\(output.stderr)")
-            let lines = try String(contentsOf: work.appendingPathComponent("results.jsonl"), encoding: .utf8).split(separator: "\n")
-            #expect(lines.count == 200)
-            let results = try lines.map { try JSONValue(parsing: String($0)) }
-            let completed = results.filter { $0["status"] == "completed" }
-            #expect(completed.count >= 198, "only \(completed.count) of 200 completed")
-            for result in completed.prefix(5) {
-                #expect(result["answer"]?.stringValue?.contains(" = ") == true)
+extension EnduranceTests {
+    /// 200 agent runs through the real `keel batch` against a chaos server that fails 20 % of
+    /// requests: 500s, 503s, hangs, bodies that are not JSON and truncated replies.
+    @Suite struct ChaosBatch {
+        @Test func twoHundredRunsSurviveTwentyPercentFaults() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-chaos-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let prompts = (1...200).map { #"{"prompt": "What is \#($0) plus \#($0 * 3)?"}"# }.joined(separator: "\n")
+            try Data(prompts.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
+            let stats = ChaosStats()
+            var chaos = ChaosConfiguration.faults(0.20)
+            chaos.seed = 42
+            try await OpenAICompatibleServer.withServer(responder: .chaos(chaos, stats: stats, answeringWith: .model(ArithmeticModel()))) { server in
+                let output = try await KeelProcess.run(
+                    ["batch", "--input", "prompts.jsonl", "--output", "results.jsonl", "--db", "chaos.db", "--concurrency", "20",
+                     "--tools", "calculator", "--model", "openai:any", "--base-url", server.baseURL, "--attempts", "5", "--model-timeout", "2s"],
+                    killAfter: nil, timeout: .seconds(300), directory: work)
+                // No crash: the process ended on its own, with success or "some runs did not complete".
+                #expect(output.status == 0 || output.status == 1, "\(output.stderr)")
+                let lines = try String(contentsOf: work.appendingPathComponent("results.jsonl"), encoding: .utf8).split(separator: "\n")
+                #expect(lines.count == 200)
+                let results = try lines.map { try JSONValue(parsing: String($0)) }
+                let completed = results.filter { $0["status"] == "completed" }
+                #expect(completed.count >= 198, "only \(completed.count) of 200 completed")
+                for result in completed.prefix(5) {
+                    #expect(result["answer"]?.stringValue?.contains(" = ") == true)
+                }
+                // No run lost: every run is completed, or a dead letter with its reason.
+                let store = try SQLiteRunStore(path: work.appendingPathComponent("chaos.db").path)
+                let runs = try await store.listRuns(RunQuery(limit: 1_000))
+                #expect(runs.count == 200)
+                let letters = Set(try await store.deadLetters(includeResolved: false, limit: 1_000).map(\.runID))
+                for run in runs where run.status != .completed {
+                    #expect(run.status == .failed)
+                    #expect(letters.contains(run.id), "run \(run.id) is \(run.status) but not in the dead-letter queue")
+                }
+                #expect(letters.count == runs.count { $0.status == .failed })
+                let counts = stats.snapshot
+                #expect(counts.faults > counts.requests / 8, "the server injected only \(counts.faults) faults in \(counts.requests) requests")
+                #expect(counts.hangs > 0 && counts.truncated > 0 && counts.malformed > 0 && counts.serverErrors > 0 && counts.overloaded > 0)
             }
-            // No run lost: every run is completed, or a dead letter with its reason.
-            let store = try SQLiteRunStore(path: work.appendingPathComponent("chaos.db").path)
-            let runs = try await store.listRuns(RunQuery(limit: 1_000))
-            #expect(runs.count == 200)
-            let letters = Set(try await store.deadLetters(includeResolved: false, limit: 1_000).map(\.runID))
-            for run in runs where run.status != .completed {
-                #expect(run.status == .failed)
-                #expect(letters.contains(run.id), "run \(run.id) is \(run.status) but not in the dead-letter queue")
-            }
-            #expect(letters.count == runs.count { $0.status == .failed })
-            let counts = stats.snapshot
-            #expect(counts.faults > counts.requests / 8, "the server injected only \(counts.faults) faults in \(counts.requests) requests")
-            #expect(counts.hangs > 0 && counts.truncated > 0 && counts.malformed > 0 && counts.serverErrors > 0 && counts.overloaded > 0)
         }
     }
 }

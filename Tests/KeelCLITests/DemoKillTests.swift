@@ -5,67 +5,69 @@ import KeelSQLite
 import KeelTesting
 import Testing
 
-/// The real `keel demo` process, killed with SIGKILL at random moments and restarted with the same
-/// run id until it completes.
-@Suite struct DemoKillTests {
-    let sections = 161
+extension EnduranceTests {
+    /// The real `keel demo` process, killed with SIGKILL at random moments and restarted with the same
+    /// run id until it completes.
+    @Suite struct DemoKill {
+        let sections = 161
 
-    func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-kill-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+        func folder() throws -> URL {
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-kill-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            return url
+        }
 
-    func demo(_ server: OpenAICompatibleServer, runID: String, db: String, output: String) -> [String] {
-        ["demo", "--model", "openai:writer", "--base-url", server.baseURL, "--db", db, "--run-id", runID, "--sections", String(sections),
-         "--pace", "5ms", "--output", output]
-    }
+        func demo(_ server: OpenAICompatibleServer, runID: String, db: String, output: String) -> [String] {
+            ["demo", "--model", "openai:writer", "--base-url", server.baseURL, "--db", db, "--run-id", runID, "--sections", String(sections),
+             "--pace", "5ms", "--output", output]
+        }
 
-    @Test func theReportSurvivesTwentyKillsByteForByte() async throws {
-        let work = try folder()
-        let db = work.appendingPathComponent("keel.db").path
-        try await OpenAICompatibleServer.withServer(responder: .model(ReportWriterModel())) { server in
-            var generator = SystemRandomNumberGenerator()
-            var kills = 0
-            var attempts = 0
-            var finished: KeelProcess.Output?
-            while finished == nil {
-                attempts += 1
-                #expect(attempts < 200, "the demo never finished")
-                if attempts >= 200 { return }
-                // Twenty kills at random moments, then let it run to the end.
-                let killAfter: Duration? = kills < 20 ? .milliseconds(Int.random(in: 80...450, using: &generator)) : nil
-                let output = try await KeelProcess.run(demo(server, runID: "killed", db: db, output: "killed.md"), killAfter: killAfter, timeout: .seconds(120), directory: work)
-                if output.status == -SIGKILL {
-                    kills += 1
-                } else {
-                    #expect(output.status == 0, "\(output.stderr)")
-                    finished = output
+        @Test func theReportSurvivesTwentyKillsByteForByte() async throws {
+            let work = try folder()
+            let db = work.appendingPathComponent("keel.db").path
+            try await OpenAICompatibleServer.withServer(responder: .model(ReportWriterModel())) { server in
+                var generator = SystemRandomNumberGenerator()
+                var kills = 0
+                var attempts = 0
+                var finished: KeelProcess.Output?
+                while finished == nil {
+                    attempts += 1
+                    #expect(attempts < 200, "the demo never finished")
+                    if attempts >= 200 { return }
+                    // Twenty kills at random moments, then let it run to the end.
+                    let killAfter: Duration? = kills < 20 ? .milliseconds(Int.random(in: 80...450, using: &generator)) : nil
+                    let output = try await KeelProcess.run(demo(server, runID: "killed", db: db, output: "killed.md"), killAfter: killAfter, timeout: .seconds(120), directory: work)
+                    if output.status == -SIGKILL {
+                        kills += 1
+                    } else {
+                        #expect(output.status == 0, "\(output.stderr)")
+                        finished = output
+                    }
                 }
+                #expect(kills >= 20)
+
+                // Every section is in the journal exactly once, in order.
+                let store = try SQLiteRunStore(path: db)
+                let journal = try await store.journal(runID: "killed")
+                let sectionNames = journal.filter { $0.name.hasPrefix("section-") }.map(\.name)
+                #expect(sectionNames == (1...sections).map { "section-\($0)" })
+                #expect(journal.allSatisfy { $0.status == .completed })
+                #expect(try await store.run(id: "killed")?.status == .completed)
+
+                // At most one request was lost per kill.
+                let requestsWhileKilling = server.chatRequests.count
+                #expect(requestsWhileKilling >= sections)
+                #expect(requestsWhileKilling - sections <= kills)
+
+                // The same report, uninterrupted, against the same server, is byte-identical.
+                let clean = try await KeelProcess.run(demo(server, runID: "clean", db: work.appendingPathComponent("clean.db").path, output: "clean.md"), killAfter: nil, timeout: .seconds(120), directory: work)
+                #expect(clean.status == 0, "\(clean.stderr)")
+                let killedReport = try Data(contentsOf: work.appendingPathComponent("killed.md"))
+                let cleanReport = try Data(contentsOf: work.appendingPathComponent("clean.md"))
+                #expect(killedReport == cleanReport)
+                #expect(killedReport.count > 100_000)
+                #expect(server.chatRequests.count - requestsWhileKilling == sections)
             }
-            #expect(kills >= 20)
-
-            // Every section is in the journal exactly once, in order.
-            let store = try SQLiteRunStore(path: db)
-            let journal = try await store.journal(runID: "killed")
-            let sectionNames = journal.filter { $0.name.hasPrefix("section-") }.map(\.name)
-            #expect(sectionNames == (1...sections).map { "section-\($0)" })
-            #expect(journal.allSatisfy { $0.status == .completed })
-            #expect(try await store.run(id: "killed")?.status == .completed)
-
-            // At most one request was lost per kill.
-            let requestsWhileKilling = server.chatRequests.count
-            #expect(requestsWhileKilling >= sections)
-            #expect(requestsWhileKilling - sections <= kills)
-
-            // The same report, uninterrupted, against the same server, is byte-identical.
-            let clean = try await KeelProcess.run(demo(server, runID: "clean", db: work.appendingPathComponent("clean.db").path, output: "clean.md"), killAfter: nil, timeout: .seconds(120), directory: work)
-            #expect(clean.status == 0, "\(clean.stderr)")
-            let killedReport = try Data(contentsOf: work.appendingPathComponent("killed.md"))
-            let cleanReport = try Data(contentsOf: work.appendingPathComponent("clean.md"))
-            #expect(killedReport == cleanReport)
-            #expect(killedReport.count > 100_000)
-            #expect(server.chatRequests.count - requestsWhileKilling == sections)
         }
     }
 }

@@ -5,7 +5,7 @@ import KeelRuntime
 import KeelTesting
 import Testing
 
-extension WorkerProcessTests {
+extension EnduranceTests {
     /// Four `keel worker` processes on one PostgreSQL store, one of them killed with SIGKILL every few
     /// seconds and restarted, until a hundred 20-section pipelines are done.
     @Suite struct Failover {

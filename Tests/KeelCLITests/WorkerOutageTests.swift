@@ -5,7 +5,7 @@ import KeelRuntime
 import KeelTesting
 import Testing
 
-extension WorkerProcessTests {
+extension EnduranceTests {
     /// Two `keel worker` processes start before their database, and later it goes away under them
     /// and comes back: they wait, reconnect and carry on, and every run completes with each
     /// section journaled once.

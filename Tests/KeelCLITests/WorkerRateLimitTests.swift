@@ -5,7 +5,7 @@ import KeelRuntime
 import KeelTesting
 import Testing
 
-extension WorkerProcessTests {
+extension EnduranceTests {
     /// Four `keel worker` processes on one PostgreSQL store share one rate limit: together they stay
     /// within what the server allows, instead of each taking the whole allowance.
     @Suite struct RateLimit {
