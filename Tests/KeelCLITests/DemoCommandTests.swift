@@ -99,7 +99,7 @@ import Testing
 
     @Test func aRunHeldByALiveProcessIsNotRunTwice() async throws {
         let work = try folder()
-        async let owner = keel(["demo", "--sections", "60", "--pace", "10ms", "--run-id", "shared"], in: work)
+        async let owner = keel(["demo", "--sections", "100", "--pace", "50ms", "--run-id", "shared"], in: work)  // 5 s or more: long enough for a second process to start under load
         let store = try SQLiteRunStore(path: work.appendingPathComponent("keel.db").path)
         while (try? await store.journal(runID: "shared").count) ?? 0 < 2 { try await Task.sleep(for: .milliseconds(10)) }
         let intruder = try await keel(["demo", "--run-id", "shared"], in: work)
@@ -108,7 +108,7 @@ import Testing
         let result = try await owner
         #expect(result.status == 0, "\(result.stderr)")
         let sections = try await store.journal(runID: "shared").filter { $0.name.hasPrefix("section-") }.map(\.name)
-        #expect(sections == (1...60).map { "section-\($0)" })
+        #expect(sections == (1...100).map { "section-\($0)" })
     }
 
     @Test func aStoreThatIsNotAStoreIsOneLine() async throws {
