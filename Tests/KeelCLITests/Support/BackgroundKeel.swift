@@ -34,11 +34,11 @@ final class BackgroundKeel {
 
     var isRunning: Bool { process.isRunning }
 
-    /// SIGKILL, and waits for the process to be gone.
+    /// SIGKILL. It does not wait for the exit: a blocking wait would hold one of the few threads
+    /// Swift concurrency has here, and Foundation's `Process` has been seen to miss an exit.
     func killHard() {
         guard process.isRunning else { return }
         _ = kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
     }
 
     /// SIGTERM, then waits up to `timeout` for the exit status (`nil` if it did not exit).
