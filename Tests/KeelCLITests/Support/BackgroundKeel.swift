@@ -15,11 +15,7 @@ final class BackgroundKeel {
         self.log = log
         process.executableURL = KeelProcess.binary
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "OPENAI_API_KEY")
-        env.removeValue(forKey: "OPENAI_BASE_URL")
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = KeelProcess.childEnvironment(environment)
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle

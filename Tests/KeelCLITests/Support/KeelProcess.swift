@@ -29,6 +29,16 @@ struct KeelProcess {
         return directory.appendingPathComponent("keel")
     }
 
+    /// This process's environment without a real provider's settings (tests never reach one),
+    /// with `overrides` on top.
+    static func childEnvironment(_ overrides: [String: String]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "OPENAI_API_KEY")
+        environment.removeValue(forKey: "OPENAI_BASE_URL")
+        environment.merge(overrides) { $1 }
+        return environment
+    }
+
     /// Runs `keel` with `arguments` to completion (or until `timeout`, when it is killed) and
     /// returns its exit status and output.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Output {
@@ -45,11 +55,7 @@ struct KeelProcess {
         if let directory { process.currentDirectoryURL = directory }
         process.executableURL = binary
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "OPENAI_API_KEY")
-        env.removeValue(forKey: "OPENAI_BASE_URL")
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = childEnvironment(environment)
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
