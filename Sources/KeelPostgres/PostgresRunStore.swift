@@ -226,10 +226,6 @@ struct Columns {
         self.row = row.makeRandomAccess()
     }
 
-    subscript<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) -> T {
-        get throws { try row[name].decode(T.self) }
-    }
-
     func callAsFunction<T: PostgresDecodable>(_ name: String) throws -> T {
         try row[name].decode(T.self)
     }
