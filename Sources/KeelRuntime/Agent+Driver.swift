@@ -32,7 +32,9 @@ extension Agent {
             clock: clock, runID: mode.context?.runID ?? UUID().uuidString.lowercased())
         var action = loop.start()
         while true {
-            switch action {
+            // Consumed, so that the pending request does not hold the transcript's storage while
+            // the loop appends to it.
+            switch consume action {
             case .callModel(let request):
                 let number = loop.steps.count + 1
                 let isFinalAnswer = loop.isAskingForFinalAnswer
@@ -46,7 +48,7 @@ extension Agent {
                 observer?(.modelCallStarted(step: number))
                 do {
                     let (response, latency) = try await caller.call(
-                        request, stepName: isFinalAnswer ? "final-answer-\(number)" : "model-\(number)", context: mode.context,
+                        consume request, stepName: isFinalAnswer ? "final-answer-\(number)" : "model-\(number)", context: mode.context,
                         streaming: configuration.streaming, observer: observer)
                     action = loop.handle(.modelResponded(response, latency: latency))
                 } catch let refusal as BudgetExceeded {

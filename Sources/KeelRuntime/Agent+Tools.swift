@@ -54,7 +54,9 @@ extension Agent {
         }
 
         // 2. Approvals and calls, in parallel.
-        let earlier = Self.successfulResults(in: transcript)
+        // The run's earlier results are gathered only when a call here may be answered from
+        // them: it is a walk over the whole transcript, which grows with every step.
+        let earlier = calls.contains { controls.caching(for: $0.name) == .perRun } ? Self.successfulResults(in: transcript) : [:]
         let policy = configuration.inDoubtPolicy
         let work = Array(zip(calls.indices, zip(calls, verdicts)))
         let results = try await concurrentMap(work, limit: configuration.toolConcurrency) { _, item -> ToolResult? in
@@ -73,9 +75,9 @@ extension Agent {
 
         @Sendable func runOne(_ item: (Int, (ToolCall, PolicyVerdict))) async throws -> ToolResult {
             let (index, (call, verdict)) = item
-            let digest = AuditRecord.digest(ofArguments: call.arguments)
             @Sendable func finished(_ result: ToolResult, decision: String) -> [AuditRecord] {
                 guard governance != nil else { return [] }
+                let digest = AuditRecord.digest(ofArguments: call.arguments)
                 return [AuditRecord(
                     runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: digest, decision: decision, actor: "agent",
                     outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok", costUSD: result.isError ? nil : verdict.costUSD)]
@@ -128,8 +130,10 @@ extension Agent {
     private static func perform(
         _ call: ToolCall, key: String, runID: String?, executor: ToolExecutor, controls: AgentControls, earlier: [String: String]
     ) async -> ToolResult {
-        let cacheKey = toolCacheKey(call)
-        switch controls.caching(for: call.name) {
+        let caching = controls.caching(for: call.name)
+        // Canonical JSON of the arguments: worked out only for a tool that is cached.
+        let cacheKey = caching == .none ? "" : toolCacheKey(call)
+        switch caching {
         case .none:
             break
         case .perRun:
@@ -140,7 +144,7 @@ extension Agent {
             }
         }
         let result = await executor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
-        if case .shared(let timeToLive) = controls.caching(for: call.name), !result.isError {
+        if case .shared(let timeToLive) = caching, !result.isError {
             await controls.toolCache.store(result.content, for: cacheKey, timeToLive: timeToLive)
         }
         return result

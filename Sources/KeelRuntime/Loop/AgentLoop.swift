@@ -45,8 +45,11 @@ public struct AgentLoop: Sendable {
 
     private enum State: Sendable {
         case ready
-        case awaitingModel(ChatRequest)
-        case awaitingFinalAnswer(ChatRequest)
+        // The pending request is rebuilt from the transcript when asked for again rather than
+        // kept here: a copy kept here would share the transcript's storage, and the next append
+        // would then copy the whole transcript, every step.
+        case awaitingModel
+        case awaitingFinalAnswer
         case awaitingTools([ToolCall])
         case finished(AgentOutcome)
     }
@@ -108,7 +111,8 @@ public struct AgentLoop: Sendable {
         case .ready:
             guard configuration.maxSteps > 0 else { return finish(.stepLimitReached(steps: 0)) }
             return requestModel()
-        case .awaitingModel(let request), .awaitingFinalAnswer(let request): return .callModel(request)
+        case .awaitingModel: return .callModel(modelRequest())
+        case .awaitingFinalAnswer: return .callModel(finalAnswerRequest())
         case .awaitingTools(let calls): return .runTools(calls)
         case .finished(let outcome): return .finish(outcome)
         }
@@ -129,11 +133,8 @@ public struct AgentLoop: Sendable {
         case (.awaitingModel, .deadlinePassed(let finalAnswer)):
             guard finalAnswer else { return finish(.deadlineReached(answer: nil)) }
             transcript.append(.user(Self.deadlineNote))
-            let request = ChatRequest(
-                messages: transcript.messages, tools: [], toolChoice: .auto, maxOutputTokens: configuration.maxOutputTokens,
-                temperature: configuration.temperature, responseFormat: configuration.responseFormat)
-            state = .awaitingFinalAnswer(request)
-            return .callModel(request)
+            state = .awaitingFinalAnswer
+            return .callModel(finalAnswerRequest())
         case (.awaitingFinalAnswer, .modelResponded(let response, let latency)):
             usage += response.usage
             transcript.append(.assistant(response.message))
@@ -152,7 +153,13 @@ public struct AgentLoop: Sendable {
     }
 
     private mutating func requestModel() -> Action {
-        let request = ChatRequest(
+        state = .awaitingModel
+        return .callModel(modelRequest())
+    }
+
+    /// The request for the next model call: the transcript, with the tools.
+    private func modelRequest() -> ChatRequest {
+        ChatRequest(
             messages: transcript.messages,
             tools: tools,
             toolChoice: tools.isEmpty ? .auto : configuration.toolChoice,
@@ -160,8 +167,13 @@ public struct AgentLoop: Sendable {
             maxOutputTokens: configuration.maxOutputTokens,
             temperature: configuration.temperature,
             responseFormat: configuration.responseFormat)
-        state = .awaitingModel(request)
-        return .callModel(request)
+    }
+
+    /// The request for the answer after the deadline: the transcript, and no tools.
+    private func finalAnswerRequest() -> ChatRequest {
+        ChatRequest(
+            messages: transcript.messages, tools: [], toolChoice: .auto, maxOutputTokens: configuration.maxOutputTokens,
+            temperature: configuration.temperature, responseFormat: configuration.responseFormat)
     }
 
     private mutating func modelResponded(_ response: ChatResponse, latency: Duration?) -> Action {
