@@ -40,6 +40,11 @@ struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// Members of the objects being parsed, innermost last: each object's members are gathered
+    /// here and copied once into a dictionary of the right size when it closes.
+    private var memberStack: [(String, JSONValue)] = []
+    /// Elements of the arrays being parsed, innermost last.
+    private var elementStack: [JSONValue] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -99,12 +104,14 @@ struct JSONParser {
         try enterContainer()
         defer { depth -= 1 }
         index += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return .object([:])
         }
+        if memberStack.capacity == 0 { memberStack.reserveCapacity(16) }
+        let base = memberStack.count
+        defer { memberStack.removeSubrange(base...) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -113,14 +120,16 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue()
+            let value = try parseValue()
+            memberStack.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(members)
+                // A repeated key keeps its last value, as most parsers do.
+                return .object(Dictionary(memberStack[base...], uniquingKeysWith: { _, last in last }))
             } else {
                 throw error("expected ',' or '}'")
             }
@@ -131,22 +140,25 @@ struct JSONParser {
         try enterContainer()
         defer { depth -= 1 }
         index += 1
-        var elements: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(elements)
+            return .array([])
         }
+        if elementStack.capacity == 0 { elementStack.reserveCapacity(16) }
+        let base = elementStack.count
+        defer { elementStack.removeSubrange(base...) }
         while true {
             skipWhitespace()
-            elements.append(try parseValue())
+            let element = try parseValue()
+            elementStack.append(element)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(elements)
+                return .array(Array(elementStack[base...]))
             } else {
                 throw error("expected ',' or ']'")
             }
@@ -156,14 +168,18 @@ struct JSONParser {
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
         let start = index
+        var allBits: UInt8 = 0
         // Fast path: no escapes.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                // ASCII needs no validation (and most keys and values are ASCII).
+                if allBits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                 return try decodeUTF8(slice, at: start)
             }
+            allBits |= byte
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in a string") }
             index += 1
@@ -262,16 +278,28 @@ struct JSONParser {
         } else {
             throw error("invalid number")
         }
+        var isFraction = false
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isFraction = true
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isFraction = true
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        // Integers of up to 15 digits, the usual case (counts, token numbers, timestamps), are
+        // exact in a Double and need no text.
+        if !isFraction, index - start <= 15 + (bytes[start] == UInt8(ascii: "-") ? 1 : 0) {
+            var magnitude: Int64 = 0
+            for position in (bytes[start] == UInt8(ascii: "-") ? start + 1 : start)..<index {
+                magnitude = magnitude * 10 + Int64(bytes[position] - UInt8(ascii: "0"))
+            }
+            return bytes[start] == UInt8(ascii: "-") ? -Double(magnitude) : Double(magnitude)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let value = Double(text), value.isFinite else {

@@ -53,7 +53,7 @@ extension JSONValue {
     /// The compact JSON text as UTF-8 bytes.
     public func serializedBytes() -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(64)
+        output.reserveCapacity(1024)
         write(to: &output)
         return output
     }
@@ -77,11 +77,17 @@ extension JSONValue {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if offset > 0 { output.append(UInt8(ascii: ",")) }
+            if members.count == 1, let member = members.first {
                 Self.writeString(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 member.value.write(to: &output)
+            } else {
+                for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if offset > 0 { output.append(UInt8(ascii: ",")) }
+                    Self.writeString(member.key, to: &output)
+                    output.append(UInt8(ascii: ":"))
+                    member.value.write(to: &output)
+                }
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -100,15 +106,17 @@ extension JSONValue {
     }
 
     static func writeString(_ value: String, to output: inout [UInt8]) {
+        var value = value
+        value.withUTF8 { utf8 in writeString(utf8, to: &output) }
+    }
+
+    /// Writes `utf8` as a JSON string, copying the runs between escapes whole.
+    static func writeString(_ utf8: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        let utf8 = value.utf8
-        // Most strings need no escaping: copy them whole.
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            output.append(contentsOf: utf8)
-            output.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in utf8 {
+        var runStart = 0
+        for (position, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<position]))
+            runStart = position + 1
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: [0x5C, 0x22])
             case UInt8(ascii: "\\"): output.append(contentsOf: [0x5C, 0x5C])
@@ -117,13 +125,12 @@ extension JSONValue {
             case 0x09: output.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             case 0x08: output.append(contentsOf: [0x5C, UInt8(ascii: "b")])
             case 0x0C: output.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                output.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
             default:
-                output.append(byte)
+                let hex: StaticString = "0123456789abcdef"
+                output.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex.utf8Start[Int(byte >> 4)], hex.utf8Start[Int(byte & 0xF)]])
             }
         }
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         output.append(UInt8(ascii: "\""))
     }
 }

@@ -10,6 +10,14 @@ import Testing
         #expect(value["e"] == "")
     }
 
+    @Test func parsesNestedContainersRepeatedKeysAndNumbers() throws {
+        let value = try JSONValue(parsing: #"{"a":[{"b":[1,{"c":[]}],"d":{}},[[],[2]]],"k":1,"k":2,"e":{"f":[3]}}"#)
+        #expect(value == ["a": [["b": [1, ["c": []]], "d": [:]], [[], [2]]], "k": 2, "e": ["f": [3]]])
+        let numbers = try JSONValue(parsing: "[0, -0, 7, -42, 123456789012345, 1234567890123456789, -999999999999999, 1.5e3, 2E-2]")
+        #expect(numbers == [0, 0, 7, -42, 123_456_789_012_345, 1_234_567_890_123_456_789, -999_999_999_999_999, 1500, 0.02])
+        #expect(try JSONValue(parsing: #"{"é":"naïve","a":"plain"}"#) == ["é": "naïve", "a": "plain"])
+    }
+
     @Test func serializesCanonically() throws {
         let value: JSONValue = ["b": 1, "a": [true, nil, 2.5], "c": "x\"y\n\u{01}"]
         #expect(value.serialized() == #"{"a":[true,null,2.5],"b":1,"c":"x\"y\n\u0001"}"#)
