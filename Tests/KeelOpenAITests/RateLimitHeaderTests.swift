@@ -28,4 +28,16 @@ import Testing
         #expect(snapshot?.retryAfter == .milliseconds(1500))
         #expect(RateLimitHeaders.parse([("content-type", "application/json")]) == nil)
     }
+
+    @Test func headerNamesAreMatchedWhateverTheirCase() {
+        let snapshot = RateLimitHeaders.parse([
+            ("Content-Type", "application/json"), ("X-RateLimit-Remaining-Requests", " 42 "), ("x-ratelimit-limit-tokens", "1000"),
+            ("X-Ratelimit", "ignored"), ("Retry", "ignored"),
+        ])
+        #expect(snapshot?.remainingRequests == 42)
+        #expect(snapshot?.tokenLimit == 1000)
+        #expect(RateLimitHeaders.isRateLimitHeader("RETRY-AFTER-MS"))
+        #expect(!RateLimitHeaders.isRateLimitHeader("x-ratelimit"))
+        #expect(!RateLimitHeaders.isRateLimitHeader("x-request-id"))
+    }
 }

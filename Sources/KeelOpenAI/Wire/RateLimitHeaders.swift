@@ -6,7 +6,10 @@ package enum RateLimitHeaders {
     /// The snapshot, or `nil` when no rate-limit header is present.
     package static func parse(_ headers: [(String, String)], now: Date = Date()) -> RateLimitSnapshot? {
         var lookup: [String: String] = [:]
-        for (name, value) in headers { lookup[name.lowercased()] = value.trimmingCharacters(in: .whitespaces) }
+        for (name, value) in headers where isRateLimitHeader(name) {
+            lookup[name.lowercased()] = value.trimmingCharacters(in: .whitespaces)
+        }
+        guard !lookup.isEmpty else { return nil }
         var snapshot = RateLimitSnapshot()
         snapshot.requestLimit = lookup["x-ratelimit-limit-requests"].flatMap { Int($0) }
         snapshot.tokenLimit = lookup["x-ratelimit-limit-tokens"].flatMap { Int($0) }
@@ -20,6 +23,23 @@ package enum RateLimitHeaders {
             snapshot.retryAfter = parseRetryAfter(value, now: now)
         }
         return snapshot.isEmpty ? nil : snapshot
+    }
+
+    /// Whether `name` is one of the headers read here (`x-ratelimit-*`, `retry-after*`), decided
+    /// without allocating: every response passes all its headers through this check.
+    static func isRateLimitHeader(_ name: String) -> Bool {
+        func hasPrefix(_ prefix: StaticString) -> Bool {
+            let count = prefix.utf8CodeUnitCount
+            var utf8 = name.utf8.makeIterator()
+            for offset in 0..<count {
+                guard let byte = utf8.next() else { return false }
+                // ASCII lowercase: set bit 5 on letters only.
+                let lowered = (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+                if lowered != prefix.utf8Start[offset] { return false }
+            }
+            return true
+        }
+        return hasPrefix("x-ratelimit-") || hasPrefix("retry-after")
     }
 
     /// `Retry-After` is either seconds (possibly fractional) or an HTTP date.
