@@ -49,11 +49,13 @@ public final class OpenAICompatibleServer: Sendable {
     /// The chat completion requests received so far.
     public var chatRequests: [RecordedRequest] { requests.filter(\.isChatCompletion) }
 
-    /// Starts a server on a free loopback port, runs `body` with it, and stops it.
+    /// Starts a server on a free loopback port, runs `body` with it, and stops it. Its
+    /// connections are served on `eventLoopGroup` (default: NIO's shared group).
     public static func withServer<T: Sendable>(
-        port: Int = 0, responder: Responder, _ body: (OpenAICompatibleServer) async throws -> T
+        port: Int = 0, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        responder: Responder, _ body: (OpenAICompatibleServer) async throws -> T
     ) async throws -> T {
-        let listener = try await bind(port: port)
+        let listener = try await bind(port: port, group: eventLoopGroup)
         let server = OpenAICompatibleServer(port: listener.channel.localAddress?.port ?? port)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve(listener, responder: responder) }
@@ -73,8 +75,10 @@ public final class OpenAICompatibleServer: Sendable {
 
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
-    private static func bind(host: String = "127.0.0.1", port: Int) async throws -> NIOAsyncChannel<Connection, Never> {
-        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    private static func bind(
+        host: String = "127.0.0.1", port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> NIOAsyncChannel<Connection, Never> {
+        try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -90,7 +94,10 @@ public final class OpenAICompatibleServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await listener.executeThenClose { inbound in
                 for try await connection in inbound {
-                    group.addTask { await self.handle(connection, responder: responder) }
+                    // Each connection is served on its own event loop, so a request and its reply
+                    // never cross to the cooperative pool and back.
+                    let executor = EventLoopExecutor(connection.channel.eventLoop)
+                    group.addTask(executorPreference: executor) { await self.handle(connection, responder: responder) }
                 }
             }
         }
