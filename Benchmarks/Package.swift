@@ -17,6 +17,17 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "HTTPFloor",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KeelOpenAI", package: keel),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Benchmarks/HTTPFloor",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "RateLimits",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
