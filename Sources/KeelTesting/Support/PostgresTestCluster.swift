@@ -183,39 +183,24 @@ public final class PostgresTestCluster: Sendable {
 
     /// Runs a program to completion, as `user` when given; throws with its output when it fails.
     ///
-    /// Spawned and reaped directly (not with `Process`, which can miss the exit of a program that
-    /// leaves a daemon behind, as `pg_ctl start` does); its output goes to a file, not a pipe the
-    /// daemon would hold open.
+    /// Spawned and reaped directly (``SpawnedProcess``, not `Process`, which can miss the exit of
+    /// a program that leaves a daemon behind, as `pg_ctl start` does); its output goes to a file,
+    /// not a pipe the daemon would hold open.
     @discardableResult
     static func execute(_ program: URL, _ arguments: [String], as user: String?) throws -> String {
         let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program.path] + arguments } ?? [program.path] + arguments
         let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("keel-pg-output-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: outputFile) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid = pid_t()
-        #if canImport(Glibc)
-        let environment = environ
-        #else
-        let environment = _NSGetEnviron().pointee
-        #endif
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environment)
-        guard spawned == 0 else { throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            guard errno == EINTR else { throw Failure(description: "lost track of \(program.lastPathComponent): \(String(cString: strerror(errno)))") }
+        let child: SpawnedProcess
+        do {
+            child = try SpawnedProcess(argv[0], Array(argv.dropFirst()), output: outputFile)
+        } catch {
+            throw Failure(description: "\(error)")
         }
-        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited, code == 0 else {
-            throw Failure(description: "\(program.lastPathComponent) failed (\(exited ? "exit \(code)" : "signal \(status & 0x7f)")): \(text.suffix(500))")
+        let status = child.waitBlocking()
+        let text = child.outputText
+        guard status == 0 else {
+            throw Failure(description: "\(program.lastPathComponent) failed (\(status > 0 ? "exit \(status)" : "signal \(-status)")): \(text.suffix(500))")
         }
         return text
     }

@@ -5,7 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import KeelTesting
 
 /// The real `keel` executable, started as a child process.
 struct KeelProcess {
@@ -46,56 +46,37 @@ struct KeelProcess {
     }
 
     /// Runs `keel`, killing it with SIGKILL after `killAfter` if it is still running then, or as
-    /// soon as its standard output contains `killWhenPrinted`.
+    /// soon as its standard output contains `killWhenPrinted`. Past `timeout` it gets SIGTERM,
+    /// and SIGKILL five seconds later.
     static func run(
         _ arguments: [String], environment: [String: String] = [:], killAfter: Duration?, killWhenPrinted: String? = nil,
         timeout: Duration = .seconds(60), directory: URL? = nil
     ) async throws -> Output {
-        let process = Process()
-        if let directory { process.currentDirectoryURL = directory }
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = childEnvironment(environment)
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdout = Mutex(Data())
-        let stderr = Mutex(Data())
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            stdout.withLock { $0.append(data) }
-        }
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            stderr.withLock { $0.append(data) }
-        }
-        try process.run()
+        let files = FileManager.default.temporaryDirectory.appendingPathComponent("keel-process-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: files) }
+        let child = try SpawnedProcess(
+            binary.path, arguments, environment: childEnvironment(environment), directory: directory,
+            output: files.appendingPathComponent("stdout"), errorOutput: files.appendingPathComponent("stderr"))
         let start = ContinuousClock.now
-        let deadline = start + timeout
-        while process.isRunning {
-            if let killAfter, ContinuousClock.now - start >= killAfter {
-                kill(process.processIdentifier, SIGKILL)
-                break
-            }
-            if let killWhenPrinted, String(decoding: stdout.withLock { $0 }, as: UTF8.self).contains(killWhenPrinted) {
-                kill(process.processIdentifier, SIGKILL)
-                break
-            }
-            if ContinuousClock.now > deadline {
-                process.terminate()
+        var status: Int32?
+        while status == nil {
+            status = child.status
+            guard status == nil else { break }
+            if let killAfter, ContinuousClock.now - start >= killAfter { child.send(SIGKILL) }
+            if let killWhenPrinted, child.outputText.contains(killWhenPrinted) { child.send(SIGKILL) }
+            if ContinuousClock.now - start > timeout {
+                child.send(SIGTERM)
+                status = await child.wait(timeout: .seconds(5))
+                if status == nil {
+                    child.send(SIGKILL)
+                    status = await child.wait(timeout: .seconds(5))
+                }
+                guard status != nil else { throw SpawnedProcess.SpawnError(description: "keel \(arguments.joined(separator: " ")) would not stop") }
                 break
             }
             try await Task.sleep(for: .milliseconds(2))
         }
-        process.waitUntilExit()
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        stdout.withLock { $0.append(out.fileHandleForReading.readDataToEndOfFile()) }
-        stderr.withLock { $0.append(err.fileHandleForReading.readDataToEndOfFile()) }
-        return Output(
-            status: process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus,
-            stdout: String(decoding: stdout.withLock { $0 }, as: UTF8.self),
-            stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self))
+        return Output(status: status ?? -SIGKILL, stdout: child.outputText, stderr: child.errorText)
     }
 }
