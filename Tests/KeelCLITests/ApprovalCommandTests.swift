@@ -11,9 +11,7 @@ import Testing
 /// approves, a third resumes; then the audit log is checked, and tampered with.
 @Suite struct ApprovalCommandTests {
     func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-approvals-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try TemporaryFolder.make("keel-approvals")
     }
 
     static let multiplyThenAnswer: [ServerReply] = [

@@ -10,8 +10,7 @@ extension EnduranceTests {
     /// requests: 500s, 503s, hangs, bodies that are not JSON and truncated replies.
     @Suite struct ChaosBatch {
         @Test func twoHundredRunsSurviveTwentyPercentFaults() async throws {
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-chaos-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let work = try TemporaryFolder.make("keel-chaos")
             let prompts = (1...200).map { #"{"prompt": "What is \#($0) plus \#($0 * 3)?"}"# }.joined(separator: "\n")
             try Data(prompts.utf8).write(to: work.appendingPathComponent("prompts.jsonl"))
             let stats = ChaosStats()

@@ -9,9 +9,7 @@ import Testing
 /// Budgets, costs, dead letters, deadlines and alerts through the real `keel` process.
 @Suite struct ControlsCommandTests {
     func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-controls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try TemporaryFolder.make("keel-controls")
     }
 
     /// Tool calls forever, each billed as the request's input and the longest reply it allows.

@@ -8,9 +8,7 @@ import Testing
 /// `keel demo` and `keel runs` as a user runs them, in a folder of their own.
 @Suite struct DemoCommandTests {
     func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try TemporaryFolder.make("keel-cli")
     }
 
     func keel(_ arguments: [String], in directory: URL, killAfter: Duration? = nil) async throws -> KeelProcess.Output {

@@ -12,9 +12,7 @@ extension EnduranceTests {
         let sections = 161
 
         func folder() throws -> URL {
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-kill-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-            return url
+            try TemporaryFolder.make("keel-kill")
         }
 
         func demo(_ server: OpenAICompatibleServer, runID: String, db: String, output: String) -> [String] {

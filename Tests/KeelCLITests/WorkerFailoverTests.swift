@@ -14,9 +14,7 @@ extension EnduranceTests {
         let concurrency = 4
 
         func folder() throws -> URL {
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-workers-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-            return url
+            try TemporaryFolder.make("keel-workers")
         }
 
         func worker(_ url: String, log: URL) throws -> BackgroundKeel {

@@ -11,8 +11,7 @@ extension EnduranceTests {
     /// section journaled once.
     @Suite struct Outage {
         @Test func workersCarryOnAfterTheDatabaseComesBack() async throws {
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-outage-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let work = try TemporaryFolder.make("keel-outage")
             defer { try? FileManager.default.removeItem(at: work) }
             // A cluster of its own, so that stopping it disturbs no other test.
             let cluster = try PostgresTestCluster.start(fsync: false)

@@ -10,8 +10,7 @@ extension EnduranceTests {
     /// within what the server allows, instead of each taking the whole allowance.
     @Suite struct RateLimit {
         @Test func fourWorkersTogetherStayWithinSixHundredRequestsAMinute() async throws {
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-shared-limits-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let work = try TemporaryFolder.make("keel-shared-limits")
             defer { try? FileManager.default.removeItem(at: work) }
             let url = try await PostgresTestCluster.shared().createDatabase("limits")
             var limited = ChaosConfiguration()

@@ -6,9 +6,7 @@ import Testing
 
 /// A fresh store file in its own temporary folder.
 func temporaryStorePath(_ name: String = "keel.db") throws -> String {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keel-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    return folder.appendingPathComponent(name).path
+    try TemporaryFolder.make("keel-tests").appendingPathComponent(name).path
 }
 
 @Suite struct SQLiteConformanceTests {
