@@ -74,8 +74,8 @@ final class ChildProcess: Sendable {
         }
     }
 
-    /// Stops the server (SIGTERM, then SIGKILL after a second) and returns the last of its
-    /// standard error.
+    /// Stops the server (SIGTERM, then SIGKILL after a second; it waits at most a second more for
+    /// the exit) and returns the last of its standard error.
     @discardableResult
     func stop() -> String {
         if let process = process.withLock({ process in defer { process = nil }; return process }) {
@@ -83,8 +83,13 @@ final class ChildProcess: Sendable {
                 process.terminate()
                 let deadline = Date().addingTimeInterval(1)
                 while process.isRunning, Date() < deadline { usleep(5_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    // A bounded wait, not `waitUntilExit()`: Foundation has been seen to miss a
+                    // child's exit, and this can run on one of Swift concurrency's few threads.
+                    let killed = Date().addingTimeInterval(1)
+                    while process.isRunning, Date() < killed { usleep(5_000) }
+                }
             }
         }
         stderrPipe.fileHandleForReading.readabilityHandler = nil
