@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Benchmark
 import KeelOpenAI
+import KeelTesting
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -94,10 +94,7 @@ public final class OpenAICompatibleServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await listener.executeThenClose { inbound in
                 for try await connection in inbound {
-                    // Each connection is served on its own event loop, so a request and its reply
-                    // never cross to the cooperative pool and back.
-                    let executor = EventLoopExecutor(connection.channel.eventLoop)
-                    group.addTask(executorPreference: executor) { await self.handle(connection, responder: responder) }
+                    group.addTask { await self.handle(connection, responder: responder) }
                 }
             }
         }
