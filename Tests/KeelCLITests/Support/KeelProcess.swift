@@ -59,24 +59,21 @@ struct KeelProcess {
             binary.path, arguments, environment: childEnvironment(environment), directory: directory,
             output: files.appendingPathComponent("stdout"), errorOutput: files.appendingPathComponent("stderr"))
         let start = ContinuousClock.now
-        var status: Int32?
-        while status == nil {
-            status = child.status
-            guard status == nil else { break }
+        while true {
+            if let status = child.status { return Output(status: status, stdout: child.outputText, stderr: child.errorText) }
             if let killAfter, ContinuousClock.now - start >= killAfter { child.send(SIGKILL) }
             if let killWhenPrinted, child.outputText.contains(killWhenPrinted) { child.send(SIGKILL) }
             if ContinuousClock.now - start > timeout {
                 child.send(SIGTERM)
-                status = await child.wait(timeout: .seconds(5))
-                if status == nil {
+                if await child.wait(timeout: .seconds(5)) == nil {
                     child.send(SIGKILL)
-                    status = await child.wait(timeout: .seconds(5))
+                    guard await child.wait(timeout: .seconds(5)) != nil else {
+                        throw SpawnedProcess.SpawnError(description: "keel \(arguments.joined(separator: " ")) would not stop")
+                    }
                 }
-                guard status != nil else { throw SpawnedProcess.SpawnError(description: "keel \(arguments.joined(separator: " ")) would not stop") }
-                break
+                continue  // ended: the next turn returns its status
             }
             try await Task.sleep(for: .milliseconds(2))
         }
-        return Output(status: status ?? -SIGKILL, stdout: child.outputText, stderr: child.errorText)
     }
 }
