@@ -4,7 +4,10 @@ import Foundation
 /// or a streamable-HTTP endpoint.
 public enum MCPServer: Sendable, Hashable, CustomStringConvertible {
     /// A program started as a child process, speaking MCP over stdio. `executable` is looked up
-    /// on `PATH` when it has no slash.
+    /// on `PATH` when it has no slash. The program's environment is `environment` over a minimal
+    /// one inherited from this process (`HOME`, `LOGNAME`, `PATH`, `SHELL`, `TERM`, `USER`, the
+    /// locale, `TMPDIR`, `TZ`): never this process's credentials. It gets its three standard
+    /// streams and no other open descriptor.
     case stdio(executable: String, arguments: [String], environment: [String: String] = [:])
     /// A server speaking MCP's streamable HTTP transport at `url`, with extra request headers
     /// (such as `Authorization`).

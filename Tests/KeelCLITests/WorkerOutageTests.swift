@@ -9,12 +9,12 @@ extension EnduranceTests {
     /// Two `keel worker` processes start before their database, and later it goes away under them
     /// and comes back: they wait, reconnect and carry on, and every run completes with each
     /// section journaled once.
-    @Suite struct Outage {
+    @Suite(.timeLimit(.minutes(20))) struct Outage {
         @Test func workersCarryOnAfterTheDatabaseComesBack() async throws {
             let work = try TemporaryFolder.make("keel-outage")
             defer { try? FileManager.default.removeItem(at: work) }
             // A cluster of its own, so that stopping it disturbs no other test.
-            let cluster = try PostgresTestCluster.start(fsync: false)
+            let cluster = try await PostgresTestCluster.start(fsync: false)
             let url = try await cluster.createDatabase("outage")
             let runs = 20
             let sections = 20
@@ -32,7 +32,7 @@ extension EnduranceTests {
                 }
                 await store.close()
                 // Workers started while the database is down wait for it.
-                try cluster.stopServer()
+                try await cluster.stopServer()
                 let workers = try (0..<2).map {
                     try BackgroundKeel(
                         ["worker", "--store", url, "--concurrency", "4", "--lease", "3s", "--heartbeat", "1s", "--poll", "50ms"],
@@ -40,14 +40,14 @@ extension EnduranceTests {
                 }
                 try await Task.sleep(for: .milliseconds(1_500))
                 #expect(workers.allSatisfy { $0.isRunning && $0.output.contains("waiting for the store") })
-                try cluster.startServer()
+                try await cluster.startServer()
                 // Let work get going, then take the database away for three seconds.
                 try await Task.sleep(for: .seconds(2))
-                try cluster.stopServer()
+                try await cluster.stopServer()
                 let requestsDuringOutage = server.chatRequests.count
                 try await Task.sleep(for: .seconds(3))
                 #expect(workers.allSatisfy { $0.isRunning }, "a worker exited when the database went away")
-                try cluster.startServer()
+                try await cluster.startServer()
 
                 store = try await PostgresRunStore.connect(url)
                 let started = ContinuousClock.now

@@ -37,7 +37,12 @@ actor Cluster {
 
     func database() async throws -> String {
         // KEEL_BENCH_FSYNC=off measures without the disk's flush latency.
-        let cluster = try self.cluster ?? PostgresTestCluster.start(fsync: ProcessInfo.processInfo.environment["KEEL_BENCH_FSYNC"] != "off")
+        let cluster: PostgresTestCluster
+        if let existing = self.cluster {
+            cluster = existing
+        } else {
+            cluster = try await PostgresTestCluster.start(fsync: ProcessInfo.processInfo.environment["KEEL_BENCH_FSYNC"] != "off")
+        }
         self.cluster = cluster
         return try await cluster.createDatabase("bench")
     }

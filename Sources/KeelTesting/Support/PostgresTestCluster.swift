@@ -1,4 +1,5 @@
 import Foundation
+import KeelCore
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +55,7 @@ public final class PostgresTestCluster: Sendable {
 
         func cluster() async throws -> PostgresTestCluster {
             if let started { return try await started.value }
-            let task = Task { try PostgresTestCluster.start(fsync: false) }
+            let task = Task { try await PostgresTestCluster.start(fsync: false) }
             started = task
             return try await task.value
         }
@@ -70,57 +71,52 @@ public final class PostgresTestCluster: Sendable {
             return value
         }
         let name = "\(prefix)_\(ProcessInfo.processInfo.processIdentifier)_\(number)"
-        try Self.execute(binaries.appendingPathComponent("createdb"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", "keel", name], as: nil)
+        try await Self.execute(binaries.appendingPathComponent("createdb"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", "keel", name], as: nil)
         return "postgres://keel@127.0.0.1:\(port)/\(name)"
     }
 
     /// Starts a cluster for the length of this process. With `fsync` off the cluster is fast and
     /// survives a process crash but not a power loss — right for tests; benchmarks turn it on.
-    public static func start(fsync: Bool) throws -> PostgresTestCluster {
+    public static func start(fsync: Bool) async throws -> PostgresTestCluster {
         let binaries = try findBinaries()
         let user = try serverUser()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keel-postgres-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         if let user { try handOver(folder, to: user) }
         let data = folder.appendingPathComponent("data")
-        try execute(
+        try await execute(
             binaries.appendingPathComponent("initdb"), ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions"], as: user?.name)
         let port = try freePort()
         let cluster = PostgresTestCluster(port: port, folder: folder, binaries: binaries, user: user?.name, fsync: fsync)
-        try cluster.startServer()
+        try await cluster.startServer()
         // The watchdog: when this process is gone, the server stops and its folder goes.
         let script = """
             while [ -d "/proc/$3" ]; do sleep 0.5; done
             "$1/pg_ctl" -D "$2/data" -m immediate stop > /dev/null 2>&1
             rm -rf "$2"
             """
-        let watchdog = Process()
         let arguments = ["/bin/sh", "-c", script, "watchdog", binaries.path, folder.path, "\(ProcessInfo.processInfo.processIdentifier)"]
-        if let user {
-            watchdog.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            watchdog.arguments = ["-u", user.name, "--"] + arguments
-        } else {
-            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
-            watchdog.arguments = Array(arguments.dropFirst())
+        let argv = user.map { ["/usr/sbin/runuser", "-u", $0.name, "--"] + arguments } ?? arguments
+        do {
+            _ = try SpawnedChild(argv[0], Array(argv.dropFirst()))
+        } catch {
+            throw Failure(description: "cannot start the cluster's watchdog: \(error)")
         }
-        watchdog.standardOutput = FileHandle.nullDevice
-        watchdog.standardError = FileHandle.nullDevice
-        try watchdog.run()
         return cluster
     }
 
     /// Starts the server (again) and waits until it accepts connections.
-    public func startServer() throws {
+    public func startServer() async throws {
         let options = "-p \(port) -h 127.0.0.1 -k \(folder.path) -c fsync=\(fsync ? "on" : "off") -c synchronous_commit=\(fsync ? "on" : "off") -c max_connections=300 -c shared_buffers=128MB"
-        try Self.execute(
+        try await Self.execute(
             binaries.appendingPathComponent("pg_ctl"),
             ["-D", folder.appendingPathComponent("data").path, "-l", folder.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"],
             as: user)
     }
 
     /// Stops the server, as an outage would: clients lose their connections.
-    public func stopServer() throws {
-        try Self.execute(binaries.appendingPathComponent("pg_ctl"), ["-D", folder.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"], as: user)
+    public func stopServer() async throws {
+        try await Self.execute(binaries.appendingPathComponent("pg_ctl"), ["-D", folder.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"], as: user)
     }
 
     // MARK: Helpers
@@ -184,10 +180,11 @@ public final class PostgresTestCluster: Sendable {
     /// Runs a program to completion, as `user` when given; throws with its output when it fails.
     ///
     /// Spawned and reaped directly (``SpawnedProcess``, not `Process`, which can miss the exit of
-    /// a program that leaves a daemon behind, as `pg_ctl start` does); its output goes to a file,
-    /// not a pipe the daemon would hold open.
+    /// a program that leaves a daemon behind, as `pg_ctl start` does, and whose children inherit
+    /// every descriptor of this process); its output goes to a file, not a pipe the daemon would
+    /// hold open. Waiting does not block a thread.
     @discardableResult
-    static func execute(_ program: URL, _ arguments: [String], as user: String?) throws -> String {
+    static func execute(_ program: URL, _ arguments: [String], as user: String?) async throws -> String {
         let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program.path] + arguments } ?? [program.path] + arguments
         let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("keel-pg-output-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: outputFile) }
@@ -197,7 +194,7 @@ public final class PostgresTestCluster: Sendable {
         } catch {
             throw Failure(description: "\(error)")
         }
-        let status = child.waitBlocking()
+        let status = await child.exitStatus()
         let text = child.outputText
         guard status == 0 else {
             throw Failure(description: "\(program.lastPathComponent) failed (\(status > 0 ? "exit \(status)" : "signal \(-status)")): \(text.suffix(500))")

@@ -17,8 +17,7 @@ import Darwin
 ///
 /// ```swift
 /// let environment = try await PythonVirtualEnvironment.prepared(requirements: ["mcp==1.30.0"])
-/// let process = Process()
-/// process.executableURL = environment.python
+/// let server = try SpawnedProcess(environment.python.path, ["server.py"], output: log)
 /// ```
 public struct PythonVirtualEnvironment: Sendable {
     /// The environment's folder.
@@ -43,7 +42,7 @@ public struct PythonVirtualEnvironment: Sendable {
         try await preparing.environment(for: requirements.sorted())
     }
 
-    fileprivate static func make(requirements: [String]) throws -> PythonVirtualEnvironment {
+    fileprivate static func make(requirements: [String]) async throws -> PythonVirtualEnvironment {
         let environment = ProcessInfo.processInfo.environment
         let cache = environment["KEEL_TEST_CACHE"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/keel-tests")
@@ -55,8 +54,8 @@ public struct PythonVirtualEnvironment: Sendable {
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         let building = cache.appendingPathComponent("\(name).building-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: building) }
-        try run("/usr/bin/env", ["python3", "-m", "venv", building.path])
-        try run(building.appendingPathComponent("bin/python").path, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + requirements)
+        try await run("/usr/bin/env", ["python3", "-m", "venv", building.path])
+        try await run(building.appendingPathComponent("bin/python").path, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + requirements)
         _ = FileManager.default.createFile(atPath: building.appendingPathComponent(".keel-ready").path, contents: Data())
         // Only `bin/python` is used, which works from the moved folder. Another process may have
         // finished first; then its environment is kept.
@@ -66,23 +65,18 @@ public struct PythonVirtualEnvironment: Sendable {
         return PythonVirtualEnvironment(root: root)
     }
 
-    private static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+    private static func run(_ executable: String, _ arguments: [String]) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("keel-venv-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let child: SpawnedProcess
         do {
-            try process.run()
+            child = try SpawnedProcess(executable, arguments, output: log)
         } catch {
-            throw Failure(description: "could not run \(executable): \(error.localizedDescription)")
+            throw Failure(description: "could not run \(executable): \(error)")
         }
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: output, as: UTF8.self).suffix(2_000)
-            throw Failure(description: "\(([executable] + arguments).joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
+        let status = await child.exitStatus()
+        guard status == 0 else {
+            throw Failure(description: "\(([executable] + arguments).joined(separator: " ")) failed (\(status)): \(child.outputText.suffix(2_000))")
         }
     }
 }
@@ -93,7 +87,7 @@ private actor PreparedEnvironments {
 
     func environment(for requirements: [String]) async throws -> PythonVirtualEnvironment {
         if let task = tasks[requirements] { return try await task.value }
-        let task = Task.detached { try PythonVirtualEnvironment.make(requirements: requirements) }
+        let task = Task { try await PythonVirtualEnvironment.make(requirements: requirements) }
         tasks[requirements] = task
         return try await task.value
     }

@@ -36,30 +36,29 @@ enum TestMCPServer {
 
     /// Runs the server over streamable HTTP on a free loopback port for the length of `body`.
     static func withHTTPServer<T>(ledger: URL? = nil, _ body: (MCPServer) async throws -> T) async throws -> T {
-        let process = Process()
-        process.executableURL = try await python()
-        process.arguments = [try script.path, "http"]
         var environment = ProcessInfo.processInfo.environment
         if let ledger { environment["KEEL_MCP_LEDGER"] = ledger.path }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            // Its shutdown is not under test: uvicorn waits for open connections on SIGTERM.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let process = try SpawnedProcess(
+            try await python().path, [try script.path, "http"], environment: environment, output: scratch.file("stdout"),
+            errorOutput: scratch.file("stderr"))
+        // Its shutdown is not under test: uvicorn waits for open connections on SIGTERM. The
+        // process is reaped by its own thread.
+        defer { process.send(SIGKILL) }
         // The script prints one line once it accepts connections.
-        var line = Data()
-        let handle = output.fileHandleForReading
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = handle.availableData
-            if chunk.isEmpty { throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server exited before it listened") }
-            line.append(chunk)
+        let started = ContinuousClock.now
+        while !process.outputText.contains("\n") {
+            if let status = process.status {
+                throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server exited (\(status)) before it listened: \(process.errorText.suffix(500))")
+            }
+            guard ContinuousClock.now - started < .seconds(60) else {
+                throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server did not listen within 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        let text = String(decoding: line, as: UTF8.self)
+        let line = process.outputText
+        let text = line
         guard let start = text.range(of: "http://"), let url = URL(string: String(text[start.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server printed no address: \(text)")
         }

@@ -1,0 +1,112 @@
+import Foundation
+import KeelCore
+import KeelPostgres
+import KeelRuntime
+import KeelSQLite
+import KeelTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a child inherits: its three standard streams and nothing else, while this process holds a
+/// listening socket, an open connection to it, a SQLite database and a PostgreSQL connection.
+/// Read from `/proc/PID/fd`, so Linux only.
+@Suite(.timeLimit(.minutes(10))) struct SpawnedDescriptorTests {
+    #if os(Linux)
+    @Test func aSpawnedProcessGetsOnlyItsStandardStreams() async throws {
+        try await withOpenDescriptors {
+            let folder = try TemporaryFolder.make("keel-fds")
+            let child = try SpawnedProcess("/bin/sleep", ["30"], output: folder.appendingPathComponent("out"))
+            defer { child.send(SIGKILL) }
+            let descriptors = try await Self.settledDescriptors(of: child.pid)
+            #expect(descriptors == ["0", "1", "2"], "\(descriptors.map { ($0, (try? Self.target(of: child.pid, $0)) ?? "?") })")
+        }
+    }
+
+    @Test func childrenAreReapedWithoutAnyoneWaiting() async throws {
+        let folder = try TemporaryFolder.make("keel-reap")
+        var pids: [pid_t] = []
+        for index in 0..<20 {
+            let child = try SpawnedProcess("/bin/sleep", ["30"], output: folder.appendingPathComponent("out-\(index)"))
+            child.send(SIGKILL)
+            pids.append(child.pid)
+        }
+        // A zombie keeps its /proc entry (state Z) until it is reaped.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while pids.contains(where: Self.isZombie), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(pids.filter(Self.isZombie).isEmpty)
+    }
+
+    /// Runs `body` while this process holds a listening socket, a connection to it, a SQLite
+    /// database and a PostgreSQL connection, and checks that it does hold them.
+    func withOpenDescriptors(_ body: () async throws -> Void) async throws {
+        let folder = try TemporaryFolder.make("keel-fds-db")
+        let sqlite = try SQLiteRunStore(path: folder.appendingPathComponent("runs.db").path)
+        _ = try await sqlite.listRuns(RunQuery(limit: 1))
+        let postgres = try await PostgresRunStore.connect(try await PostgresTestCluster.shared().createDatabase("fds"))
+        _ = try await postgres.listRuns(RunQuery(limit: 1))
+        try await OpenAICompatibleServer.withServer(responder: .scripted([])) { server in
+            let connection = try Self.connect(port: server.port)
+            defer { close(connection) }
+            let mine = try Self.descriptors(of: getpid())
+            let sockets = mine.filter { (try? Self.target(of: getpid(), $0).hasPrefix("socket:")) == true }
+            #expect(sockets.count >= 3, "expected a listener, both ends of a connection and a PostgreSQL socket")
+            #expect(mine.contains { (try? Self.target(of: getpid(), $0).hasSuffix("runs.db")) == true })
+            try await body()
+        }
+        await postgres.close()
+    }
+
+    /// The descriptors of a child that has started: its dynamic loader briefly holds the
+    /// libraries it opens (fd 3), so this waits up to 5 s for exactly the standard three. An
+    /// inherited descriptor never goes away, so the wait cannot hide one.
+    static func settledDescriptors(of pid: pid_t) async throws -> [String] {
+        let deadline = ContinuousClock.now + .seconds(5)
+        var descriptors = try descriptors(of: pid)
+        while descriptors != ["0", "1", "2"], ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            descriptors = try Self.descriptors(of: pid)
+        }
+        return descriptors
+    }
+
+    static func descriptors(of pid: pid_t) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+    }
+
+    static func target(of pid: pid_t, _ descriptor: String) throws -> String {
+        try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")
+    }
+
+    /// Whether `pid` is a zombie child of this process (a PID reused by another process, which
+    /// happens on a busy machine, does not count).
+    static func isZombie(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && fields[0] == "Z" && pid_t(fields[1]) == getpid()
+    }
+
+    static func connect(port: Int) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard descriptor >= 0, connected == 0 else { throw SpawnedProcess.SpawnError(description: "cannot connect to 127.0.0.1:\(port)") }
+        // One request answered: the server has taken the connection over (and keeps it open).
+        let request = Array("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        guard write(descriptor, request, request.count) == request.count, read(descriptor, &buffer, buffer.count) > 0 else {
+            throw SpawnedProcess.SpawnError(description: "the server at 127.0.0.1:\(port) did not answer")
+        }
+        return descriptor
+    }
+    #endif
+}

@@ -1,0 +1,71 @@
+import Foundation
+import KeelTesting
+import Testing
+
+@testable import KeelMCP
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The process of a stdio MCP server: what it inherits, how it is stopped and reaped.
+@Suite(.timeLimit(.minutes(5))) struct ChildProcessTests {
+    @Test func aServerGetsAMinimalEnvironmentAndItsOwnVariables() {
+        let parent = ["PATH": "/usr/bin", "HOME": "/home/k", "OPENAI_API_KEY": "sk-secret", "KEEL_STORE": "postgres://u:p@db/keel"]
+        let environment = ChildProcess.environment(["SERVER_MODE": "test", "PATH": "/opt/bin"], parent: parent)
+        #expect(environment == ["PATH": "/opt/bin", "HOME": "/home/k", "SERVER_MODE": "test"])
+    }
+
+    #if os(Linux)
+    @Test func aServerGetsOnlyItsPipesAndNoCredentials() async throws {
+        // This process holds a listening socket and a connection while the server starts.
+        try await OpenAICompatibleServer.withServer(responder: .scripted([])) { server in
+            let connection = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(connection) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(connection, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            let request = Array("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            var buffer = [UInt8](repeating: 0, count: 512)
+            #expect(write(connection, request, request.count) == request.count)
+            #expect(read(connection, &buffer, buffer.count) > 0)
+            setenv("KEEL_TEST_SECRET", "sk-should-not-pass", 1)
+            defer { unsetenv("KEEL_TEST_SECRET") }
+
+            let child = try ChildProcess.start(executable: "sleep", arguments: ["30"], environment: ["SERVER_MODE": "test"])
+            let pid = child.pid
+            // Its dynamic loader briefly holds the libraries it opens; an inherited descriptor
+            // would never go away.
+            var descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").sorted()
+            for _ in 0..<500 where descriptors != ["0", "1", "2"] {
+                try await Task.sleep(for: .milliseconds(10))
+                descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").sorted()
+            }
+            #expect(descriptors == ["0", "1", "2"])
+            for descriptor in descriptors {
+                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)").hasPrefix("pipe:"))
+            }
+            let environ = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")), as: UTF8.self)
+            let variables = environ.split(separator: "\0").map(String.init)
+            #expect(variables.contains("SERVER_MODE=test"))
+            #expect(!variables.contains { $0.hasPrefix("KEEL_TEST_SECRET=") })
+
+            let stderr = await child.stopAndCollect()
+            #expect(stderr.isEmpty)
+            #expect(await Self.ended(child))
+        }
+    }
+
+    static func ended(_ child: ChildProcess) async -> Bool {
+        for _ in 0..<500 where child.exitDescription() == nil { try? await Task.sleep(for: .milliseconds(10)) }
+        return child.exitDescription() != nil
+    }
+    #endif
+}
