@@ -57,10 +57,14 @@ public final class OpenAICompatibleServer: Sendable {
     ) async throws -> T {
         let listener = try await bind(port: port, group: eventLoopGroup)
         let server = OpenAICompatibleServer(port: listener.channel.localAddress?.port ?? port)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve(listener, responder: responder) }
-            defer { group.cancelAll() }
-            return try await body(server)
+        let serving = server.startServing(listener, responder: responder)
+        do {
+            let result = try await body(server)
+            await stop(listener, serving)
+            return result
+        } catch {
+            await stop(listener, serving)
+            throw error
         }
     }
 
@@ -70,7 +74,18 @@ public final class OpenAICompatibleServer: Sendable {
         let listener = try await bind(host: host, port: port)
         let server = OpenAICompatibleServer(port: listener.channel.localAddress?.port ?? port)
         onListening(server)
-        try await server.serve(listener, responder: responder)
+        let serving = server.startServing(listener, responder: responder)
+        await withTaskCancellationHandler {
+            await serving.value
+        } onCancel: {
+            listener.channel.close(promise: nil)
+        }
+    }
+
+    /// Closes the listener and waits until every connection has ended.
+    private static func stop(_ listener: NIOAsyncChannel<Connection, Never>, _ serving: Task<Void, Never>) async {
+        listener.channel.close(promise: nil)
+        await serving.value
     }
 
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -90,12 +105,22 @@ public final class OpenAICompatibleServer: Sendable {
             }
     }
 
-    private func serve(_ listener: NIOAsyncChannel<Connection, Never>, responder: Responder) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await listener.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask { await self.handle(connection, responder: responder) }
+    /// Accepts connections until the listener is closed, then ends the open ones.
+    ///
+    /// The accepting loop runs in a task of its own, which nobody cancels: a connection accepted
+    /// just before the listener closes is still handed over and closed properly, where a cancelled
+    /// loop would drop it (and NIO traps on an `NIOAsyncChannel` dropped unclosed). Once the
+    /// listener is closed, the tasks serving connections are cancelled, so a reply that hangs or a
+    /// client that keeps its connection open cannot hold the server.
+    private func startServing(_ listener: NIOAsyncChannel<Connection, Never>, responder: Responder) -> Task<Void, Never> {
+        Task {
+            await withDiscardingTaskGroup { connections in
+                try? await listener.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        connections.addTask { await self.handle(connection, responder: responder) }
+                    }
                 }
+                connections.cancelAll()
             }
         }
     }
