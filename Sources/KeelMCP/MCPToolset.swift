@@ -51,11 +51,14 @@ public final class MCPToolset: Sendable {
     ///
     /// - Parameters:
     ///   - callTimeout: The longest one tool call may take before it fails with a timeout.
+    ///   - idleTimeout: Over HTTP, the longest an answer that has begun may go without sending
+    ///     anything (an event, a progress notification or a piece of the body) before the call
+    ///     fails with a timeout. Default: 60 seconds, the request timeout of MCP's TypeScript SDK.
     ///   - connectTimeout: The longest the handshake and the tool listing may take.
     /// - Throws: ``MCPToolsetError`` when the server cannot be started or reached, does not answer
     ///   in time, or offers a tool with an unusable schema.
     public static func connect(
-        _ server: MCPServer, callTimeout: Duration = .seconds(120), connectTimeout: Duration = .seconds(30),
+        _ server: MCPServer, callTimeout: Duration = .seconds(120), idleTimeout: Duration = .seconds(60), connectTimeout: Duration = .seconds(30),
         logger: Logger = Logger(label: "keel.mcp")
     ) async throws -> MCPToolset {
         let client = Client(name: "keel", version: "0.1.0")
@@ -68,7 +71,8 @@ public final class MCPToolset: Sendable {
             transport = StdioTransport(
                 input: FileDescriptor(rawValue: started.output), output: FileDescriptor(rawValue: started.input), logger: logger)
         case .http(let url, let headers):
-            transport = StreamableHTTPTransport(endpoint: url, headers: headers, requestTimeout: callTimeout, logger: logger)
+            transport = StreamableHTTPTransport(
+                endpoint: url, headers: headers, requestTimeout: callTimeout, idleTimeout: idleTimeout, logger: logger)
         }
         do {
             let (info, listed) = try await withTimeout(connectTimeout, "the MCP server \(server) did not complete its handshake", watching: child) {
@@ -86,9 +90,14 @@ public final class MCPToolset: Sendable {
             return MCPToolset(server: server, tools: tools, serverInfo: info, client: client, child: child)
         } catch {
             await client.disconnect()
-            let stderr = child?.stop() ?? ""
+            // A server that died during the handshake often shows first as a broken pipe; give
+            // its exit a moment to be seen, so the message says how it ended.
+            let exit = await child?.exitDescription(within: .milliseconds(500))
+            let stderr = await child?.stopAndCollect() ?? ""
             if let error = error as? MCPToolsetError, error.code != .connectionFailed { throw error }
-            let detail = stderr.isEmpty ? "" : "; it wrote: \(stderr.suffix(1_000))"
+            var detail = ""
+            if let exit, !"\(error)".contains(exit) { detail += "; \(exit)" }
+            if !stderr.isEmpty { detail += "; it wrote: \(stderr.suffix(1_000))" }
             throw MCPToolsetError(.connectionFailed, "could not get tools from the MCP server \(server): \(error)\(detail)")
         }
     }

@@ -20,7 +20,8 @@ actor StreamableHTTPTransport: Transport {
     let endpoint: URL
     private let headers: [String: String]
     private let client: HTTPClient
-    private let requestTimeout: TimeAmount
+    private let requestTimeout: Duration
+    private let idleTimeout: Duration
     private var sessionID: String?
     private var protocolVersion: String?
     private let messages: AsyncThrowingStream<Data, any Error>
@@ -38,11 +39,15 @@ actor StreamableHTTPTransport: Transport {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    init(endpoint: URL, headers: [String: String], client: HTTPClient = StreamableHTTPTransport.client, requestTimeout: Duration, logger: Logger) {
+    init(
+        endpoint: URL, headers: [String: String], client: HTTPClient = StreamableHTTPTransport.client, requestTimeout: Duration,
+        idleTimeout: Duration, logger: Logger
+    ) {
         self.endpoint = endpoint
         self.headers = headers
         self.client = client
-        self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
         self.logger = logger
         (messages, continuation) = AsyncThrowingStream.makeStream()
     }
@@ -73,9 +78,11 @@ actor StreamableHTTPTransport: Transport {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: data))
 
+        let started = ContinuousClock.now
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: requestTimeout)
+            let limit = requestTimeout.components
+            response = try await client.execute(request, timeout: .nanoseconds(limit.seconds * 1_000_000_000 + limit.attoseconds / 1_000_000_000))
         } catch {
             throw MCPToolsetError(.connectionFailed, "the MCP server at \(endpoint) could not be reached: \(error)")
         }
@@ -90,16 +97,31 @@ actor StreamableHTTPTransport: Transport {
         }
         if status == 202 { return }
         let contentType = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
-        if contentType.hasPrefix("text/event-stream") {
-            var parser = ServerSentEventParser()
-            for try await chunk in response.body {
-                for event in parser.feed(chunk.readableBytesView) { deliver(event) }
+        let (endpoint, idle, total) = (endpoint, idleTimeout, requestTimeout)
+        // AsyncHTTPClient's deadline ends with the response head; the body is bounded here.
+        try await withReadLimits(
+            response.body, ReadLimits(idle: idle, deadline: started + total),
+            onIdle: { MCPToolsetError(.timedOut, "the MCP server at \(endpoint) sent nothing for \(idle) in the middle of its answer") },
+            onDeadline: { MCPToolsetError(.timedOut, "the MCP server at \(endpoint) did not finish its answer within \(total)") }
+        ) { chunks in
+            if contentType.hasPrefix("text/event-stream") {
+                var parser = ServerSentEventParser()
+                for try await chunk in chunks {
+                    for event in parser.feed(chunk.readableBytesView) { deliver(event) }
+                }
+                for event in parser.finish() { deliver(event) }
+            } else {
+                var body = ByteBuffer()
+                for try await chunk in chunks {
+                    guard body.readableBytes + chunk.readableBytes <= Self.maxBodyBytes else {
+                        throw MCPToolsetError(.protocolViolation, "the MCP server at \(endpoint) answered with more than \(Self.maxBodyBytes) bytes")
+                    }
+                    var chunk = chunk
+                    body.writeBuffer(&chunk)
+                }
+                guard body.readableBytes > 0 else { return }
+                deliver(Data(body.readableBytesView))
             }
-            for event in parser.finish() { deliver(event) }
-        } else {
-            let body = try await response.body.collect(upTo: Self.maxBodyBytes)
-            guard body.readableBytes > 0 else { return }
-            deliver(Data(body.readableBytesView))
         }
     }
 

@@ -26,6 +26,12 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
     public var includeUsageInStreams: Bool = true
     /// The longest a whole request may take, reading the reply included. Default: 10 minutes.
     public var requestTimeout: Duration = .seconds(600)
+    /// The longest a reply that has begun may go without sending anything (between two pieces of a
+    /// body or two events of a stream) before the request fails with a timeout. Waiting for the
+    /// reply to begin is bounded by ``requestTimeout`` alone, because a server computes a whole
+    /// non-streamed answer before it sends a byte. Raise it for models that think silently for
+    /// long in the middle of a stream. Default: 2 minutes.
+    public var idleTimeout: Duration = .seconds(120)
     /// The largest non-streamed reply accepted. Default: 16 MiB.
     public var maximumResponseBytes: Int = 16 << 20
 

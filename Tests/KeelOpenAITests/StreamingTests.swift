@@ -4,7 +4,7 @@ import KeelTesting
 import Synchronization
 import Testing
 
-@Suite struct StreamingTests {
+@Suite(.timeLimit(.minutes(5))) struct StreamingTests {
     let reply = ChatResponse(
         message: AssistantMessage(text: "Streaming is fun — ünïcødé 🧪 included.", toolCalls: [
             ToolCall(id: "call_a", name: "lookup", arguments: #"{"query":"keel","limit":3}"#),
@@ -45,6 +45,53 @@ import Testing
         try await withLocalModel(.scripted([ServerReply(body: .truncatedStream(reply, chunks: 3))])) { model, _ in
             let error = await expectModelError { _ = try await model.stream(ChatRequest(messages: [.user("go")])) { _ in } }
             #expect(error?.code == .connection || error?.code == .malformedResponse)
+        }
+    }
+
+    /// The cut comes while a PostgreSQL cluster starts: its processes are spawned while both ends
+    /// of the connection are open in this process. Had they inherited the server's end, closing it
+    /// here would send no FIN and the client would wait for its idle timeout.
+    @Test func aStreamCutShortWhileAClusterStartsIsAnError() async throws {
+        let cluster = Mutex<PostgresTestCluster?>(nil)
+        let responder = OpenAICompatibleServer.Responder { [reply] _ in
+            let started = try? await PostgresTestCluster.start(fsync: false)
+            cluster.withLock { $0 = started }
+            return ServerReply(body: .truncatedStream(reply, chunks: 3))
+        }
+        try await withLocalModel(responder, configure: { $0.idleTimeout = .seconds(30) }) { model, _ in
+            let error = await expectModelError { _ = try await model.stream(ChatRequest(messages: [.user("go")])) { _ in } }
+            #expect(error?.code == .connection || error?.code == .malformedResponse, "\(String(describing: error))")
+        }
+        let started = try #require(cluster.withLock { $0 }, "the cluster did not start")
+        try await started.stopServer()
+    }
+
+    @Test func aStreamThatStallsFailsAfterTheIdleTimeout() async throws {
+        try await withLocalModel(.scripted([ServerReply(body: .stalledStream(reply, chunks: 2))]), configure: { $0.idleTimeout = .milliseconds(300) }) { model, _ in
+            let started = ContinuousClock.now
+            let error = await expectModelError { _ = try await model.stream(ChatRequest(messages: [.user("go")])) { _ in } }
+            #expect(error?.code == .timeout)
+            #expect(error?.message.contains("sent nothing for") == true, "\(String(describing: error))")
+            #expect(ContinuousClock.now - started < .seconds(60))
+        }
+    }
+
+    @Test func aStreamThatTricklesFailsAtTheRequestTimeout() async throws {
+        let events = (0..<200).map { _ in #"{"id":"x","choices":[{"index":0,"delta":{"content":"."},"finish_reason":null}]}"# }
+        let trickle = ServerReply(body: .events(events, done: true), pieceInterval: .milliseconds(100))
+        try await withLocalModel(.scripted([trickle]), configure: { $0.requestTimeout = .seconds(5); $0.idleTimeout = .seconds(60) }) { model, _ in
+            let error = await expectModelError { _ = try await model.stream(ChatRequest(messages: [.user("go")])) { _ in } }
+            // Twenty seconds of events, each 0.1 s after the last: only the whole-request limit can end it.
+            #expect(error?.code == .timeout)
+            #expect(error?.message.contains("No complete answer") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test func aBodyThatStallsFailsAfterTheIdleTimeout() async throws {
+        try await withLocalModel(.scripted([ServerReply(body: .stalledStream(reply, chunks: 1))]), configure: { $0.idleTimeout = .milliseconds(300) }) { model, _ in
+            // Not asked to stream, the client still reads the (event-stream) body under the limits.
+            let error = await expectModelError { _ = try await model.respond(to: ChatRequest(messages: [.user("go")])) }
+            #expect(error?.code == .timeout)
         }
     }
 

@@ -26,9 +26,23 @@ public struct WebhookAlertHook: AlertHook {
         request.headers.add(name: "Content-Type", value: "application/json")
         let alertJSON = (try? JSONValue(encoding: alert)) ?? .null
         request.body = .bytes(ByteBuffer(bytes: JSONValue.object(["text": .string(alert.message), "alert": alertJSON]).serializedBytes()))
+        let started = ContinuousClock.now
+        let timeout = timeout
         do {
             let response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
-            _ = try await response.body.collect(upTo: 1 << 16)
+            // The answer is read (and dropped) within the same time limit: AsyncHTTPClient's ends
+            // with the response head.
+            try await withReadLimits(
+                response.body, ReadLimits(idle: timeout, deadline: started + timeout),
+                onIdle: { ModelError(.timeout, message: "the webhook stopped answering") },
+                onDeadline: { ModelError(.timeout, message: "the webhook did not finish answering within \(timeout)") }
+            ) { chunks in
+                var received = 0
+                for try await chunk in chunks {
+                    received += chunk.readableBytes
+                    if received > 1 << 16 { break }
+                }
+            }
             if !(200..<300).contains(Int(response.status.code)) {
                 logger.warning("the alert webhook answered \(response.status.code)", metadata: ["url": "\(url)"])
             }

@@ -33,8 +33,7 @@ public struct OpenAIChatModel: ChatModel {
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
         let body = ChatCompletionsWire.requestBody(
             request, model: name, stream: false, includeStreamUsage: false, maxTokensParameter: configuration.effectiveMaxTokensParameter)
-        let (response, url) = try await transport.post("/chat/completions", body: body)
-        let (json, rateLimit) = try await transport.readJSON(response, url: url)
+        let (json, rateLimit) = try await transport.readJSON(try await transport.post("/chat/completions", body: body))
         return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
     }
 
@@ -42,11 +41,12 @@ public struct OpenAIChatModel: ChatModel {
         let body = ChatCompletionsWire.requestBody(
             request, model: name, stream: true, includeStreamUsage: configuration.includeUsageInStreams,
             maxTokensParameter: configuration.effectiveMaxTokensParameter)
-        let (response, url) = try await transport.post("/chat/completions", body: body)
-        let rateLimit = OpenAITransport.rateLimit(response.headers)
-        let status = Int(response.status.code)
+        let reply = try await transport.post("/chat/completions", body: body)
+        let url = reply.url
+        let rateLimit = OpenAITransport.rateLimit(reply.response.headers)
+        let status = Int(reply.response.status.code)
         guard (200..<300).contains(status) else {
-            _ = try await transport.readJSON(response, url: url)  // throws the error the status and body describe
+            _ = try await transport.readJSON(reply)  // throws the error the status and body describe
             throw ModelError(.server, message: "HTTP \(status).", statusCode: status, rateLimit: rateLimit)
         }
         var parser = ServerSentEventParser()
@@ -74,16 +74,12 @@ public struct OpenAIChatModel: ChatModel {
             }
         }
 
-        do {
-            for try await buffer in response.body {
+        try await transport.readBody(reply) { chunks in
+            for try await buffer in chunks {
                 try await handle(parser.feed(buffer.readableBytesView))
                 if sawDone { break }
             }
             try await handle(parser.finish())
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw ErrorMapping.transportError(error, url: url)
         }
         guard sawDone || accumulator.finishReason != nil else {
             throw ModelError(.malformedResponse, message: "The stream ended before the reply was complete.", statusCode: status)

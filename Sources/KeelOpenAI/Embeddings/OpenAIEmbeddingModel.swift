@@ -33,9 +33,9 @@ public struct OpenAIEmbeddingModel: EmbeddingModel {
             "model": .string(name), "input": .array(inputs.map(JSONValue.string)), "encoding_format": "float",
         ]
         if let dimensions { body["dimensions"] = .number(Double(dimensions)) }
-        let (response, responseURL) = try await transport.post("/embeddings", body: .object(body))
-        let (json, _) = try await transport.readJSON(response, url: responseURL)
-        let status = Int(response.status.code)
+        let reply = try await transport.post("/embeddings", body: .object(body))
+        let (json, _) = try await transport.readJSON(reply)
+        let status = Int(reply.response.status.code)
         guard let data = json["data"]?.arrayValue else {
             throw ModelError(.malformedResponse, message: "The embeddings response has no 'data' list.", statusCode: status)
         }

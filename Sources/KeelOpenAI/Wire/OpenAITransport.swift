@@ -11,8 +11,16 @@ struct OpenAITransport: Sendable {
     let client: HTTPClient
     let logger: Logger
 
+    /// A response whose body is still to be read, and the limits for reading it.
+    struct Reply {
+        let response: HTTPClientResponse
+        let url: String
+        let limits: ReadLimits
+    }
+
     /// POSTs `body` to `path` under the base URL. The response's body is still to be read.
-    func post(_ path: String, body: JSONValue) async throws -> (HTTPClientResponse, url: String) {
+    func post(_ path: String, body: JSONValue) async throws -> Reply {
+        let started = ContinuousClock.now
         let url = configuration.url(path)
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -25,8 +33,31 @@ struct OpenAITransport: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
         let timeout = configuration.requestTimeout.components
         let nanoseconds = timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000
+        let response: HTTPClientResponse
         do {
-            return (try await client.execute(request, timeout: .nanoseconds(nanoseconds), logger: logger), url)
+            response = try await client.execute(request, timeout: .nanoseconds(nanoseconds), logger: logger)
+        } catch {
+            throw ErrorMapping.transportError(error, url: url)
+        }
+        return Reply(response: response, url: url, limits: ReadLimits(idle: configuration.idleTimeout, deadline: started + configuration.requestTimeout))
+    }
+
+    /// Reads `reply`'s body in pieces, each within the idle timeout and all before the request's
+    /// deadline (AsyncHTTPClient's own deadline ends when the response head arrives). Transport
+    /// failures become ``ModelError``s; what `body` throws passes through.
+    func readBody<Result>(
+        _ reply: Reply, isolation: isolated (any Actor)? = #isolation, _ body: (AsyncThrowingStream<ByteBuffer, any Error>) async throws -> Result
+    ) async throws -> Result {
+        let url = reply.url
+        let idle = configuration.idleTimeout
+        let total = configuration.requestTimeout
+        do {
+            return try await withReadLimits(
+                reply.response.body, reply.limits,
+                onIdle: { ModelError(.timeout, message: "\(url) sent nothing for \(idle) in the middle of its reply.") },
+                onDeadline: { ModelError(.timeout, message: "No complete answer from \(url) within \(total).") }, isolation: isolation, body)
+        } catch let error as ModelError {
+            throw error
         } catch {
             throw ErrorMapping.transportError(error, url: url)
         }
@@ -34,16 +65,21 @@ struct OpenAITransport: Sendable {
 
     /// Reads a whole (non-streamed) body and parses it as JSON. A failing status becomes the
     /// matching ``ModelError``; a body that is not JSON, ``ModelError/Code/malformedResponse``.
-    func readJSON(_ response: HTTPClientResponse, url: String) async throws -> (JSONValue, RateLimitSnapshot?) {
+    func readJSON(_ reply: Reply) async throws -> (JSONValue, RateLimitSnapshot?) {
+        let response = reply.response
         let rateLimit = Self.rateLimit(response.headers)
         let status = Int(response.status.code)
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: configuration.maximumResponseBytes)
-        } catch let error as NIOTooManyBytesError {
-            throw ModelError(.malformedResponse, message: "The response is larger than \(configuration.maximumResponseBytes) bytes.", underlying: error)
-        } catch {
-            throw ErrorMapping.transportError(error, url: url)
+        let maximum = configuration.maximumResponseBytes
+        let bytes = try await readBody(reply) { chunks in
+            var collected = ByteBuffer()
+            for try await chunk in chunks {
+                guard collected.readableBytes + chunk.readableBytes <= maximum else {
+                    throw ModelError(.malformedResponse, message: "The response is larger than \(maximum) bytes.")
+                }
+                var chunk = chunk
+                collected.writeBuffer(&chunk)
+            }
+            return collected
         }
         let json: JSONValue
         do {

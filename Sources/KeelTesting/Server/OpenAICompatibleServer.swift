@@ -184,16 +184,14 @@ public final class OpenAICompatibleServer: Sendable {
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
             var events = payloads.map { "data: \($0)\n\n" }
             if done { events.append("data: [DONE]\n\n") }
+            var pieces: [[UInt8]] = events.map { Array($0.utf8) }
             if let size = reply.streamPieceSize, size > 0 {
                 let bytes = Array(events.joined().utf8)
-                var start = 0
-                while start < bytes.count {
-                    let end = min(start + size, bytes.count)
-                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes[start..<end]))))
-                    start = end
-                }
-            } else {
-                for event in events { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: event)))) }
+                pieces = stride(from: 0, to: bytes.count, by: size).map { Array(bytes[$0..<min($0 + size, bytes.count)]) }
+            }
+            for (index, piece) in pieces.enumerated() {
+                if index > 0, reply.pieceInterval > .zero { try await Task.sleep(for: reply.pieceInterval) }
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: piece))))
             }
             if endCleanly { try await outbound.write(.end(nil)) }
         }
@@ -223,6 +221,12 @@ public final class OpenAICompatibleServer: Sendable {
             let model = request.json?["model"]?.stringValue ?? "keel-test"
             let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: true)
             try await writeEvents(chunks.prefix(count).map { $0.serialized() }, done: false, endCleanly: false)
+            return false
+        case .stalledStream(let response, let count):
+            let model = request.json?["model"]?.stringValue ?? "keel-test"
+            let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: true)
+            try await writeEvents(chunks.prefix(count).map { $0.serialized() }, done: false, endCleanly: false)
+            try await Task.sleep(for: .seconds(86_400))
             return false
         case .hang:
             try await Task.sleep(for: .seconds(86_400))

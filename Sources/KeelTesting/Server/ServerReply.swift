@@ -15,6 +15,9 @@ public struct ServerReply: Sendable {
         case events([String], done: Bool)
         /// The start of a streamed chat completion, then the connection is dropped.
         case truncatedStream(ChatResponse, chunks: Int)
+        /// The start of a streamed chat completion, then nothing more: the connection stays open
+        /// until the client gives up (its idle timeout must act).
+        case stalledStream(ChatResponse, chunks: Int)
         /// No answer at all; the connection stays open until the client gives up.
         case hang
     }
@@ -29,13 +32,20 @@ public struct ServerReply: Sendable {
     public var streamPieceSize: Int?
     /// Time to wait before answering. Default: none.
     public var delay: Duration
+    /// Time to wait before each piece (or event) of a stream after the first, for streams that
+    /// trickle. Default: none.
+    public var pieceInterval: Duration
 
-    public init(status: Int = 200, headers: [(String, String)] = [], body: Body, streamPieceSize: Int? = nil, delay: Duration = .zero) {
+    public init(
+        status: Int = 200, headers: [(String, String)] = [], body: Body, streamPieceSize: Int? = nil, delay: Duration = .zero,
+        pieceInterval: Duration = .zero
+    ) {
         self.status = status
         self.headers = headers
         self.body = body
         self.streamPieceSize = streamPieceSize
         self.delay = delay
+        self.pieceInterval = pieceInterval
     }
 
     /// A chat completion.
