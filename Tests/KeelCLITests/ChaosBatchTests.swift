@@ -8,7 +8,7 @@ import Testing
 extension EnduranceTests {
     /// 200 agent runs through the real `keel batch` against a chaos server that fails 20 % of
     /// requests: 500s, 503s, hangs, bodies that are not JSON and truncated replies.
-    @Suite struct ChaosBatch {
+    @Suite(.timeLimit(.minutes(20))) struct ChaosBatch {
         @Test func twoHundredRunsSurviveTwentyPercentFaults() async throws {
             let work = try TemporaryFolder.make("keel-chaos")
             let prompts = (1...200).map { #"{"prompt": "What is \#($0) plus \#($0 * 3)?"}"# }.joined(separator: "\n")

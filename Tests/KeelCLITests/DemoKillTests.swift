@@ -8,7 +8,7 @@ import Testing
 extension EnduranceTests {
     /// The real `keel demo` process, killed with SIGKILL at random moments and restarted with the same
     /// run id until it completes.
-    @Suite struct DemoKill {
+    @Suite(.timeLimit(.minutes(20))) struct DemoKill {
         let sections = 161
 
         func folder() throws -> URL {

@@ -10,7 +10,7 @@ import Darwin
 
 /// The launcher the CLI tests start `keel` with: exit codes, signals, environment, working
 /// directory and output, with a real `/bin/sh`.
-@Suite struct SpawnedProcessTests {
+@Suite(.timeLimit(.minutes(10))) struct SpawnedProcessTests {
     @Test func reportsExitCodesOutputAndTheWorkingDirectory() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("keel-spawn-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)

@@ -5,7 +5,7 @@ import KeelTesting
 import Testing
 
 /// The agent loop against the provider over loopback HTTP.
-@Suite struct AgentOverHTTPTests {
+@Suite(.timeLimit(.minutes(5))) struct AgentOverHTTPTests {
     @Test func toolArgumentsThatAreNotJSONReachTheModelAsAToolError() async throws {
         let replies: [ServerReply] = [
             .toolCalls([ToolCall(id: "c1", name: "add", arguments: "{\"a\": 1, \"b\": ")]),

@@ -5,7 +5,7 @@ import KeelTesting
 import Testing
 
 /// The provider against a real HTTP server on 127.0.0.1.
-@Suite struct ChatCompletionsTests {
+@Suite(.timeLimit(.minutes(5))) struct ChatCompletionsTests {
     let weather = ToolDefinition(
         name: "weather", description: "Weather for a city.",
         parameters: .object(properties: [("city", .string())], required: ["city"]))

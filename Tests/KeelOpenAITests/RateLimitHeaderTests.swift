@@ -3,7 +3,7 @@ import Testing
 
 @testable import KeelOpenAI
 
-@Suite struct RateLimitHeaderTests {
+@Suite(.timeLimit(.minutes(5))) struct RateLimitHeaderTests {
     @Test(arguments: [
         ("1s", Duration.seconds(1)), ("6m0s", .seconds(360)), ("20ms", .milliseconds(20)), ("1h2m3.5s", .milliseconds(3_723_500)),
         ("0.5", .milliseconds(500)), ("2", .seconds(2)),

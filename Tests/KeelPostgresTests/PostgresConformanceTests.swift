@@ -11,7 +11,7 @@ func freshStore() async throws -> (PostgresRunStore, String) {
     return (try await PostgresRunStore.connect(url), url)
 }
 
-@Suite struct PostgresConformanceTests {
+@Suite(.timeLimit(.minutes(10))) struct PostgresConformanceTests {
     @Test(arguments: RunStoreConformance.checks)
     func postgresConforms(_ check: RunStoreConformance.Check) async throws {
         let (store, url) = try await freshStore()

@@ -7,7 +7,7 @@ import Testing
 
 /// Durable workers on PostgreSQL, in process: the README's example, and two workers sharing
 /// runs without ever running one twice.
-@Suite struct PostgresWorkerTests {
+@Suite(.timeLimit(.minutes(10))) struct PostgresWorkerTests {
     struct Counted: Workflow {
         let name = "counted"
         let calls: Locked<[String: Int]>

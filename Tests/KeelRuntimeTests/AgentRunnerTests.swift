@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// The runner with scripted models and real tools, no network.
-@Suite struct AgentRunnerTests {
+@Suite(.timeLimit(.minutes(5))) struct AgentRunnerTests {
     @Test func completesACalculationWithToolCalls() async throws {
         let model = ScriptedModel([
             .toolCall("multiply", arguments: ["a": 12, "b": 7]),

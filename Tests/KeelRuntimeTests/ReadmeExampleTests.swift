@@ -13,7 +13,7 @@ struct Weather: Tool {
     func call(_ arguments: WeatherArguments, context: ToolContext) async throws -> String { "Sunny in \(arguments.city)" }
 }
 
-@Suite struct ReadmeExampleTests {
+@Suite(.timeLimit(.minutes(5))) struct ReadmeExampleTests {
     @Test func theReadmeAgentRuns() async throws {
         let result = await Agent(model: TestModel(), tools: [Weather()]).run("What's the weather in Lisbon?")
         #expect(result.answer == "weather: Sunny in a")
@@ -21,7 +21,7 @@ struct Weather: Tool {
     }
 }
 
-@Suite struct ReadmeGovernanceExampleTests {
+@Suite(.timeLimit(.minutes(5))) struct ReadmeGovernanceExampleTests {
     @Test func theReadmePolicyRefusesAndAsks() async throws {
         var controls = AgentControls()
         // The README's policy, verbatim.

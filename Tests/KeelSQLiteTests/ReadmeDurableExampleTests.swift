@@ -20,7 +20,7 @@ struct ReadmeReport: Workflow {
     }
 }
 
-@Suite struct ReadmeDurableExampleTests {
+@Suite(.timeLimit(.minutes(5))) struct ReadmeDurableExampleTests {
     @Test func theReadmeWorkflowRunsAndResumes() async throws {
         let report = ReadmeReport(writer: TestModel())
         let titles = ["Intro", "Findings"]

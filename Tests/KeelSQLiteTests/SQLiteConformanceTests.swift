@@ -9,7 +9,7 @@ func temporaryStorePath(_ name: String = "keel.db") throws -> String {
     try TemporaryFolder.make("keel-tests").appendingPathComponent(name).path
 }
 
-@Suite struct SQLiteConformanceTests {
+@Suite(.timeLimit(.minutes(10))) struct SQLiteConformanceTests {
     @Test(arguments: RunStoreConformance.checks)
     func sqliteConforms(_ check: RunStoreConformance.Check) async throws {
         let path = try temporaryStorePath()

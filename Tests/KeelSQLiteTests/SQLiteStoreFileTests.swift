@@ -5,7 +5,7 @@ import KeelSQLite
 import Testing
 
 /// What the store does with files it did not write, files from the future, and locks.
-@Suite struct SQLiteStoreFileTests {
+@Suite(.timeLimit(.minutes(5))) struct SQLiteStoreFileTests {
     @Test func aFileThatIsNotAStoreIsAClearError() throws {
         let path = try temporaryStorePath()
         try Data("this is a shopping list, not a database\n".utf8 + Array(repeating: 0x41, count: 4096)).write(to: URL(fileURLWithPath: path))

@@ -3,7 +3,7 @@ import KeelCore
 import Testing
 
 /// Encoding into and decoding out of `JSONValue` directly agrees with `JSONEncoder`/`JSONDecoder`.
-@Suite struct JSONValueCodingTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONValueCodingTests {
     struct Order: Codable, Equatable {
         enum Status: String, Codable { case open, shipped }
         struct Line: Codable, Equatable { var sku: String; var quantity: Int; var price: Double }

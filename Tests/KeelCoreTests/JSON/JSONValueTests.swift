@@ -2,7 +2,7 @@ import Testing
 
 @testable import KeelCore
 
-@Suite struct JSONValueTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONValueTests {
     @Test func parsesEveryKindOfValue() throws {
         let value = try JSONValue(parsing: #" {"a": [1, -2.5, 3e2, true, false, null], "b": {"c": "d"}, "e": ""} "#)
         #expect(value["a"] == [1, -2.5, 300, true, false, nil])

@@ -2,7 +2,7 @@ import Testing
 
 @testable import KeelCore
 
-@Suite struct JSONSchemaValidationTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONSchemaValidationTests {
     let schema = JSONSchema.object(
         properties: [
             ("name", .string(minLength: 2, maxLength: 5)),

@@ -68,7 +68,7 @@ public struct PublicArguments: Decodable {
     public var value: Int
 }
 
-@Suite struct SchemaMacroTests {
+@Suite(.timeLimit(.minutes(5))) struct SchemaMacroTests {
     let schema = TripArguments.jsonSchema
 
     @Test func typeDocCommentBecomesTheDescription() {

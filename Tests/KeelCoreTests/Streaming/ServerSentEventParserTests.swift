@@ -2,7 +2,7 @@ import Testing
 
 @testable import KeelCore
 
-@Suite struct ServerSentEventParserTests {
+@Suite(.timeLimit(.minutes(5))) struct ServerSentEventParserTests {
     static let stream = Array(
         ": keep-alive\r\ndata: {\"a\":1}\r\n\r\nevent: delta\ndata: line one\ndata: line two\nid: 7\n\ndata: ünïcødé 🧪\r\rdata:no-space\n\ndata: [DONE]\n\n".utf8)
     static let expected = [

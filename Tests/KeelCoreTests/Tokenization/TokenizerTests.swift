@@ -3,7 +3,7 @@ import KeelCore
 import Testing
 
 /// Keel's tokenizer against tokens written by OpenAI's `tiktoken` (Scripts/tokenizer-fixtures.py).
-@Suite struct TokenizerTests {
+@Suite(.timeLimit(.minutes(5))) struct TokenizerTests {
     struct Sample: Decodable, Sendable {
         var text: String
         var tokens: [Int]

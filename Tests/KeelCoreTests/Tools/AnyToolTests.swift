@@ -26,7 +26,7 @@ struct Stats: Tool {
     }
 }
 
-@Suite struct AnyToolTests {
+@Suite(.timeLimit(.minutes(5))) struct AnyToolTests {
     let context = ToolContext(callID: "c1", toolName: "greet")
 
     @Test func decodesValidatedArgumentsAndCalls() async throws {

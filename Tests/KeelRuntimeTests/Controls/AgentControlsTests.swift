@@ -12,7 +12,7 @@ final class AlertRecorder: AlertHook {
 }
 
 /// Each control of an agent run, with scripted models and a test clock.
-@Suite struct AgentControlsTests {
+@Suite(.timeLimit(.minutes(5))) struct AgentControlsTests {
     @Test func attemptNMayChangeTheRequest() async throws {
         let clock = TestClock()
         let model = ScriptedModel([

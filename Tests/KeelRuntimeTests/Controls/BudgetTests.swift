@@ -3,7 +3,7 @@ import KeelCore
 import KeelRuntime
 import Testing
 
-@Suite struct BudgetTests {
+@Suite(.timeLimit(.minutes(5))) struct BudgetTests {
     @Test func aBudgetAllowsUpToItsCaps() {
         let budget = Budget(maxTokens: 1_000, maxCostUSD: 0.10)
         #expect(budget.allows(Spend(tokens: 400, costUSD: 0.05), after: Spend(tokens: 600, costUSD: 0.05)))

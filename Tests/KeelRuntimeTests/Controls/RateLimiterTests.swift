@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// The token buckets, on a test clock: no real waiting.
-@Suite struct RateLimiterTests {
+@Suite(.timeLimit(.minutes(5))) struct RateLimiterTests {
     @Test func callersWaitTheirTurnFirstComeFirstServed() async throws {
         let clock = TestClock()
         let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 60), startFull: false, clock: clock)

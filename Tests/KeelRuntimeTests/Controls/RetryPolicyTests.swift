@@ -4,7 +4,7 @@ import KeelTesting
 import Synchronization
 import Testing
 
-@Suite struct RetryPolicyTests {
+@Suite(.timeLimit(.minutes(5))) struct RetryPolicyTests {
     let policy = RetryPolicy(maxAttempts: 5, initialBackoff: .seconds(1), maxBackoff: .seconds(8))
 
     @Test func backoffIsExponentialWithFullJitterAndACap() {

@@ -35,7 +35,7 @@ func callsThenAnswer(_ tool: String, _ arguments: [JSONValue]) -> ScriptedModel 
     return ScriptedModel([.toolCalls(calls, text: nil), .text("done")])
 }
 
-@Suite struct ToolPolicyTests {
+@Suite(.timeLimit(.minutes(5))) struct ToolPolicyTests {
     func agent(_ model: any ChatModel, _ tool: CountingTool, _ governance: ToolGovernance, spend: SpendControls? = nil) -> Agent {
         var controls = AgentControls()
         controls.governance = governance

@@ -4,7 +4,7 @@ import Testing
 @testable import KeelRuntime
 
 /// The loop with no I/O at all: events in, actions out.
-@Suite struct AgentLoopTests {
+@Suite(.timeLimit(.minutes(5))) struct AgentLoopTests {
     let tools = [ToolDefinition(name: "add", description: "Add.", parameters: .object(properties: [("a", .number()), ("b", .number())], required: ["a", "b"]))]
 
     func reply(_ text: String?, calls: [ToolCall] = [], usage: Usage = Usage(inputTokens: 10, outputTokens: 2)) -> ChatResponse {

@@ -26,7 +26,7 @@ final class RecordingHook: AlertHook {
     func send(_ alert: Alert) async { alerts.withLock { $0.append(alert) } }
 }
 
-@Suite struct ControlsOnSQLiteTests {
+@Suite(.timeLimit(.minutes(5))) struct ControlsOnSQLiteTests {
     let prices = PriceTable(["scripted": ModelPrice(inputPerMillion: 1_000, cachedInputPerMillion: 500, outputPerMillion: 2_000)])
 
     @Test func costsComeFromTheJournalByRunModelTenantAndDay() async throws {

@@ -34,7 +34,7 @@ struct Transfer: Tool {
     }
 }
 
-@Suite struct DurableAgentTests {
+@Suite(.timeLimit(.minutes(5))) struct DurableAgentTests {
     @Test func anAgentResumesMidLoopWithItsTranscriptUsageAndStepCount() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let firstModel = ScriptedModel([

@@ -42,7 +42,7 @@ struct ThreeSteps: Workflow {
     }
 }
 
-@Suite struct DurableRuntimeTests {
+@Suite(.timeLimit(.minutes(5))) struct DurableRuntimeTests {
     func runtime(_ store: any RunStore, _ workflows: [AnyWorkflow], configure: (inout DurableRuntime.Configuration) -> Void = { _ in }) -> DurableRuntime {
         var configuration = DurableRuntime.Configuration()
         configure(&configuration)

@@ -37,7 +37,7 @@ final class FailingOnce: ChatModel, Sendable {
     }
 }
 
-@Suite struct PipelineTests {
+@Suite(.timeLimit(.minutes(5))) struct PipelineTests {
     @Test func sectionsAreRoutedByKindAndSeeOnlyTheLastTokens() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let model = FailingOnce(failAt: 0)

@@ -12,7 +12,7 @@ import Testing
 /// - it never runs twice for one approval, and runs exactly once for each approval given;
 /// - a denial's reason reaches the model, as the result of that call;
 /// - a forged `approval:` signal approves nothing; the audit log verifies.
-@Suite struct ApprovalPropertyTests {
+@Suite(.timeLimit(.minutes(10))) struct ApprovalPropertyTests {
     /// One transfer as the tool saw it.
     struct Execution: Sendable, Hashable {
         var reference: String

@@ -7,7 +7,7 @@ import Testing
 
 /// What happens to an approval nobody decides in time, in a durable run on SQLite. A zero time
 /// limit makes the request late as soon as it is made, so nothing sleeps.
-@Suite struct ApprovalTimeoutTests {
+@Suite(.timeLimit(.minutes(5))) struct ApprovalTimeoutTests {
     struct Deleter: Workflow {
         let name = "deleter"
         let onTimeout: ApprovalTimeoutPolicy
