@@ -27,7 +27,7 @@ actor StreamableHTTPTransport: Transport {
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
 
-    /// The most a single JSON answer may hold.
+    /// The most a single answer may hold (a JSON body, or an event stream in all).
     static let maxBodyBytes = 32 << 20
 
     /// The client MCP requests go through: a refused connection fails at once (rather than the
@@ -81,8 +81,7 @@ actor StreamableHTTPTransport: Transport {
         let started = ContinuousClock.now
         let response: HTTPClientResponse
         do {
-            let limit = requestTimeout.components
-            response = try await client.execute(request, timeout: .nanoseconds(limit.seconds * 1_000_000_000 + limit.attoseconds / 1_000_000_000))
+            response = try await client.execute(request, timeout: .nanoseconds(requestTimeout.saturatingNanoseconds))
         } catch {
             throw MCPToolsetError(.connectionFailed, "the MCP server at \(endpoint) could not be reached: \(error)")
         }
@@ -105,11 +104,15 @@ actor StreamableHTTPTransport: Transport {
             onDeadline: { MCPToolsetError(.timedOut, "the MCP server at \(endpoint) did not finish its answer within \(total)") }
         ) { chunks in
             if contentType.hasPrefix("text/event-stream") {
-                var parser = ServerSentEventParser()
-                for try await chunk in chunks {
-                    for event in parser.feed(chunk.readableBytesView) { deliver(event) }
+                var parser = ServerSentEventParser(limits: .init(totalBytes: Self.maxBodyBytes))
+                do {
+                    for try await chunk in chunks {
+                        for event in try parser.feed(chunk.readableBytesView) { deliver(event) }
+                    }
+                    for event in try parser.finish() { deliver(event) }
+                } catch let error as ServerSentEventParser.LimitExceeded {
+                    throw MCPToolsetError(.protocolViolation, "the MCP server at \(endpoint) answered with an oversized stream: \(error)")
                 }
-                for event in parser.finish() { deliver(event) }
             } else {
                 var body = ByteBuffer()
                 for try await chunk in chunks {

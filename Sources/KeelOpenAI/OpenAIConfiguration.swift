@@ -34,6 +34,9 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
     public var idleTimeout: Duration = .seconds(120)
     /// The largest non-streamed reply accepted. Default: 16 MiB.
     public var maximumResponseBytes: Int = 16 << 20
+    /// The most bytes a streamed reply may send in all (its events, keep-alives and all); a single
+    /// line of it may hold 1 MiB and a single event 8 MiB. Default: 64 MiB.
+    public var maximumStreamBytes: Int = 64 << 20
 
     /// The two spellings of the output token limit.
     public enum MaxTokensParameter: String, Sendable {

@@ -21,15 +21,20 @@ public final class PostgresRateLimiter: RateLimiting {
     public let store: PostgresRunStore
     public let key: String
     public let limits: RateLimits
+    /// The longest a `Retry-After` pauses the fleet. Default:
+    /// ``KeelCore/RateLimitSnapshot/defaultLongestPause`` (two minutes). A pause read from the
+    /// database is bounded by it too, whatever wrote it.
+    public let longestPause: Duration
 
-    public init(store: PostgresRunStore, key: String, limits: RateLimits) {
+    public init(store: PostgresRunStore, key: String, limits: RateLimits, longestPause: Duration = RateLimitSnapshot.defaultLongestPause) {
         self.store = store
         self.key = key
         self.limits = limits
+        self.longestPause = longestPause
     }
 
     public func acquire(tokens: Int, maxWait: Duration?) async throws {
-        let wait = try await store.takeRateShare(key: key, limits: limits, tokens: tokens, maxWait: maxWait)
+        let wait = try await store.takeRateShare(key: key, limits: limits, tokens: tokens, maxWait: maxWait, longestPause: longestPause)
         guard wait > 0 else { return }
         do {
             try await Task.sleep(for: .seconds(wait))
@@ -44,7 +49,7 @@ public final class PostgresRateLimiter: RateLimiting {
     }
 
     public func observe(_ snapshot: RateLimitSnapshot) async {
-        try? await store.adjustRateBuckets(key: key, limits: limits, requests: 0, tokens: 0, snapshot: snapshot)
+        try? await store.adjustRateBuckets(key: key, limits: limits, requests: 0, tokens: 0, snapshot: snapshot.bounded(longestPause: longestPause))
     }
 }
 
@@ -56,9 +61,10 @@ extension PostgresRunStore {
         var pausedUntil: Double
         let now: Double
 
-        /// Seconds until both buckets are back at zero and any pause is over.
-        func wait(_ limits: RateLimits) -> Double {
-            var wait = max(0, pausedUntil - now)
+        /// Seconds until both buckets are back at zero and any pause is over (a pause no longer
+        /// than `longestPause` from now).
+        func wait(_ limits: RateLimits, longestPause: Duration) -> Double {
+            var wait = min(max(0, pausedUntil - now), longestPause.timeInterval)
             if let perMinute = limits.requestsPerMinute, requests < 0 { wait = max(wait, -requests / (Double(max(1, perMinute)) / 60)) }
             if let perMinute = limits.tokensPerMinute, tokens < 0 { wait = max(wait, -tokens / (Double(max(1, perMinute)) / 60)) }
             return wait
@@ -101,12 +107,12 @@ extension PostgresRunStore {
 
     /// Takes one request and `tokens` tokens from the buckets of `key` and returns the seconds to
     /// wait before sending; takes nothing and throws `rateLimited` when that would pass `maxWait`.
-    func takeRateShare(key: String, limits: RateLimits, tokens: Int, maxWait: Duration?) async throws -> Double {
+    func takeRateShare(key: String, limits: RateLimits, tokens: Int, maxWait: Duration?, longestPause: Duration) async throws -> Double {
         try await write { connection in
             var buckets = try await self.lockRateBuckets(connection, key: key, limits: limits)
             buckets.requests -= 1
             if limits.tokensPerMinute != nil { buckets.tokens -= Double(tokens) }
-            let wait = buckets.wait(limits)
+            let wait = buckets.wait(limits, longestPause: longestPause)
             if let maxWait, wait > Self.seconds(maxWait) {
                 throw ModelError(
                     .rateLimited, message: "the shared rate limit would hold this request for \(Duration.seconds(wait).formattedSeconds), longer than the \(maxWait.formattedSeconds) allowed",

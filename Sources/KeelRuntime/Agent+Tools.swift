@@ -206,7 +206,7 @@ extension Agent {
         let id = sequence.map { "\(runID):\($0)" } ?? "\(runID):\(call.id)"
         let request = ApprovalRequest(
             id: id, kind: .toolCall, runID: runID, sequence: sequence ?? 0, tool: call.name, arguments: call.arguments, reason: reason,
-            expiresAt: policy?.approvalTimeout.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
+            expiresAt: policy?.approvalTimeout.map { Date().addingTimeInterval($0.timeInterval) },
             onTimeout: policy?.onApprovalTimeout ?? .deny)
         if let sequence, let context {
             return try await context.approval(at: sequence, request, alerts: controls.governance?.alerts ?? LogAlertHook())

@@ -42,7 +42,7 @@ public final class SQLiteRunStore: RunStore {
     public init(path: String, configuration: Configuration = Configuration()) throws {
         self.path = path
         var config = GRDB.Configuration()
-        config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds) + Double(configuration.busyTimeout.components.attoseconds) / 1e18)
+        config.busyMode = .timeout(configuration.busyTimeout.timeInterval)
         config.foreignKeysEnabled = true
         config.label = "keel"
         do {

@@ -38,6 +38,31 @@ import Testing
         }
     }
 
+    /// Numbers at the edge of `Int` and durations beyond any use are a one-line error or a budget
+    /// stop — never a trap (which would end the process with a signal).
+    @Test func absurdNumbersAndDurationsAreRefusedNotTrappedOn() async throws {
+        let work = try folder()
+        try await OpenAICompatibleServer.withServer(responder: Self.expensive) { server in
+            let budgeted = try await KeelProcess.run(
+                ["agent", "--model", "openai:gpt-4o", "--base-url", server.baseURL, "--tools", "calculator",
+                 "--max-output-tokens", String(Int.max), "--max-tokens", "100000", "--json", "count forever"],
+                killAfter: nil, timeout: .seconds(60), directory: work)
+            #expect(budgeted.status == 2, "\(budgeted.stderr)")
+            #expect(try JSONValue(parsing: budgeted.stdout)["outcome"]?["kind"] == "budget_exceeded")
+            #expect(server.chatRequests.isEmpty, "the worst case of the first call already breaks the budget")
+        }
+        for arguments in [
+            ["agent", "--model", "test", "--model-timeout", "1e10", "hi"],
+            ["agent", "--model", "test", "--deadline", "inf", "hi"],
+            ["worker", "--store", "keel.db", "--lease", "1e30"],
+            ["demo", "--pace=-1s"],
+        ] {
+            let output = try await KeelProcess.run(arguments, killAfter: nil, timeout: .seconds(60), directory: work)
+            #expect(output.status > 0, "\(arguments): \(output.status) \(output.stderr)")
+            #expect(output.stderrLines.count <= 3 && output.stderr.contains("duration"), "\(arguments): \(output.stderr)")
+        }
+    }
+
     @Test func costsAreReportedByModelTenantAndRun() async throws {
         let work = try folder()
         let script: [ServerReply] = [

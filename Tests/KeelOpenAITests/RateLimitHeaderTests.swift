@@ -40,4 +40,32 @@ import Testing
         #expect(!RateLimitHeaders.isRateLimitHeader("x-ratelimit"))
         #expect(!RateLimitHeaders.isRateLimitHeader("x-request-id"))
     }
+
+    /// Values that trapped in `Duration`'s initialisers (also in release builds) are ignored now.
+    @Test(arguments: [
+        ("retry-after-ms", "inf"), ("retry-after-ms", "nan"), ("retry-after-ms", "-1"), ("retry-after-ms", "1e30"),
+        ("retry-after", "1e21"), ("retry-after", "-inf"), ("retry-after", String(repeating: "9", count: 400)),
+        ("x-ratelimit-reset-tokens", "1e300"), ("x-ratelimit-reset-requests", "1e300s"), ("x-ratelimit-reset-tokens", "99999999999999999h"),
+    ])
+    func absurdDurationsAreIgnoredNotTrappedOn(name: String, value: String) {
+        let snapshot = RateLimitHeaders.parse([(name, value), ("x-ratelimit-limit-requests", "60")])
+        #expect(snapshot?.retryAfter == nil)
+        #expect(snapshot?.tokensReset == nil)
+        #expect(snapshot?.requestsReset == nil)
+        #expect(snapshot?.requestLimit == 60)
+    }
+
+    @Test func negativeRemainingCountsAreZero() {
+        let snapshot = RateLimitHeaders.parse([("x-ratelimit-remaining-requests", "-5"), ("x-ratelimit-remaining-tokens", "-99999999999")])
+        #expect(snapshot?.remainingRequests == 0)
+        #expect(snapshot?.remainingTokens == 0)
+        #expect(RateLimitHeaders.parse([("x-ratelimit-remaining-tokens", "99999999999999999999999")])?.remainingTokens == nil)
+    }
+
+    @Test func aYearLongRetryAfterIsParsedAndBoundedForLimiters() {
+        let snapshot = RateLimitHeaders.parse([("retry-after", "31536000")])
+        #expect(snapshot?.retryAfter == .seconds(31_536_000))
+        #expect(snapshot?.bounded().retryAfter == .seconds(120))
+        #expect(snapshot?.bounded(longestPause: .seconds(5)).retryAfter == .seconds(5))
+    }
 }

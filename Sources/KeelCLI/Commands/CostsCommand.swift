@@ -31,7 +31,7 @@ struct CostsCommand: AsyncParsableCommand {
         var start: Date?
         if let since {
             if let duration = Duration(parsing: since) {
-                start = Date().addingTimeInterval(-(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18))
+                start = Date().addingTimeInterval(-(duration.timeInterval))
             } else if let date = ISO8601DateFormatter.day.date(from: since) {
                 start = date
             } else {

@@ -48,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         let paceDuration = pace.flatMap { Duration(parsing: $0) } ?? (spec.isOffline ? .milliseconds(10) : .seconds(2))
         return ReportWorkflow.Input(
             topic: topic, sections: sections, contextTokens: contextTokens,
-            paceMilliseconds: Int(paceDuration.components.seconds * 1000 + paceDuration.components.attoseconds / 1_000_000_000_000_000),
+            paceMilliseconds: Int(paceDuration.saturatingMilliseconds),
             model: spec, controls: controlOptions.settings)
     }
 

@@ -45,7 +45,7 @@ enum AgentReport {
             "finish_reason": .string(step.response.finishReason.description),
         ]
         if let latency = step.modelLatency {
-            object["latency_ms"] = .number((Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1000).rounded())
+            object["latency_ms"] = .number((latency.timeInterval * 1000).rounded())
         }
         return .object(object)
     }

@@ -121,12 +121,12 @@ struct ControlOptions: ParsableArguments {
         ControlSettings(
             maxCostUSD: maxCost, maxTokens: maxTokens, tenant: tenant, tenantDailyCostUSD: tenantDailyCost, tenantDailyTokens: tenantDailyTokens,
             requestsPerMinute: rpm, tokensPerMinute: tpm, attempts: attempts,
-            modelTimeoutMilliseconds: modelTimeout.flatMap { Duration(parsing: $0) }.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) },
+            modelTimeoutMilliseconds: modelTimeout.flatMap { Duration(parsing: $0) }.map { Int($0.saturatingMilliseconds) },
             pricesPath: prices.map { URL(fileURLWithPath: $0).path }, alertURL: alertURL)
     }
 
     /// The deadline as a date, from now.
     var deadlineDate: Date? {
-        deadline.flatMap { Duration(parsing: $0) }.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        deadline.flatMap { Duration(parsing: $0) }.map { Date().addingTimeInterval($0.timeInterval) }
     }
 }

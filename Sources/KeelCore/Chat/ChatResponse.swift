@@ -1,5 +1,9 @@
 /// A model's complete reply to one ``ChatRequest``.
 public struct ChatResponse: Sendable, Hashable, Codable {
+    /// The most tool calls one reply may ask for: 256. No model asks for hundreds at once, and
+    /// each becomes a step; a provider's parser treats a reply with more as malformed.
+    public static let maximumToolCalls = 256
+
     /// The provider's id for the response, if it gave one.
     public var id: String?
     /// The model that answered, as the provider named it.
@@ -99,4 +103,22 @@ public struct RateLimitSnapshot: Sendable, Hashable, Codable {
 
     /// Whether no header was present.
     public var isEmpty: Bool { self == RateLimitSnapshot() }
+
+    /// The longest pause a limiter takes from one `Retry-After` unless configured otherwise: two
+    /// minutes, as ``RetryPolicy``'s `maxRetryAfter` (a longer wait fails the call rather than
+    /// holding every caller of the key).
+    public static let defaultLongestPause: Duration = .seconds(120)
+
+    /// The snapshot as a rate limiter may act on it: `retryAfter` no longer than `longestPause`
+    /// and every count at least zero. One `retry-after: 31536000` must not stop every worker of a
+    /// key for a year.
+    public func bounded(longestPause: Duration = defaultLongestPause) -> RateLimitSnapshot {
+        var bounded = self
+        bounded.retryAfter = retryAfter.map { min(max($0, .zero), longestPause) }
+        bounded.remainingRequests = remainingRequests.map { max(0, $0) }
+        bounded.remainingTokens = remainingTokens.map { max(0, $0) }
+        bounded.requestLimit = requestLimit.map { max(0, $0) }
+        bounded.tokenLimit = tokenLimit.map { max(0, $0) }
+        return bounded
+    }
 }

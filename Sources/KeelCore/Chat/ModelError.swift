@@ -94,8 +94,7 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
 extension Duration {
     /// Seconds with up to three decimals, such as `1.5s`.
     public var formattedSeconds: String {
-        let (seconds, attoseconds) = components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let milliseconds = saturatingMilliseconds
         if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
         let text = String(Double(milliseconds) / 1000)
         return text + "s"

@@ -219,8 +219,7 @@ package final class SpawnedChild: Sendable {
     /// Returns at once; the child is reaped when it ends.
     package func terminate(grace: Duration = .seconds(1)) {
         send(SIGTERM)
-        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in send(SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace.timeInterval) { [self] in send(SIGKILL) }
     }
 
     /// Waits until the child has ended and returns its ``status``.

@@ -22,6 +22,9 @@ public struct ChatResponseAccumulator: Sendable {
         sawText = true
     }
 
+    /// How many distinct tool calls the deltas so far started.
+    public var toolCallCount: Int { toolCalls.count }
+
     /// Adds part of tool call number `index`.
     public mutating func appendToolCall(index: Int, id: String?, name: String?, argumentsDelta: String) {
         var call = toolCalls[index] ?? ToolCall(id: "", name: "", arguments: "")

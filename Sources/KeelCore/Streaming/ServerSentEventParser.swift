@@ -22,22 +22,62 @@ public struct ServerSentEvent: Sendable, Hashable {
 /// ```swift
 /// var parser = ServerSentEventParser()
 /// for try await chunk in body {
-///     for event in parser.feed(chunk) { handle(event.data) }
+///     for event in try parser.feed(chunk) { handle(event.data) }
 /// }
-/// for event in parser.finish() { handle(event.data) }
+/// for event in try parser.finish() { handle(event.data) }
 /// ```
+///
+/// What a server sends is bounded (``Limits``): a line, an event and, optionally, the whole
+/// stream. Past a limit the parser throws ``LimitExceeded`` and keeps nothing more, so a
+/// hostile or broken server cannot fill the memory with one endless line.
 public struct ServerSentEventParser: Sendable {
+    /// How much a stream may hold.
+    public struct Limits: Sendable, Hashable {
+        /// The longest line, in bytes. Default: 1 MiB.
+        public var lineBytes: Int = 1 << 20
+        /// The largest event (its data lines together), in bytes. Default: 8 MiB.
+        public var eventBytes: Int = 8 << 20
+        /// The most bytes the whole stream may have; `nil` for no limit. Default: `nil`.
+        public var totalBytes: Int?
+
+        public init(lineBytes: Int = 1 << 20, eventBytes: Int = 8 << 20, totalBytes: Int? = nil) {
+            self.lineBytes = lineBytes
+            self.eventBytes = eventBytes
+            self.totalBytes = totalBytes
+        }
+    }
+
+    /// A stream that went past one of its ``Limits``.
+    public struct LimitExceeded: Error, Sendable, Hashable, CustomStringConvertible {
+        /// What was too large: `line`, `event` or `stream`.
+        public var what: String
+        /// The limit, in bytes.
+        public var limit: Int
+
+        public var description: String { "the event stream sent a \(what) longer than \(limit) bytes" }
+    }
+
+    /// The limits in force.
+    public let limits: Limits
     private var line: [UInt8] = []
+    private var eventBytes = 0
+    private var totalBytes = 0
     private var previousWasCR = false
     private var dataLines: [String] = []
     private var hasData = false
     private var eventType: String?
     private var eventID: String?
 
-    public init() {}
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
 
     /// Adds bytes and returns the events they complete.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {
+    ///
+    /// - Throws: ``LimitExceeded`` when a line, an event or the stream goes past its limit.
+    public mutating func feed(_ bytes: some Collection<UInt8>) throws(LimitExceeded) -> [ServerSentEvent] {
+        totalBytes = totalBytes.addingSaturating(bytes.count)
+        if let limit = limits.totalBytes, totalBytes > limit { throw LimitExceeded(what: "stream", limit: limit) }
         var events: [ServerSentEvent] = []
         for byte in bytes {
             switch byte {
@@ -46,12 +86,16 @@ public struct ServerSentEventParser: Sendable {
                     previousWasCR = false
                     continue
                 }
-                endLine(into: &events)
+                try endLine(into: &events)
             case 0x0D:  // CR
                 previousWasCR = true
-                endLine(into: &events)
+                try endLine(into: &events)
             default:
                 previousWasCR = false
+                guard line.count < limits.lineBytes else {
+                    line = []
+                    throw LimitExceeded(what: "line", limit: limits.lineBytes)
+                }
                 line.append(byte)
             }
         }
@@ -59,14 +103,14 @@ public struct ServerSentEventParser: Sendable {
     }
 
     /// Ends the stream: an event whose blank line never came is returned rather than lost.
-    public mutating func finish() -> [ServerSentEvent] {
+    public mutating func finish() throws(LimitExceeded) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
-        if !line.isEmpty { endLine(into: &events) }
+        if !line.isEmpty { try endLine(into: &events) }
         dispatch(into: &events)
         return events
     }
 
-    private mutating func endLine(into events: inout [ServerSentEvent]) {
+    private mutating func endLine(into events: inout [ServerSentEvent]) throws(LimitExceeded) {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
             dispatch(into: &events)
@@ -86,6 +130,12 @@ public struct ServerSentEventParser: Sendable {
         }
         switch field {
         case "data":
+            eventBytes += value.utf8.count + 1
+            guard eventBytes <= limits.eventBytes else {
+                dataLines = []
+                eventBytes = 0
+                throw LimitExceeded(what: "event", limit: limits.eventBytes)
+            }
             dataLines.append(String(value))
             hasData = true
         case "event":
@@ -100,6 +150,7 @@ public struct ServerSentEventParser: Sendable {
     private mutating func dispatch(into events: inout [ServerSentEvent]) {
         defer {
             dataLines.removeAll()
+            eventBytes = 0
             hasData = false
             eventType = nil
         }

@@ -29,7 +29,7 @@ public struct WebhookAlertHook: AlertHook {
         let started = ContinuousClock.now
         let timeout = timeout
         do {
-            let response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
+            let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
             // The answer is read (and dropped) within the same time limit: AsyncHTTPClient's ends
             // with the response head.
             try await withReadLimits(

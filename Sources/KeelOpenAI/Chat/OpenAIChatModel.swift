@@ -49,7 +49,7 @@ public struct OpenAIChatModel: ChatModel {
             _ = try await transport.readJSON(reply)  // throws the error the status and body describe
             throw ModelError(.server, message: "HTTP \(status).", statusCode: status, rateLimit: rateLimit)
         }
-        var parser = ServerSentEventParser()
+        var parser = ServerSentEventParser(limits: .init(totalBytes: configuration.maximumStreamBytes))
         var accumulator = ChatResponseAccumulator()
         accumulator.rateLimit = rateLimit
         var sawDone = false
@@ -75,11 +75,15 @@ public struct OpenAIChatModel: ChatModel {
         }
 
         try await transport.readBody(reply) { chunks in
-            for try await buffer in chunks {
-                try await handle(parser.feed(buffer.readableBytesView))
-                if sawDone { break }
+            do {
+                for try await buffer in chunks {
+                    try await handle(parser.feed(buffer.readableBytesView))
+                    if sawDone { break }
+                }
+                try await handle(parser.finish())
+            } catch let error as ServerSentEventParser.LimitExceeded {
+                throw ModelError(.malformedResponse, message: "The stream is too large: \(error.description).", statusCode: status)
             }
-            try await handle(parser.finish())
         }
         guard sawDone || accumulator.finishReason != nil else {
             throw ModelError(.malformedResponse, message: "The stream ended before the reply was complete.", statusCode: status)

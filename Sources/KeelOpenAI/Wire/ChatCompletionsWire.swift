@@ -83,7 +83,11 @@ package enum ChatCompletionsWire {
             throw ModelError(.malformedResponse, message: "The response has no choices[0].message.")
         }
         var toolCalls: [ToolCall] = []
-        for (index, raw) in (message["tool_calls"]?.arrayValue ?? []).enumerated() {
+        let rawCalls = message["tool_calls"]?.arrayValue ?? []
+        guard rawCalls.count <= ChatResponse.maximumToolCalls else {
+            throw ModelError(.malformedResponse, message: "The reply asks for \(rawCalls.count) tool calls, more than the \(ChatResponse.maximumToolCalls) allowed.")
+        }
+        for (index, raw) in rawCalls.enumerated() {
             guard let function = raw["function"], let name = function["name"]?.stringValue else {
                 throw ModelError(.malformedResponse, message: "Tool call \(index) has no function name.")
             }
@@ -94,7 +98,7 @@ package enum ChatCompletionsWire {
         let reason = choice["finish_reason"]?.stringValue.map(FinishReason.init(providerValue:)) ?? (toolCalls.isEmpty ? .stop : .toolCalls)
         return ChatResponse(
             id: body["id"]?.stringValue, model: body["model"]?.stringValue,
-            message: AssistantMessage(text: text, toolCalls: toolCalls), usage: parseUsage(body["usage"]) ?? .zero,
+            message: AssistantMessage(text: text, toolCalls: toolCalls), usage: try parseUsage(body["usage"]) ?? .zero,
             finishReason: reason, rateLimit: rateLimit)
     }
 
@@ -107,13 +111,23 @@ package enum ChatCompletionsWire {
         }
     }
 
-    package static func parseUsage(_ value: JSONValue?) -> Usage? {
+    /// The usage object of a reply; a count that is not a whole number from zero to
+    /// ``KeelCore/Usage/plausibleMaximum`` makes the reply malformed (a server claiming 2⁵³ tokens
+    /// must not reach budgets and ledgers).
+    package static func parseUsage(_ value: JSONValue?) throws(ModelError) -> Usage? {
         guard let value, case .object = value else { return nil }
+        func count(_ field: JSONValue?, _ name: String) throws(ModelError) -> Int {
+            guard let field, !field.isNull else { return 0 }
+            guard let count = field.intValue, (0...Usage.plausibleMaximum).contains(count) else {
+                throw ModelError(.malformedResponse, message: "The reply's usage has an implausible \(name): \(field.serialized().prefix(40)).")
+            }
+            return count
+        }
         return Usage(
-            inputTokens: value["prompt_tokens"]?.intValue ?? 0,
-            cachedInputTokens: value["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
-            outputTokens: value["completion_tokens"]?.intValue ?? 0,
-            reasoningTokens: value["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+            inputTokens: try count(value["prompt_tokens"], "prompt_tokens"),
+            cachedInputTokens: try count(value["prompt_tokens_details"]?["cached_tokens"], "cached_tokens"),
+            outputTokens: try count(value["completion_tokens"], "completion_tokens"),
+            reasoningTokens: try count(value["completion_tokens_details"]?["reasoning_tokens"], "reasoning_tokens"))
     }
 
     /// Applies one streamed chunk to the accumulator and reports its deltas.
@@ -125,7 +139,7 @@ package enum ChatCompletionsWire {
         }
         if accumulator.id == nil { accumulator.id = chunk["id"]?.stringValue }
         if accumulator.model == nil { accumulator.model = chunk["model"]?.stringValue }
-        if let usage = parseUsage(chunk["usage"]) { accumulator.usage = usage }
+        if let usage = try parseUsage(chunk["usage"]) { accumulator.usage = usage }
         var events: [ChatStreamEvent] = []
         guard let choice = chunk["choices"]?[0] else { return events }
         if let reason = choice["finish_reason"]?.stringValue { accumulator.finishReason = FinishReason(providerValue: reason) }
@@ -141,6 +155,9 @@ package enum ChatCompletionsWire {
             let id = raw["id"]?.stringValue
             let name = function?["name"]?.stringValue
             accumulator.appendToolCall(index: index, id: id, name: name, argumentsDelta: argumentsDelta)
+            guard accumulator.toolCallCount <= ChatResponse.maximumToolCalls else {
+                throw ModelError(.malformedResponse, message: "The stream asks for more than \(ChatResponse.maximumToolCalls) tool calls.")
+            }
             events.append(.toolCallDelta(index: index, id: id, name: name, argumentsDelta: argumentsDelta))
         }
         return events

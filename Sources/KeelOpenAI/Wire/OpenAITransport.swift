@@ -31,11 +31,9 @@ struct OpenAITransport: Sendable {
         if let project = configuration.project { request.headers.add(name: "OpenAI-Project", value: project) }
         for (name, value) in configuration.extraHeaders { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body.serializedBytes()))
-        let timeout = configuration.requestTimeout.components
-        let nanoseconds = timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .nanoseconds(nanoseconds), logger: logger)
+            response = try await client.execute(request, timeout: .nanoseconds(configuration.requestTimeout.saturatingNanoseconds), logger: logger)
         } catch {
             throw ErrorMapping.transportError(error, url: url)
         }

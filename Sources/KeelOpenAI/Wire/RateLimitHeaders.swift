@@ -11,14 +11,14 @@ package enum RateLimitHeaders {
         }
         guard !lookup.isEmpty else { return nil }
         var snapshot = RateLimitSnapshot()
-        snapshot.requestLimit = lookup["x-ratelimit-limit-requests"].flatMap { Int($0) }
-        snapshot.tokenLimit = lookup["x-ratelimit-limit-tokens"].flatMap { Int($0) }
-        snapshot.remainingRequests = lookup["x-ratelimit-remaining-requests"].flatMap { Int($0) }
-        snapshot.remainingTokens = lookup["x-ratelimit-remaining-tokens"].flatMap { Int($0) }
+        snapshot.requestLimit = lookup["x-ratelimit-limit-requests"].flatMap(parseCount)
+        snapshot.tokenLimit = lookup["x-ratelimit-limit-tokens"].flatMap(parseCount)
+        snapshot.remainingRequests = lookup["x-ratelimit-remaining-requests"].flatMap(parseCount)
+        snapshot.remainingTokens = lookup["x-ratelimit-remaining-tokens"].flatMap(parseCount)
         snapshot.requestsReset = lookup["x-ratelimit-reset-requests"].flatMap(parseDuration)
         snapshot.tokensReset = lookup["x-ratelimit-reset-tokens"].flatMap(parseDuration)
-        if let milliseconds = lookup["retry-after-ms"].flatMap({ Double($0) }), milliseconds >= 0 {
-            snapshot.retryAfter = .milliseconds(milliseconds)
+        if let milliseconds = lookup["retry-after-ms"].flatMap({ Double($0) }), let retryAfter = Duration(boundedSeconds: milliseconds / 1000) {
+            snapshot.retryAfter = retryAfter
         } else if let value = lookup["retry-after"] {
             snapshot.retryAfter = parseRetryAfter(value, now: now)
         }
@@ -42,15 +42,24 @@ package enum RateLimitHeaders {
         return hasPrefix("x-ratelimit-") || hasPrefix("retry-after")
     }
 
-    /// `Retry-After` is either seconds (possibly fractional) or an HTTP date.
+    /// A count such as `x-ratelimit-remaining-requests`: a whole number, where a negative one
+    /// counts as zero (a server that says `-5` has nothing left, not a debt to pay back).
+    package static func parseCount(_ value: String) -> Int? {
+        guard value.utf8.count <= 20, let count = Int(value) else { return nil }
+        return max(0, count)
+    }
+
+    /// `Retry-After` is either seconds (possibly fractional) or an HTTP date. A value that is not
+    /// finite, negative or longer than `Duration.longestAccepted` is ignored.
     package static func parseRetryAfter(_ value: String, now: Date) -> Duration? {
-        if let seconds = Double(value), seconds.isFinite, seconds >= 0 { return .milliseconds(seconds * 1000) }
+        guard value.utf8.count <= 64 else { return nil }
+        if let seconds = Double(value) { return Duration(boundedSeconds: seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: value) else { return nil }
-        return .milliseconds(max(0, date.timeIntervalSince(now)) * 1000)
+        return Duration(boundedSeconds: max(0, date.timeIntervalSince(now)))
     }
 
     /// Durations such as `1s`, `6m0s`, `20ms`, `1h2m3.5s`; a bare number is seconds.

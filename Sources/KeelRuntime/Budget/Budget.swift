@@ -16,7 +16,7 @@ public struct Budget: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// Whether spending `amount` on top of `spent` stays within the caps.
     public func allows(_ amount: Spend, after spent: Spend) -> Bool {
-        if let maxTokens, spent.tokens + amount.tokens > maxTokens { return false }
+        if let maxTokens, spent.tokens.addingSaturating(amount.tokens) > maxTokens { return false }
         if let maxCostUSD, spent.costUSD + amount.costUSD > maxCostUSD + 1e-12 { return false }
         return true
     }
@@ -47,7 +47,7 @@ public struct Spend: Sendable, Hashable, Codable, CustomStringConvertible {
     public static let zero = Spend()
 
     public static func + (lhs: Spend, rhs: Spend) -> Spend {
-        Spend(tokens: lhs.tokens + rhs.tokens, costUSD: lhs.costUSD + rhs.costUSD)
+        Spend(tokens: lhs.tokens.addingSaturating(rhs.tokens), costUSD: lhs.costUSD + rhs.costUSD)
     }
 
     public static func += (lhs: inout Spend, rhs: Spend) { lhs = lhs + rhs }

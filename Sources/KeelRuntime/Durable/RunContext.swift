@@ -307,7 +307,7 @@ public final class RunContext: Sendable {
         let remaining = wakeAt.timeIntervalSinceNow
         if remaining > 0 {
             guard remaining <= Self.seconds(inlineSleepLimit) else { throw suspend(RunSuspension(wakeAt: wakeAt, waitingFor: [])) }
-            try await clock.sleep(for: .milliseconds(Int64((remaining * 1000).rounded(.up))))
+            try await clock.sleep(for: Duration(boundedSeconds: remaining) ?? .zero)
         }
         try await store.append(
             JournalEntry(runID: runID, sequence: sequence, name: name, kind: .sleep, status: .completed, result: .null, wakeAt: wakeAt, startedAt: Date(), completedAt: Date()),
@@ -378,6 +378,6 @@ public final class RunContext: Sendable {
     }
 
     static func seconds(_ duration: Duration) -> TimeInterval {
-        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+        duration.timeInterval
     }
 }

@@ -22,7 +22,7 @@ final class ToolRateLimiters: Sendable {
             state.withLock { state in
                 let now = ContinuousClock.now
                 let elapsed = now - state.updated
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = elapsed.timeInterval
                 state.level = min(Double(perMinute), state.level + seconds * Double(perMinute) / 60)
                 state.updated = now
                 guard state.level >= 1 else { return false }

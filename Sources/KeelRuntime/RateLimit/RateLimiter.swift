@@ -43,6 +43,9 @@ public protocol RateLimiting: Sendable {
 /// goes below zero it waits until the bucket would have refilled to zero.
 public final class RateLimiter: RateLimiting {
     public let limits: RateLimits
+    /// The longest a `Retry-After` pauses callers. Default:
+    /// ``KeelCore/RateLimitSnapshot/defaultLongestPause`` (two minutes).
+    public let longestPause: Duration
     private let clock: any Clock<Duration>
     private let origin: any InstantProtocol<Duration>
 
@@ -71,8 +74,12 @@ public final class RateLimiter: RateLimiting {
     /// A limiter for `limits`. The buckets start full, as a provider's do after a quiet minute;
     /// with `startFull: false` they start empty, for a process that starts while others have been
     /// using the same key.
-    public init(limits: RateLimits, startFull: Bool = true, clock: any Clock<Duration> = ContinuousClock()) {
+    public init(
+        limits: RateLimits, startFull: Bool = true, longestPause: Duration = RateLimitSnapshot.defaultLongestPause,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.limits = limits
+        self.longestPause = longestPause
         self.clock = clock
         self.origin = currentInstant(of: clock)
         func bucket(_ perMinute: Int?) -> Bucket? {
@@ -84,7 +91,7 @@ public final class RateLimiter: RateLimiting {
     /// Seconds since the limiter was made, on its clock.
     private func now() -> Double {
         let elapsed = elapsedSince(origin, on: clock)
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed.timeInterval
     }
 
     /// How long a request of `tokens` tokens would wait if it asked now.
@@ -103,7 +110,7 @@ public final class RateLimiter: RateLimiting {
             let time = now()
             var probe = state
             let needed = Self.take(&probe, tokens: tokens, at: time, commit: false)
-            if let maxWait, needed > Double(maxWait.components.seconds) + Double(maxWait.components.attoseconds) / 1e18 {
+            if let maxWait, needed > maxWait.timeInterval {
                 throw ModelError(.rateLimited, message: "the rate limit would hold this request for \(Duration.seconds(needed).formattedSeconds), longer than the \(maxWait.formattedSeconds) allowed", retryAfter: .seconds(needed))
             }
             return Self.take(&state, tokens: tokens, at: time, commit: true)
@@ -146,8 +153,10 @@ public final class RateLimiter: RateLimiting {
     }
 
     /// Corrects the buckets from what the provider said: its remaining requests and tokens can
-    /// only lower ours, and a `Retry-After` pauses every caller for that long.
+    /// only lower ours (to zero at the least), and a `Retry-After` pauses every caller for that
+    /// long (``longestPause`` at the most).
     public func observe(_ snapshot: RateLimitSnapshot) {
+        let snapshot = snapshot.bounded(longestPause: longestPause)
         state.withLock { state in
             let time = now()
             state.requests?.refill(elapsed: max(0, time - state.updatedAt))
@@ -162,8 +171,7 @@ public final class RateLimiter: RateLimiting {
                 state.tokens = bucket
             }
             if let retryAfter = snapshot.retryAfter {
-                let seconds = Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18
-                state.pausedUntil = max(state.pausedUntil, time + seconds)
+                state.pausedUntil = max(state.pausedUntil, time + retryAfter.timeInterval)
             }
         }
     }

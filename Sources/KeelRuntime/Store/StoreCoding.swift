@@ -46,6 +46,6 @@ public enum StoreCoding {
 
     /// A duration in seconds.
     public static func seconds(_ duration: Duration) -> TimeInterval {
-        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+        duration.timeInterval
     }
 }

@@ -157,8 +157,7 @@ final class DeadlineScheduler: @unchecked Sendable {
     private func arm(_ state: inout State, for deadline: ContinuousClock.Instant) {
         state.armedFor = deadline
         let delay = ContinuousClock.now.duration(to: deadline)
-        let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
-        timer.schedule(deadline: .now() + .nanoseconds(Int(min(nanoseconds, Int64(Int.max)))), leeway: .milliseconds(1))
+        timer.schedule(deadline: .now() + .nanoseconds(Int(max(0, delay.saturatingNanoseconds))), leeway: .milliseconds(1))
     }
 
     private func fireDue() {

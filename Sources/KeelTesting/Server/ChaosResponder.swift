@@ -154,7 +154,7 @@ struct ChaosState {
     }
 
     mutating func decide(tokens cost: Int, at now: ContinuousClock.Instant, configuration: ChaosConfiguration) -> ChaosDecision {
-        let elapsed = (now - updated).seconds
+        let elapsed = (now - updated).timeInterval
         updated = now
         if var bucket = requests {
             bucket.level = min(bucket.capacity, bucket.level + bucket.capacity / 60 * elapsed)
@@ -211,11 +211,7 @@ struct ChaosState {
 }
 
 extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-
     fileprivate static func * (lhs: Duration, rhs: Double) -> Duration {
-        .milliseconds(lhs.seconds * rhs * 1000)
+        Duration(boundedSeconds: lhs.timeInterval * rhs) ?? .zero
     }
 }

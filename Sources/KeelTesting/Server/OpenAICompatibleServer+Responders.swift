@@ -42,7 +42,7 @@ extension ServerReply {
         default: status = error.statusCode ?? 500
         }
         var headers: [(String, String)] = []
-        if let retryAfter = error.retryAfter { headers.append(("retry-after", String(retryAfter.components.seconds))) }
+        if let retryAfter = error.retryAfter { headers.append(("retry-after", String(retryAfter.saturatingMilliseconds / 1000))) }
         let code = error.code == .contextLengthExceeded ? "context_length_exceeded" : error.providerCode
         self = .error(status: status, message: error.message, type: error.code.rawValue, code: code, headers: headers)
     }

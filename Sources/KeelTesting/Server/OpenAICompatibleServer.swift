@@ -196,6 +196,15 @@ public final class OpenAICompatibleServer: Sendable {
             if endCleanly { try await outbound.write(.end(nil)) }
         }
 
+        /// Sends the head of an event stream, then `piece` until the client hangs up (a write
+        /// fails) or the server stops.
+        func writeForever(_ piece: ByteBuffer, after prefix: ByteBuffer? = nil) async throws {
+            headers.replaceOrAdd(name: "content-type", value: "text/event-stream")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+            if let prefix { try await outbound.write(.body(.byteBuffer(prefix))) }
+            while !Task.isCancelled { try await outbound.write(.body(.byteBuffer(piece))) }
+        }
+
         switch reply.body {
         case .chat(let response):
             let model = request.json?["model"]?.stringValue ?? "keel-test"
@@ -227,6 +236,14 @@ public final class OpenAICompatibleServer: Sendable {
             let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: true)
             try await writeEvents(chunks.prefix(count).map { $0.serialized() }, done: false, endCleanly: false)
             try await Task.sleep(for: .seconds(86_400))
+            return false
+        case .endlessEvents:
+            let chunk = #"{"id":"x","choices":[{"index":0,"delta":{"content":"more "},"finish_reason":null}]}"#
+            let piece = ByteBuffer(string: String(repeating: "data: \(chunk)\n\n", count: 512))
+            try await writeForever(piece)
+            return false
+        case .endlessLine:
+            try await writeForever(ByteBuffer(repeating: UInt8(ascii: "a"), count: 64 << 10), after: ByteBuffer(string: "data: "))
             return false
         case .hang:
             try await Task.sleep(for: .seconds(86_400))

@@ -18,6 +18,11 @@ public struct ServerReply: Sendable {
         /// The start of a streamed chat completion, then nothing more: the connection stays open
         /// until the client gives up (its idle timeout must act).
         case stalledStream(ChatResponse, chunks: Int)
+        /// An event stream that never ends: the same valid text chunk, again and again, until the
+        /// client hangs up.
+        case endlessEvents
+        /// An event stream whose first line never ends: `data: aaaa…` until the client hangs up.
+        case endlessLine
         /// No answer at all; the connection stays open until the client gives up.
         case hang
     }

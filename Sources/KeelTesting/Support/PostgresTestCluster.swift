@@ -75,6 +75,14 @@ public final class PostgresTestCluster: Sendable {
         return "postgres://keel@127.0.0.1:\(port)/\(name)"
     }
 
+    /// Runs `sql` with `psql` against the database at `url` (one of this cluster's) and returns
+    /// what it printed: rows unaligned, without headers. For tests that must change a table
+    /// behind Keel's back.
+    @discardableResult
+    public func psql(_ url: String, _ sql: String) async throws -> String {
+        try await Self.execute(binaries.appendingPathComponent("psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql], as: nil)
+    }
+
     /// Starts a cluster for the length of this process. With `fsync` off the cluster is fast and
     /// survives a process crash but not a power loss — right for tests; benchmarks turn it on.
     public static func start(fsync: Bool) async throws -> PostgresTestCluster {
