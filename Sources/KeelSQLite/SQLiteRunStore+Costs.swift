@@ -14,11 +14,12 @@ extension SQLiteRunStore {
                     """,
                 arguments: [limit])
             return try rows.map { row in
-                let runID: String = row["run_id"]
-                return DeadLetter(
-                    runID: runID, workflow: row["workflow"], tenant: row["tenant"], failure: try Self.decodeFailure(row["failure"], runID: runID),
-                    journalLength: row["journal_length"], createdAt: Self.date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
-                    resolvedAt: Self.date(row["resolved_at"]))
+                let column = Columns(row, in: "dead_letters")
+                let runID: String = try column("run_id")
+                return try DeadLetter(
+                    runID: runID, workflow: column("workflow"), tenant: column("tenant"), failure: try Self.decodeFailure(column("failure"), runID: runID),
+                    journalLength: column("journal_length"), createdAt: Self.date(column("created_at")) ?? Date(timeIntervalSince1970: 0),
+                    resolvedAt: Self.date(column("resolved_at")))
             }
         }
     }
@@ -57,12 +58,13 @@ extension SQLiteRunStore {
                     GROUP BY key ORDER BY cost DESC, key
                     """,
                 arguments: arguments)
-            return rows.map { row in
-                let key: String? = row["key"]
-                return CostRow(
-                    key: key ?? "-", steps: row["steps"],
-                    usage: Usage(inputTokens: row["input"] ?? 0, cachedInputTokens: row["cached"] ?? 0, outputTokens: row["output"] ?? 0, reasoningTokens: row["reasoning"] ?? 0),
-                    costUSD: row["cost"] ?? 0, unpricedSteps: row["unpriced"] ?? 0)
+            return try rows.map { row in
+                let column = Columns(row, in: "journal")
+                let key: String? = try column("key")
+                return try CostRow(
+                    key: key ?? "-", steps: column("steps"),
+                    usage: Usage(inputTokens: column("input") ?? 0, cachedInputTokens: column("cached") ?? 0, outputTokens: column("output") ?? 0, reasoningTokens: column("reasoning") ?? 0),
+                    costUSD: column("cost") ?? 0, unpricedSteps: column("unpriced") ?? 0)
             }
         }
     }
@@ -77,7 +79,10 @@ extension SQLiteRunStore: SpendLedger {
             try db.execute(sql: "DELETE FROM spend_reservations WHERE expires_at <= ?", arguments: [now])
             let settled = try Self.settled(db, scope)
             let held = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS cost FROM spend_reservations WHERE scope = ?", arguments: [scope.key])
-            let reserved = Spend(tokens: held?["tokens"] ?? 0, costUSD: held?["cost"] ?? 0)
+            let reserved = try held.map { row in
+                let column = Columns(row, in: "spend_reservations")
+                return try Spend(tokens: column("tokens"), costUSD: column("cost"))
+            } ?? .zero
             guard cap.allows(amount, after: settled + reserved) else {
                 return .failure(BudgetExceeded(scope: scope, limit: cap, spent: settled + reserved, worstCase: amount))
             }
@@ -118,6 +123,8 @@ extension SQLiteRunStore: SpendLedger {
 
     static func settled(_ db: Database, _ scope: SpendScope) throws -> Spend {
         let row = try Row.fetchOne(db, sql: "SELECT tokens, cost_usd FROM spend_settled WHERE scope = ?", arguments: [scope.key])
-        return Spend(tokens: row?["tokens"] ?? 0, costUSD: row?["cost_usd"] ?? 0)
+        guard let row else { return .zero }
+        let column = Columns(row, in: "spend_settled")
+        return try Spend(tokens: column("tokens"), costUSD: column("cost_usd"))
     }
 }

@@ -97,8 +97,13 @@ extension SQLiteRunStore {
     /// Appends records to the chain: each entry's hash covers the previous entry's hash.
     static func appendAudit(_ db: Database, _ records: [AuditRecord]) throws {
         let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_head WHERE id = 1")
-        var sequence: Int = head?["sequence"] ?? 0
-        var previous: String = head?["hash"] ?? AuditEntry.genesis
+        var sequence = 0
+        var previous = AuditEntry.genesis
+        if let head {
+            let column = Columns(head, in: "audit_head")
+            sequence = try column("sequence")
+            previous = try column("hash")
+        }
         for record in records {
             sequence += 1
             let micros = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
@@ -121,17 +126,18 @@ extension SQLiteRunStore {
     }
 
     static func decodeAudit(_ row: Row) throws -> AuditEntry {
-        let sequence: Int = row["sequence"]
-        guard let action = AuditRecord.Action(rawValue: row["action"]) else {
+        let column = Columns(row, in: "audit_log")
+        let sequence: Int = try column("sequence")
+        guard let action = try AuditRecord.Action(rawValue: column("action")) else {
             throw StoreError(.corrupt, "audit entry \(sequence) has an unknown action")
         }
-        let micros: Int64 = row["time_us"]
-        let record = AuditRecord(
-            runID: row["run_id"], step: row["step"], tool: row["tool"], action: action, argumentsDigest: row["arguments_digest"],
-            decision: row["decision"], actor: row["actor"], outcome: row["outcome"], costUSD: row["cost_usd"])
-        return AuditEntry(
-            sequence: sequence, time: Date(timeIntervalSince1970: Double(micros) / 1_000_000), record: record, previousHash: row["previous_hash"],
-            hash: row["hash"])
+        let micros: Int64 = try column("time_us")
+        let record = try AuditRecord(
+            runID: column("run_id"), step: column("step"), tool: column("tool"), action: action, argumentsDigest: column("arguments_digest"),
+            decision: column("decision"), actor: column("actor"), outcome: column("outcome"), costUSD: column("cost_usd"))
+        return try AuditEntry(
+            sequence: sequence, time: Date(timeIntervalSince1970: Double(micros) / 1_000_000), record: record, previousHash: column("previous_hash"),
+            hash: column("hash"))
     }
 
     static func fetchApproval(_ db: Database, id: String) throws -> ApprovalRecord? {
@@ -139,16 +145,17 @@ extension SQLiteRunStore {
     }
 
     static func decodeApproval(_ row: Row) throws -> ApprovalRecord {
-        let id: String = row["id"]
-        guard let kind = ApprovalRequest.Kind(rawValue: row["kind"]), let status = ApprovalStatus(rawValue: row["status"]),
-            let onTimeout = ApprovalTimeoutPolicy(rawValue: row["on_timeout"])
+        let column = Columns(row, in: "approvals")
+        let id: String = try column("id")
+        guard let kind = try ApprovalRequest.Kind(rawValue: column("kind")), let status = try ApprovalStatus(rawValue: column("status")),
+            let onTimeout = try ApprovalTimeoutPolicy(rawValue: column("on_timeout"))
         else { throw StoreError(.corrupt, "approval '\(id)' has an unknown kind, status or timeout policy") }
-        let decisionText: String? = row["decision"]
+        let decisionText: String? = try column("decision")
         let decision = try decisionText.map { try StoreCoding.decodeDecision($0, approvalID: id) }
-        let request = ApprovalRequest(
-            id: id, kind: kind, runID: row["run_id"], sequence: row["sequence"], tool: row["tool"], arguments: row["arguments"], reason: row["reason"],
-            requestedAt: date(row["requested_at"]) ?? Date(timeIntervalSince1970: 0), expiresAt: date(row["expires_at"]), onTimeout: onTimeout)
-        return ApprovalRecord(request: request, status: status, decision: decision, decidedBy: row["decided_by"], decidedAt: date(row["decided_at"]))
+        let request = try ApprovalRequest(
+            id: id, kind: kind, runID: column("run_id"), sequence: column("sequence"), tool: column("tool"), arguments: column("arguments"), reason: column("reason"),
+            requestedAt: date(column("requested_at")) ?? Date(timeIntervalSince1970: 0), expiresAt: date(column("expires_at")), onTimeout: onTimeout)
+        return try ApprovalRecord(request: request, status: status, decision: decision, decidedBy: column("decided_by"), decidedAt: date(column("decided_at")))
     }
 
     /// A `WHERE` clause requiring each column given a value to equal it (none: no clause).

@@ -60,9 +60,10 @@ extension SQLiteRunStore {
         guard let row = try Row.fetchOne(db, sql: "SELECT epoch, owner, status FROM runs WHERE id = ?", arguments: [lease.runID]) else {
             throw StoreError(.notFound, "no run '\(lease.runID)'")
         }
-        let epoch: Int = row["epoch"]
-        let owner: String? = row["owner"]
-        let status: String = row["status"]
+        let column = Columns(row, in: "runs")
+        let epoch: Int = try column("epoch")
+        let owner: String? = try column("owner")
+        let status: String = try column("status")
         guard epoch == lease.epoch, owner == lease.owner, status == RunStatus.running.rawValue else {
             let reason = status == RunStatus.cancelled.rawValue ? "was cancelled" : "was taken over (epoch \(epoch), this writer holds \(lease.epoch))"
             throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
@@ -102,7 +103,7 @@ extension SQLiteRunStore {
         guard db.changesCount == 0 else { return }
         // Nothing changed: the position holds a completed step, or a step of another name.
         let existing = try Row.fetchOne(db, sql: "SELECT status, name FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
-        let name: String = existing?["name"] ?? ""
+        let name: String = try existing.map { try Columns($0, in: "journal")("name") } ?? ""
         guard name == entry.name else {
             throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
         }
@@ -110,24 +111,25 @@ extension SQLiteRunStore {
     }
 
     static func decodeEntry(_ row: Row) throws -> JournalEntry {
-        let runID: String = row["run_id"]
-        let sequence: Int = row["sequence"]
-        guard let status = JournalEntry.Status(rawValue: row["status"]) else {
+        let column = Columns(row, in: "journal")
+        let runID: String = try column("run_id")
+        let sequence: Int = try column("sequence")
+        guard let status = try JournalEntry.Status(rawValue: column("status")) else {
             throw StoreError(.corrupt, "journal entry \(sequence) of run '\(runID)' has an unknown status")
         }
         var metering: StepMetering?
-        if let model: String = row["model"] {
-            metering = StepMetering(model: model, usage: Usage(
-                inputTokens: row["input_tokens"] ?? 0, cachedInputTokens: row["cached_input_tokens"] ?? 0,
-                outputTokens: row["output_tokens"] ?? 0, reasoningTokens: row["reasoning_tokens"] ?? 0), costUSD: row["cost_usd"])
+        if let model: String = try column("model") {
+            metering = try StepMetering(model: model, usage: Usage(
+                inputTokens: column("input_tokens") ?? 0, cachedInputTokens: column("cached_input_tokens") ?? 0,
+                outputTokens: column("output_tokens") ?? 0, reasoningTokens: column("reasoning_tokens") ?? 0), costUSD: column("cost_usd"))
         }
-        let result: String? = row["result"]
-        return JournalEntry(
-            runID: runID, sequence: sequence, name: row["name"], kind: StepKind(row["kind"]), status: status,
+        let result: String? = try column("result")
+        return try JournalEntry(
+            runID: runID, sequence: sequence, name: column("name"), kind: StepKind(column("kind")), status: status,
             result: try result.map { try json($0, what: "journal entry \(sequence) of run '\(runID)'") },
-            idempotencyKey: row["idempotency_key"], isSideEffecting: row["side_effecting"], attempts: row["attempts"], metering: metering,
-            wakeAt: date(row["wake_at"]), startedAt: date(row["started_at"]) ?? Date(timeIntervalSince1970: 0),
-            completedAt: date(row["completed_at"]))
+            idempotencyKey: column("idempotency_key"), isSideEffecting: column("side_effecting"), attempts: column("attempts"), metering: metering,
+            wakeAt: date(column("wake_at")), startedAt: date(column("started_at")) ?? Date(timeIntervalSince1970: 0),
+            completedAt: date(column("completed_at")))
     }
 
     static func json(_ text: String, what: String) throws -> JSONValue { try StoreCoding.json(text, what: what) }
@@ -148,19 +150,20 @@ extension SQLiteRunStore {
     }
 
     static func decodeRun(_ row: Row) throws -> RunRecord {
-        let id: String = row["id"]
-        guard let status = RunStatus(rawValue: row["status"]) else { throw StoreError(.corrupt, "run '\(id)' has an unknown status") }
-        let output: String? = row["output"]
-        let failure: String? = row["failure"]
-        let waiting: String? = row["waiting_for"]
+        let column = Columns(row, in: "runs")
+        let id: String = try column("id")
+        guard let status = try RunStatus(rawValue: column("status")) else { throw StoreError(.corrupt, "run '\(id)' has an unknown status") }
+        let output: String? = try column("output")
+        let failure: String? = try column("failure")
+        let waiting: String? = try column("waiting_for")
         let waitingFor = try waiting.map { try json($0, what: "signals run '\(id)' waits for").arrayValue?.compactMap(\.stringValue) ?? [] } ?? []
-        return RunRecord(
-            id: id, workflow: row["workflow"], input: try json(row["input"], what: "input of run '\(id)'"), status: status,
+        return try RunRecord(
+            id: id, workflow: column("workflow"), input: try json(column("input"), what: "input of run '\(id)'"), status: status,
             output: try output.map { try json($0, what: "output of run '\(id)'") },
-            failure: try failure.map { try decodeFailure($0, runID: id) }, wakeAt: date(row["wake_at"]), waitingFor: waitingFor,
-            owner: row["owner"], leaseExpiresAt: date(row["lease_expires_at"]), epoch: row["epoch"], parentRunID: row["parent_run_id"],
-            forkedAt: row["forked_at"], tenant: row["tenant"], deadline: date(row["deadline_at"]), createdAt: date(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
-            updatedAt: date(row["updated_at"]) ?? Date(timeIntervalSince1970: 0))
+            failure: try failure.map { try decodeFailure($0, runID: id) }, wakeAt: date(column("wake_at")), waitingFor: waitingFor,
+            owner: column("owner"), leaseExpiresAt: date(column("lease_expires_at")), epoch: column("epoch"), parentRunID: column("parent_run_id"),
+            forkedAt: column("forked_at"), tenant: column("tenant"), deadline: date(column("deadline_at")), createdAt: date(column("created_at")) ?? Date(timeIntervalSince1970: 0),
+            updatedAt: date(column("updated_at")) ?? Date(timeIntervalSince1970: 0))
     }
 }
 

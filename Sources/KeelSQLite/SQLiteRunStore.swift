@@ -165,28 +165,32 @@ public final class SQLiteRunStore: RunStore {
     }
 
     public func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)? {
-        try await write { db in
+        // The workflows this process knows are filtered in SQL: runs of other workflows, however
+        // many, must not hide the runnable ones behind a LIMIT.
+        let known = workflows.map { JSONValue.array($0.sorted().map(JSONValue.string)).serialized() }
+        return try await write { db in
             let now = Date()
-            let rows = try Row.fetchAll(db, sql: """
+            let row = try Row.fetchOne(db, sql: """
                 SELECT * FROM runs
-                WHERE status = 'pending'
+                WHERE (status = 'pending'
                    OR (status = 'waiting' AND wake_at IS NOT NULL AND wake_at <= ?)
                    OR (status = 'waiting' AND waiting_for IS NOT NULL AND EXISTS (
                         SELECT 1 FROM signals s WHERE s.run_id = runs.id AND s.consumed_sequence IS NULL
                         AND s.name IN (SELECT value FROM json_each(runs.waiting_for))))
-                   OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?))
+                   OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)))
+                  AND (? IS NULL OR workflow IN (SELECT value FROM json_each(?)))
                 ORDER BY updated_at, id
-                LIMIT 64
-                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970])
-            for row in rows {
-                let run = try Self.decodeRun(row)
-                if let workflows, !workflows.contains(run.workflow) { continue }
-                return try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
+                LIMIT 1
+                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, known, known])
+            if let row {
+                return try Self.take(db, run: try Self.decodeRun(row), owner: owner, leaseDuration: leaseDuration, now: now)
             }
             // Runs whose owner died on this host can be taken before their lease expires.
-            let orphans = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE status = 'running' ORDER BY updated_at LIMIT 64").map(Self.decodeRun)
+            let orphans = try Row.fetchAll(db, sql: """
+                SELECT * FROM runs WHERE status = 'running' AND (? IS NULL OR workflow IN (SELECT value FROM json_each(?)))
+                ORDER BY updated_at LIMIT 64
+                """, arguments: [known, known]).map(Self.decodeRun)
             for run in orphans where run.owner.map(RunOwner.isDeadLocally) == true {
-                if let workflows, !workflows.contains(run.workflow) { continue }
                 return try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
             }
             return nil
@@ -301,8 +305,9 @@ public final class SQLiteRunStore: RunStore {
                 db, sql: "SELECT id, payload FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL ORDER BY id LIMIT 1",
                 arguments: [runID, name])
             else { return nil }
-            let id: Int64 = row["id"]
-            let payload = try Self.json(row["payload"], what: "signal \(id) payload")
+            let column = Columns(row, in: "signals")
+            let id: Int64 = try column("id")
+            let payload = try Self.json(column("payload"), what: "signal \(id) payload")
             try db.execute(sql: "UPDATE signals SET consumed_sequence = ? WHERE id = ?", arguments: [sequence, id])
             let now = Date()
             let entry = JournalEntry(

@@ -10,6 +10,27 @@ import Testing
         .text("1 plus 2 is 3.", usage: Usage(inputTokens: 81, cachedInputTokens: 32, outputTokens: 7)),
     ]
 
+    /// A `keel` copied without its resource folder (into a container, say) says what is missing
+    /// when it needs the tokenizer, instead of ending in SwiftPM's `fatalError`.
+    @Test func aBinaryWithoutItsResourcesSaysWhatIsMissing() async throws {
+        let folder = try TemporaryFolder.make("keel-copied")
+        let copy = folder.appendingPathComponent("keel")
+        try FileManager.default.copyItem(at: KeelProcess.binary, to: copy)
+        func run(_ environment: [String: String]) async throws -> (Int32?, String) {
+            let child = try SpawnedProcess(
+                copy.path, ["agent", "--model", "test", "--max-cost", "1", "hi"], environment: KeelProcess.childEnvironment(environment),
+                directory: folder, output: folder.appendingPathComponent("out"), errorOutput: folder.appendingPathComponent("err"))
+            return (await child.wait(timeout: .seconds(60)), child.errorText)
+        }
+        let (status, stderr) = try await run([:])
+        #expect(status == 1, "\(stderr)")
+        #expect(stderr.contains("cl100k_base.tiktoken") && stderr.contains("KEEL_CL100K_VOCABULARY"), "\(stderr)")
+        #expect(stderr.split(separator: "\n").count == 1)
+        let vocabulary = KeelProcess.binary.deletingLastPathComponent().appendingPathComponent("keel_KeelCore.resources/cl100k_base.tiktoken")
+        let (fixed, _) = try await run(["KEEL_CL100K_VOCABULARY": vocabulary.path])
+        #expect(fixed == 0)
+    }
+
     @Test func theOfflineAgentWorksOutASum() async throws {
         let output = try await KeelProcess.run(["agent", "--tools", "calculator", "What is 12 times 7 plus 5?"])
         #expect(output.status == 0, "\(output.stderr)")

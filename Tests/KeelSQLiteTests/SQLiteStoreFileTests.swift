@@ -79,4 +79,47 @@ import Testing
             (error as? StoreError)?.code == .corrupt
         }
     }
+
+    /// GRDB's row subscript traps on a value of the wrong type; every column Keel reads is read
+    /// with the throwing decoders, so a hand-edited or corrupt row is a `corrupt` error that names
+    /// the column, and the process lives on.
+    @Test(arguments: [
+        "UPDATE runs SET epoch = 'abc' WHERE id = 'bad'",
+        "UPDATE runs SET workflow = x'ff00ff' WHERE id = 'bad'",
+        "UPDATE runs SET created_at = 'yesterday' WHERE id = 'bad'",
+        "UPDATE journal SET sequence = 'first' WHERE run_id = 'bad'",
+        "UPDATE journal SET side_effecting = 'maybe' WHERE run_id = 'bad'",
+        "UPDATE journal SET input_tokens = 'lots', model = 'm' WHERE run_id = 'bad'",
+        "INSERT INTO approvals VALUES ('a1', 'bad', 'one', 'tool_call', 't', '{}', 'r', 0, NULL, 'deny', 'pending', NULL, NULL, NULL)",
+        "INSERT INTO spend_settled VALUES ('tenant:acme:2026-11-30', 'many', 0)",
+        "INSERT INTO dead_letters (run_id, failure, journal_length, created_at) VALUES ('bad', '{}', 'long', 0)",
+        "UPDATE runs SET owner = x'ff' WHERE id = 'bad'",
+    ])
+    func aValueOfTheWrongTypeIsAClearErrorNotACrash(corruption: String) async throws {
+        let path = try temporaryStorePath()
+        let store = try SQLiteRunStore(path: path)
+        _ = try await store.createRun(NewRun(id: "bad", workflow: "w", input: ["ok": true]))
+        guard case .claimed(let lease, _) = try await store.claim(runID: "bad", owner: RunOwner(id: "tester/h/1/abcd"), leaseDuration: .seconds(30)) else {
+            Issue.record("the run was not claimed")
+            return
+        }
+        try await store.append(JournalEntry(runID: "bad", sequence: 0, name: "s", kind: .custom, status: .completed, result: 1, startedAt: Date()), lease: lease)
+        try await DatabaseQueue(path: path).write { db in try db.execute(sql: corruption) }
+
+        var errors: [StoreError] = []
+        func attempt(_ body: () async throws -> Void) async {
+            do { try await body() } catch let error as StoreError { errors.append(error) } catch { Issue.record("not a StoreError: \(error)") }
+        }
+        await attempt { _ = try await store.run(id: "bad") }
+        await attempt { _ = try await store.listRuns(RunQuery()) }
+        await attempt { _ = try await store.journal(runID: "bad") }
+        await attempt { _ = try await store.approvals(runID: "bad", status: nil) }
+        await attempt { _ = try await store.spent(in: .tenantDay(tenant: "acme", day: "2026-11-30")) }
+        await attempt { _ = try await store.deadLetters(includeResolved: true, limit: 10) }
+        #expect(!errors.isEmpty, "some read must meet the corrupt value")
+        for error in errors {
+            #expect(error.code == .corrupt, "\(error)")
+            #expect(!error.message.isEmpty)
+        }
+    }
 }

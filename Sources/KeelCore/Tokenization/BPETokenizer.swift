@@ -57,11 +57,34 @@ public final class BPETokenizer: Sendable {
 
     /// Loads a new `cl100k_base` tokenizer from the bundled vocabulary; prefer the shared
     /// ``cl100kBase()``.
+    ///
+    /// - Throws: ``LoadError`` naming the places searched when the vocabulary is not found (a
+    ///   `keel` binary copied without its `keel_KeelCore.resources` folder, say).
     public static func makeCl100kBase() throws -> BPETokenizer {
-        guard let url = Bundle.module.url(forResource: "cl100k_base", withExtension: "tiktoken") else {
-            throw LoadError(description: "KeelCore's bundle has no cl100k_base.tiktoken")
-        }
+        let url = try bundledFile("cl100k_base.tiktoken", variable: "KEEL_CL100K_VOCABULARY")
         return try BPETokenizer(name: "cl100k_base", vocabulary: try Data(contentsOf: url), pattern: cl100kPattern)
+    }
+
+    /// The first of: the file `variable` names, and `name` in KeelCore's resource folder next to
+    /// the executable or to any loaded bundle.
+    ///
+    /// Not `Bundle.module`: SwiftPM's accessor ends the process with `fatalError` when the
+    /// resource folder is not where the build left it, and a binary copied into a container is
+    /// exactly that case.
+    static func bundledFile(_ name: String, variable: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
+        var candidates: [URL] = []
+        if let explicit = environment[variable], !explicit.isEmpty { candidates.append(URL(fileURLWithPath: explicit)) }
+        var folders = [Bundle.main.bundleURL, Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent()].compactMap { $0 }
+        folders += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
+        for folder in folders {
+            candidates.append(folder.appendingPathComponent("keel_KeelCore.resources/\(name)"))
+            candidates.append(folder.appendingPathComponent("keel_KeelCore.bundle/Contents/Resources/\(name)"))
+            candidates.append(folder.appendingPathComponent("keel_KeelCore.bundle/\(name)"))
+        }
+        if let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0.path) }) { return found }
+        let searched = Set(candidates.map { $0.deletingLastPathComponent().path }).sorted().joined(separator: ", ")
+        throw LoadError(
+            description: "the tokenizer vocabulary \(name) was not found (searched \(searched)); keep the keel_KeelCore.resources folder next to the binary, or set \(variable) to the file's path")
     }
 
     /// The number of tokens in `text`.

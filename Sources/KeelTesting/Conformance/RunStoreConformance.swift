@@ -185,6 +185,13 @@ public enum RunStoreConformance {
             let claimedA = try await store.claimNextRunnable(owner: owner, leaseDuration: .seconds(5), workflows: ["a"])
             try expect(claimedA?.1.id == "w-a", "a run of a known workflow is claimed")
         },
+        Check(name: "runs of unknown workflows never hide a runnable known one") { subject in
+            let store = subject.store
+            for index in 0..<100 { _ = try await store.createRun(NewRun(id: "unknown-\(index)", workflow: "elsewhere", input: nil)) }
+            _ = try await store.createRun(NewRun(id: "known", workflow: "here", input: nil))
+            let claimed = try await store.claimNextRunnable(owner: owner, leaseDuration: .seconds(5), workflows: ["here"])
+            try expect(claimed?.1.id == "known", "the run of the known workflow is claimed behind 100 older ones of another")
+        },
         Check(name: "cancelling fences off the owner") { subject in
             let store = subject.store
             _ = try await store.createRun(NewRun(id: "c", workflow: "w", input: nil))
