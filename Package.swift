@@ -142,7 +142,10 @@ let package = Package(
             name: "KeelSQLiteTests",
             dependencies: ["KeelSQLite", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelPostgresTests",
+            dependencies: ["KeelPostgres", "KeelRuntime", "KeelTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelRuntime", "KeelSQLite", "KeelTesting"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),

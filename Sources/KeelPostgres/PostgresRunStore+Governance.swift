@@ -10,7 +10,7 @@ extension PostgresRunStore {
     public func requestApproval(_ request: ApprovalRequest, lease: Lease) async throws -> ApprovalRecord {
         let logger = self.logger
         return try await write { connection in
-            try await Self.checkLease(connection, lease, logger: logger)
+            try await Self.fence(connection, lease, logger: logger)
             try await connection.rows(
                 """
                 INSERT INTO keel_approvals (id, run_id, sequence, kind, tool, arguments, reason, requested_at, expires_at, on_timeout, status)
@@ -77,7 +77,7 @@ extension PostgresRunStore {
         guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
         let logger = self.logger
         try await write { connection in
-            try await Self.checkLease(connection, lease, logger: logger)
+            try await Self.fence(connection, lease, logger: logger)
             try await connection.rows(
                 """
                 UPDATE keel_approvals SET status = \(status.rawValue),

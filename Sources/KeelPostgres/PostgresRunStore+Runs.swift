@@ -153,7 +153,7 @@ extension PostgresRunStore {
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
         let logger = self.logger
         try await write { connection in
-            try await Self.checkLease(connection, lease, logger: logger)
+            try await Self.fence(connection, lease, logger: logger)
             let names = waitingFor.isEmpty ? nil : JSONValue.array(waitingFor.map(JSONValue.string)).serialized()
             // A signal that arrived (or an approval decided) before the wait leaves the run runnable.
             let signalled = try await connection.rows(
@@ -163,11 +163,12 @@ extension PostgresRunStore {
                 SELECT 1 FROM keel_approvals WHERE 'approval:' || id = ANY(\(waitingFor)) AND status IN ('approved', 'denied')
                 LIMIT 1
                 """, logger: logger)
-            try await connection.rows(
+            try await Self.fencedUpdate(
+                connection, lease,
                 """
                 UPDATE keel_runs SET status = \(signalled.isEmpty ? "waiting" : "pending"), wake_at = \(wakeAt?.timeIntervalSince1970),
                     waiting_for = \(names), owner = NULL, lease_expires_at = NULL, updated_at = \(Date().timeIntervalSince1970)
-                WHERE id = \(lease.runID)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
                 """, logger: logger)
         }
     }
@@ -176,13 +177,14 @@ extension PostgresRunStore {
         guard status.isFinished else { throw StoreError(.invalidState, "finish needs completed, failed or cancelled, not \(status)") }
         let logger = self.logger
         try await write { connection in
-            try await Self.checkLease(connection, lease, logger: logger)
+            try await Self.fence(connection, lease, logger: logger)
             let now = Date().timeIntervalSince1970
-            try await connection.rows(
+            try await Self.fencedUpdate(
+                connection, lease,
                 """
                 UPDATE keel_runs SET status = \(status.rawValue), output = \(output?.serialized()), failure = \(try failure.map(Self.encodeFailure)),
                     owner = NULL, lease_expires_at = NULL, wake_at = NULL, waiting_for = NULL, updated_at = \(now)
-                WHERE id = \(lease.runID)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
                 """, logger: logger)
             if status == .failed, let failure {
                 try await connection.rows(
@@ -200,11 +202,11 @@ extension PostgresRunStore {
     public func release(_ lease: Lease) async throws {
         let logger = self.logger
         try await write { connection in
-            try await Self.checkLease(connection, lease, logger: logger)
-            try await connection.rows(
+            try await Self.fencedUpdate(
+                connection, lease,
                 """
                 UPDATE keel_runs SET status = 'pending', owner = NULL, lease_expires_at = NULL, updated_at = \(Date().timeIntervalSince1970)
-                WHERE id = \(lease.runID)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
                 """, logger: logger)
         }
     }
@@ -232,7 +234,7 @@ extension PostgresRunStore {
     public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
         let logger = self.logger
         return try await write { connection in
-            try await Self.checkLease(connection, lease, logger: logger)
+            try await Self.fence(connection, lease, logger: logger)
             guard let row = try await connection.rows(
                 """
                 SELECT id, payload FROM keel_signals WHERE run_id = \(runID) AND name = \(name) AND consumed_sequence IS NULL
@@ -337,6 +339,33 @@ extension PostgresRunStore {
         ).first else { throw StoreError(.notFound, "no run '\(runID)'") }
         let record = try decodeRun(row)
         return (Lease(runID: runID, owner: owner.id, epoch: record.epoch, expiresAt: expires), record)
+    }
+
+    /// Locks the run for the rest of the transaction if it is still running under `lease`, and
+    /// throws ``StoreError/Code/leaseLost`` otherwise.
+    ///
+    /// The check and the lock are one `UPDATE` whose `WHERE` carries the epoch and the owner:
+    /// under READ COMMITTED a plain `SELECT` followed by an `UPDATE … WHERE id` let a zombie's
+    /// write commit after another worker's claim (the `UPDATE` waited for the claim, then matched
+    /// the id all the same). An `UPDATE` that waits re-checks its `WHERE` against the row the
+    /// claim committed, and finds nothing.
+    static func fence(_ connection: PostgresConnection, _ lease: Lease, logger: Logger) async throws {
+        try await fencedUpdate(
+            connection, lease,
+            """
+            UPDATE keel_runs SET updated_at = updated_at
+            WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
+            """, logger: logger)
+    }
+
+    /// Runs an `UPDATE … RETURNING` of the run whose `WHERE` carries the lease; no row is
+    /// ``StoreError/Code/leaseLost`` (or ``StoreError/Code/notFound``).
+    static func fencedUpdate(_ connection: PostgresConnection, _ lease: Lease, _ query: PostgresQuery, logger: Logger) async throws {
+        let updated = try await connection.rows(query, logger: logger)
+        if updated.isEmpty {
+            try await checkLease(connection, lease, logger: logger)
+            throw StoreError(.leaseLost, "run '\(lease.runID)' is no longer held by this lease; this process stops running it")
+        }
     }
 
     /// Throws ``StoreError/Code/leaseLost`` unless the run is still running under this lease.
