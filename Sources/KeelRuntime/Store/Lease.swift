@@ -25,8 +25,10 @@ public struct Lease: Sendable, Hashable {
     }
 }
 
-/// Who runs runs: a process on a host. Its ``id`` is `host/pid/start/nonce`, where `start` is the
-/// process's start time (on Linux), so that a reused process id is not mistaken for the owner.
+/// Who runs runs: a process on a host. Its ``id`` is `host@pidns/pid/start/nonce`, where
+/// `pidns` is the process's PID namespace (on Linux) and `start` its start time, so that neither
+/// a process in another namespace with the same host name (containers with host networking or
+/// fixed host names) nor a reused process id is mistaken for the owner.
 public struct RunOwner: Sendable, Hashable, CustomStringConvertible {
     public var id: String
 
@@ -34,21 +36,34 @@ public struct RunOwner: Sendable, Hashable, CustomStringConvertible {
 
     /// This process, with a fresh nonce (so two runtimes in one process are distinct owners).
     public static func currentProcess() -> RunOwner {
-        let host = ProcessInfo.processInfo.hostName
         let pid = ProcessInfo.processInfo.processIdentifier
         let nonce = UUID().uuidString.prefix(8).lowercased()
-        return RunOwner(id: "\(host)/\(pid)/\(startTime(of: pid) ?? "0")/\(nonce)")
+        return RunOwner(id: "\(localMachine)/\(pid)/\(startTime(of: pid) ?? "0")/\(nonce)")
     }
+
+    /// Where process ids mean the same processes as here: the host name, and on Linux the PID
+    /// namespace (`/proc/self/ns/pid`), as `host@4026531836`.
+    public static let localMachine: String = {
+        let host = ProcessInfo.processInfo.hostName
+        #if os(Linux)
+        if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid") {
+            let digits = link.filter(\.isNumber)
+            if !digits.isEmpty { return "\(host)@\(digits)" }
+        }
+        #endif
+        return host
+    }()
 
     public var description: String { id }
 
-    /// Whether an owner id names a process on this host that no longer runs — gone, a zombie, or
-    /// its id reused by a process that started later — so its lease can be taken at once instead
-    /// of waiting for it to expire. Owners on other hosts are never judged dead here; their
-    /// leases expire.
+    /// Whether an owner id names a process of this machine's PID namespace that no longer runs —
+    /// gone, a zombie, or its id reused by a process that started later — so its lease can be
+    /// taken at once instead of waiting for it to expire. Owners elsewhere (other hosts, other
+    /// PID namespaces on this host, ids written without a namespace) are never judged dead here;
+    /// their leases expire.
     public static func isDeadLocally(_ ownerID: String) -> Bool {
         let parts = ownerID.split(separator: "/").map(String.init)
-        guard parts.count >= 2, parts[0] == ProcessInfo.processInfo.hostName, let pid = Int32(parts[1]), pid > 0 else {
+        guard parts.count >= 2, parts[0] == localMachine, let pid = Int32(parts[1]), pid > 0 else {
             return false
         }
         if pid == ProcessInfo.processInfo.processIdentifier { return false }

@@ -30,7 +30,7 @@ public final class CrashingRunStore: RunStore {
 
     /// An owner id on this host whose process does not exist, so its leases count as abandoned.
     public static func deadOwner(_ name: String) -> RunOwner {
-        RunOwner(id: "\(ProcessInfo.processInfo.hostName)/2147483646/0/\(name)")
+        RunOwner(id: "\(RunOwner.localMachine)/2147483646/0/\(name)")
     }
 
     private func write() throws {
