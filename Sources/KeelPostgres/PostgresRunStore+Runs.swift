@@ -46,6 +46,12 @@ extension PostgresRunStore {
         }
     }
 
+    /// The database server's clock (`clock_timestamp()`), which every worker shares.
+    public func currentTime() async throws -> Date {
+        let logger = self.logger
+        return try await read { connection in try await Self.databaseTime(connection, logger: logger) }
+    }
+
     public func journal(runID: String) async throws -> [JournalEntry] {
         let logger = self.logger
         return try await read { connection in
@@ -63,13 +69,14 @@ extension PostgresRunStore {
             }
             let run = try Self.decodeRun(row)
             if run.status.isFinished { return .finished(run) }
-            let now = Date()
+            // The lease is judged on the database's clock, which wrote its expiry.
+            let now = try await Self.databaseTime(connection, logger: logger)
             if run.status == .running, let current = run.owner, current != owner.id,
                 let expires = run.leaseExpiresAt, expires > now, !RunOwner.isDeadLocally(current)
             {
                 return .busy(owner: current, until: expires)
             }
-            let (lease, record) = try await Self.take(connection, runID: run.id, owner: owner, leaseDuration: leaseDuration, now: now, logger: logger)
+            let (lease, record) = try await Self.take(connection, runID: run.id, owner: owner, leaseDuration: leaseDuration, logger: logger)
             return .claimed(lease, record)
         }
     }
@@ -78,18 +85,18 @@ extension PostgresRunStore {
         let logger = self.logger
         let names = workflows.map { Array($0).sorted() }
         return try await write { connection in
-            let now = Date()
-            let seconds = now.timeIntervalSince1970
+            // Timers and leases are compared on the database's clock, never the worker's: a
+            // worker 40 s fast must not take every run whose lease has 30 s left.
             // Locked rows are being claimed by another worker: skip them rather than wait.
             let rows = try await connection.rows(
                 """
                 SELECT id FROM keel_runs r
                 WHERE (r.status = 'pending'
-                   OR (r.status = 'waiting' AND r.wake_at IS NOT NULL AND r.wake_at <= \(seconds))
+                   OR (r.status = 'waiting' AND r.wake_at IS NOT NULL AND r.wake_at <= EXTRACT(EPOCH FROM clock_timestamp()))
                    OR (r.status = 'waiting' AND r.waiting_for IS NOT NULL AND EXISTS (
                         SELECT 1 FROM keel_signals s WHERE s.run_id = r.id AND s.consumed_sequence IS NULL
                         AND s.name IN (SELECT jsonb_array_elements_text(r.waiting_for::jsonb))))
-                   OR (r.status = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < \(seconds))))
+                   OR (r.status = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < EXTRACT(EPOCH FROM clock_timestamp()))))
                   AND (\(names == nil) OR r.workflow = ANY(\(names ?? [])))
                 ORDER BY r.updated_at, r.id
                 LIMIT 1
@@ -97,7 +104,7 @@ extension PostgresRunStore {
                 """, logger: logger)
             if let row = rows.first {
                 let id: String = try Columns(row)("id")
-                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, now: now, logger: logger)
+                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, logger: logger)
             }
             // Runs whose owner died on this host can be taken before their lease expires.
             let running = try await connection.rows(
@@ -109,7 +116,7 @@ extension PostgresRunStore {
                 let columns = Columns(row)
                 let (id, ownerID, workflow): (String, String, String) = (try columns("id"), try columns("owner"), try columns("workflow"))
                 guard RunOwner.isDeadLocally(ownerID), workflows?.contains(workflow) ?? true else { continue }
-                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, now: now, logger: logger)
+                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, logger: logger)
             }
             return nil
         }
@@ -118,15 +125,18 @@ extension PostgresRunStore {
     public func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease {
         let logger = self.logger
         return try await write { connection in
-            let expires = Date().addingTimeInterval(Self.seconds(leaseDuration))
             let updated = try await connection.rows(
                 """
-                UPDATE keel_runs SET lease_expires_at = \(expires.timeIntervalSince1970)
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
+                UPDATE keel_runs SET lease_expires_at = EXTRACT(EPOCH FROM clock_timestamp()) + \(Self.seconds(leaseDuration))
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running'
+                RETURNING lease_expires_at
                 """, logger: logger)
-            if updated.isEmpty { try await Self.checkLease(connection, lease, logger: logger) }
+            guard let row = updated.first else {
+                try await Self.checkLease(connection, lease, logger: logger)
+                throw StoreError(.leaseLost, "run '\(lease.runID)' is no longer held by this lease")
+            }
             var renewed = lease
-            renewed.expiresAt = expires
+            renewed.expiresAt = Date(timeIntervalSince1970: try Columns(row)("lease_expires_at"))
             return renewed
         }
     }
@@ -325,20 +335,28 @@ extension PostgresRunStore {
 
     // MARK: Helpers
 
-    /// Marks the run running under a new epoch owned by `owner`.
+    /// Marks the run running under a new epoch owned by `owner`, its lease expiring on the
+    /// database's clock.
     static func take(
-        _ connection: PostgresConnection, runID: String, owner: RunOwner, leaseDuration: Duration, now: Date, logger: Logger
+        _ connection: PostgresConnection, runID: String, owner: RunOwner, leaseDuration: Duration, logger: Logger
     ) async throws -> (Lease, RunRecord) {
-        let expires = now.addingTimeInterval(seconds(leaseDuration))
         guard let row = try await connection.rows(
             """
-            UPDATE keel_runs SET status = 'running', owner = \(owner.id), lease_expires_at = \(expires.timeIntervalSince1970), epoch = epoch + 1,
-                updated_at = \(now.timeIntervalSince1970)
+            UPDATE keel_runs SET status = 'running', owner = \(owner.id),
+                lease_expires_at = EXTRACT(EPOCH FROM clock_timestamp()) + \(seconds(leaseDuration)), epoch = epoch + 1,
+                updated_at = EXTRACT(EPOCH FROM clock_timestamp())
             WHERE id = \(runID) RETURNING *
             """, logger: logger
         ).first else { throw StoreError(.notFound, "no run '\(runID)'") }
         let record = try decodeRun(row)
-        return (Lease(runID: runID, owner: owner.id, epoch: record.epoch, expiresAt: expires), record)
+        return (Lease(runID: runID, owner: owner.id, epoch: record.epoch, expiresAt: record.leaseExpiresAt ?? Date()), record)
+    }
+
+    /// The database's clock.
+    static func databaseTime(_ connection: PostgresConnection, logger: Logger) async throws -> Date {
+        let rows = try await connection.rows("SELECT EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION AS now", logger: logger)
+        guard let row = rows.first else { throw StoreError(.unavailable, "the database did not tell its time") }
+        return Date(timeIntervalSince1970: try Columns(row)("now"))
     }
 
     /// Locks the run for the rest of the transaction if it is still running under `lease`, and

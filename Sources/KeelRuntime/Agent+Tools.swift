@@ -204,9 +204,11 @@ extension Agent {
         _ call: ToolCall, reason: String, policy: ToolPolicy?, runID: String, sequence: Int?, context: RunContext?
     ) async throws -> ApprovalOutcome {
         let id = sequence.map { "\(runID):\($0)" } ?? "\(runID):\(call.id)"
+        // The time limit runs on the store's clock, which every worker that resumes the run shares.
+        let now = try await context?.store.currentTime() ?? Date()
         let request = ApprovalRequest(
             id: id, kind: .toolCall, runID: runID, sequence: sequence ?? 0, tool: call.name, arguments: call.arguments, reason: reason,
-            expiresAt: policy?.approvalTimeout.map { Date().addingTimeInterval($0.timeInterval) },
+            expiresAt: policy?.approvalTimeout.map { now.addingTimeInterval($0.timeInterval) },
             onTimeout: policy?.onApprovalTimeout ?? .deny)
         if let sequence, let context {
             return try await context.approval(at: sequence, request, alerts: controls.governance?.alerts ?? LogAlertHook())

@@ -195,24 +195,7 @@ public final class DurableRuntime: Sendable {
                     return .failure(error)
                 }
             }
-            group.addTask {
-                // Renew until the workflow ends; a lost lease cancels the workflow.
-                while !Task.isCancelled {
-                    do {
-                        try await self.clock.sleep(for: self.configuration.heartbeatInterval)
-                        context.updateLease(try await self.store.renew(context.lease, leaseDuration: self.configuration.leaseDuration))
-                    } catch is CancellationError {
-                        return nil
-                    } catch let error as StoreError where error.code != .leaseLost && error.code != .notFound {
-                        // The store is briefly away: try again at the next beat; if the lease
-                        // expires meanwhile, the renewal after that says so.
-                        self.logger.warning("could not renew the lease of run \(context.runID): \(error.message)")
-                    } catch {
-                        return .failure(error)
-                    }
-                }
-                return nil
-            }
+            group.addTask { await self.heartbeat(context) }
             var outcome: Result<JSONValue, any Error> = .failure(CancellationError())
             while let next = await group.next() {
                 if let result = next {
@@ -223,6 +206,52 @@ public final class DurableRuntime: Sendable {
             group.cancelAll()
             return outcome
         }
+    }
+
+    /// Renews the lease until the workflow ends, and ends it (`leaseLost`) when the lease is
+    /// lost — or when it could not be renewed and is about to expire.
+    ///
+    /// The lease is counted on this process's clock from the moment before it was claimed or
+    /// last renewed: durations agree between machines where clocks do not. When renewals keep
+    /// failing (the store is away, the network cut), the workflow is stopped a fifth of the lease
+    /// before it would expire, so that no step of this process runs on while another worker,
+    /// having taken the run over, runs it too.
+    private func heartbeat(_ context: RunContext) async -> Result<JSONValue, any Error>? {
+        let origin = currentInstant(of: clock)
+        func elapsed() -> Duration { elapsedSince(origin, on: clock) }
+        let leaseDuration = configuration.leaseDuration
+        let margin = leaseDuration / 5
+        var heldUntil = leaseDuration  // since `origin`; the claim came just before
+        while !Task.isCancelled {
+            let stopAt = heldUntil - margin
+            let untilStop = stopAt - elapsed()
+            guard untilStop > .zero else {
+                logger.error("stopping run \(context.runID): its lease could not be renewed and is about to expire")
+                return .failure(StoreError(.leaseLost, "the lease of run '\(context.runID)' could not be renewed before it expired; this process stops running it"))
+            }
+            do {
+                try await clock.sleep(for: min(configuration.heartbeatInterval, untilStop))
+                let asked = elapsed()
+                let timeLeft = stopAt - asked
+                guard timeLeft > .zero else { continue }
+                let (store, lease, runID) = (store, context.lease, context.runID)
+                let renewed = try await withTimeLimit(timeLeft, onTimeout: {
+                    StoreError(.unavailable, "renewing the lease of run '\(runID)' took too long")
+                }) {
+                    try await store.renew(lease, leaseDuration: leaseDuration)
+                }
+                context.updateLease(renewed)
+                heldUntil = asked + leaseDuration
+            } catch is CancellationError {
+                return nil
+            } catch let error as StoreError where error.code != .leaseLost && error.code != .notFound {
+                // The store is away: try again at the next beat, until the lease runs out.
+                logger.warning("could not renew the lease of run \(context.runID): \(error.message)")
+            } catch {
+                return .failure(error)
+            }
+        }
+        return nil
     }
 
     /// How an error is recorded on a failed run.

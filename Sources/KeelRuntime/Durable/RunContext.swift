@@ -261,7 +261,7 @@ public final class RunContext: Sendable {
             let outcome = ApprovalOutcome(decision: .deny(reason: "the approval timed out"), decidedBy: "policy", timedOut: true)
             return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1)
         case .pending, .escalated:
-            if record.status == .pending, let expires = record.request.expiresAt, expires <= Date() {
+            if record.status == .pending, let expires = record.request.expiresAt, expires <= (try await store.currentTime()) {
                 switch record.request.onTimeout {
                 case .deny:
                     try await store.closeApproval(id: request.id, as: .expired, lease: lease)
@@ -298,13 +298,15 @@ public final class RunContext: Sendable {
             }
             if entry.status == .completed { return }
         }
-        let wakeAt = journal[sequence]?.wakeAt ?? Date().addingTimeInterval(Self.seconds(duration))
+        // On the store's clock: the run may wake on another worker, whose clock is another.
+        let now = try await store.currentTime()
+        let wakeAt = journal[sequence]?.wakeAt ?? now.addingTimeInterval(Self.seconds(duration))
         if journal[sequence] == nil {
             try await store.append(
                 JournalEntry(runID: runID, sequence: sequence, name: name, kind: .sleep, status: .started, wakeAt: wakeAt, startedAt: Date()),
                 lease: lease)
         }
-        let remaining = wakeAt.timeIntervalSinceNow
+        let remaining = wakeAt.timeIntervalSince(now)
         if remaining > 0 {
             guard remaining <= Self.seconds(inlineSleepLimit) else { throw suspend(RunSuspension(wakeAt: wakeAt, waitingFor: [])) }
             try await clock.sleep(for: Duration(boundedSeconds: remaining) ?? .zero)

@@ -109,9 +109,17 @@ public protocol RunStore: Sendable {
     /// Starts a new run from this one's journal: its input and the completed entries before
     /// `sequence` are copied, so the new run replays them and runs on from there.
     func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord
+
+    /// The store's clock (see the default implementation).
+    func currentTime() async throws -> Date
 }
 
 extension RunStore {
+    /// The store's clock: timers and expiries that several processes compare are computed and
+    /// compared on it, so that a worker whose clock is off neither wakes runs early nor takes
+    /// leases that have not expired. Default: this process's clock (one machine, one clock).
+    public func currentTime() async throws -> Date { Date() }
+
     /// Appends or completes a journal entry, settling nothing and auditing nothing.
     public func append(_ entry: JournalEntry, lease: Lease) async throws {
         try await append(entry, lease: lease, settling: nil, audit: [])

@@ -150,4 +150,8 @@ public final class CrashingRunStore: RunStore {
         try write()
         return try await base.fork(runID: runID, atSequence: sequence, newRunID: newRunID)
     }
+
+    public func currentTime() async throws -> Date {
+        try await base.currentTime()
+    }
 }
