@@ -37,9 +37,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("How long runs in hand may go on after SIGTERM, such as 30s.", valueName: "duration"))
     var shutdownGrace = "30s"
 
+    @Option(
+        name: .customLong("inline-sleep"),
+        help: ArgumentHelp("The longest durable sleep a run sleeps in this worker; longer ones give the run back until it is due, such as 60s.", valueName: "duration"))
+    var inlineSleep = "60s"
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        for (flag, value) in [("--poll", poll), ("--lease", lease), ("--heartbeat", heartbeat), ("--shutdown-grace", shutdownGrace)] {
+        for (flag, value) in [("--poll", poll), ("--lease", lease), ("--heartbeat", heartbeat), ("--shutdown-grace", shutdownGrace), ("--inline-sleep", inlineSleep)] {
             guard Duration(parsing: value) != nil else { throw ValidationError("\(flag) must be a duration such as 10s, got '\(value)'") }
         }
     }
@@ -48,6 +53,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var runtimeConfiguration = DurableRuntime.Configuration()
         runtimeConfiguration.leaseDuration = Duration(parsing: lease) ?? .seconds(30)
         runtimeConfiguration.heartbeatInterval = Duration(parsing: heartbeat) ?? .seconds(10)
+        runtimeConfiguration.inlineSleepLimit = Duration(parsing: inlineSleep) ?? .seconds(60)
         guard runtimeConfiguration.heartbeatInterval < runtimeConfiguration.leaseDuration else {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
