@@ -108,7 +108,7 @@ struct AgentCommand: AsyncParsableCommand {
         _ = try Toolsets.tools(named: tools)  // refuse unknown toolsets before anything starts
         return AgentWorkflow.Input(
             prompt: prompt, instructions: instructions, toolsets: toolsets, maxSteps: maxSteps, maxOutputTokens: maxOutputTokens,
-            streaming: stream, model: modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic"), controls: controlOptions.settings,
+            streaming: stream, model: modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic"), controls: try controlOptions.settings(),
             approvals: approvalSettings, mcp: mcp.isEmpty ? nil : mcp)
     }
 
@@ -123,7 +123,8 @@ struct AgentCommand: AsyncParsableCommand {
             result = try await runDurably(input, observer: observer)
         } else {
             result = try await MCPToolsets.withTools(try AgentWorkflow.servers(input.mcp)) { mcpTools in
-                var agent = try AgentWorkflow.agent(for: input, ledger: InMemorySpendLedger(), extraTools: mcpTools)
+                let alerts = controlOptions.authority(model: modelOptions).alertHook(for: input.controls)
+                var agent = try AgentWorkflow.agent(for: input, ledger: InMemorySpendLedger(), alerts: alerts, extraTools: mcpTools)
                 agent.controls.deadline = controlOptions.deadlineDate
                 return await agent.run(prompt, observer: observer)
             }
@@ -164,7 +165,10 @@ struct AgentCommand: AsyncParsableCommand {
                     deadline: controlOptions.deadlineDate))
             }
             if !json { Console.error("run \(runID) in \(StoreOptions.location(of: path))") }
-            let runtime = CLIRuntime.make(store: store, agent: AgentWorkflow(observer: observer), alerts: input.controls?.alertHook ?? LogAlertHook())
+            // This command is the authority for the run it starts or resumes: its own flags.
+            let authority = controlOptions.authority(model: modelOptions, mcp: mcp)
+            let runtime = CLIRuntime.make(
+                store: store, authority: authority, agent: AgentWorkflow(observer: observer), alerts: authority.alertHook(for: input.controls))
             var record = try await runtime.run(runID)
             var announced: Set<String> = []
             while record.status == .waiting {

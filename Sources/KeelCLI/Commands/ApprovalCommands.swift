@@ -43,11 +43,13 @@ func defaultDecider() -> String {
 }
 
 /// Records a decision and, with `--resume`, runs the run on.
-private func decide(_ id: String, _ decision: ApprovalDecision, by: String, resume: Bool, storeOptions: StoreOptions) async throws {
+private func decide(
+    _ id: String, _ decision: ApprovalDecision, by: String, resume: Bool, storeOptions: StoreOptions, authority: RunAuthority
+) async throws {
     let (record, resumed) = try await catching {
         let store = try await storeOptions.openStore()
         let record = try await store.decideApproval(id: id, decision: decision, by: by)
-        let resumed = resume ? try await CLIRuntime.make(store: store).run(record.request.runID) : nil
+        let resumed = resume ? try await CLIRuntime.make(store: store, authority: authority).run(record.request.runID) : nil
         return (record, resumed)
     }
     let verb = record.status == .approved ? "approved" : "denied"
@@ -65,6 +67,7 @@ struct ApproveCommand: AsyncParsableCommand {
         commandName: "approve", abstract: "Approve a tool call a run waits for, as it is or with edited arguments.",
         discussion: "A decision is single-use: an approval already decided cannot be decided again. The run resumes in any process.")
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var authorityOptions: AuthorityOptions
     @Argument(help: "The approval's id (keel approvals list).") var id: String
     @Option(help: ArgumentHelp("Run the call with these arguments instead (a JSON object).", valueName: "json")) var args: String?
     @Option(help: ArgumentHelp("Who approves (default: $USER).", valueName: "name")) var by: String?
@@ -76,7 +79,7 @@ struct ApproveCommand: AsyncParsableCommand {
             guard let parsed = try? JSONValue(parsing: args), parsed.objectValue != nil else { throw CLIError("--args must be a JSON object, got '\(args)'") }
             decision = .approveWithArguments(parsed.serialized())
         }
-        try await decide(id, decision, by: by ?? defaultDecider(), resume: resume, storeOptions: storeOptions)
+        try await decide(id, decision, by: by ?? defaultDecider(), resume: resume, storeOptions: storeOptions, authority: authorityOptions.authority)
     }
 }
 
@@ -86,6 +89,7 @@ struct DenyCommand: AsyncParsableCommand {
         commandName: "deny", abstract: "Deny a tool call a run waits for; the model reads the reason.",
         discussion: "A decision is single-use: an approval already decided cannot be decided again. The run resumes in any process.")
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var authorityOptions: AuthorityOptions
     @Argument(help: "The approval's id (keel approvals list).") var id: String
     @Option(help: "Why, for the model to read.") var reason: String
     @Option(help: ArgumentHelp("Who denies (default: $USER).", valueName: "name")) var by: String?
@@ -96,7 +100,7 @@ struct DenyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await decide(id, .deny(reason: reason), by: by ?? defaultDecider(), resume: resume, storeOptions: storeOptions)
+        try await decide(id, .deny(reason: reason), by: by ?? defaultDecider(), resume: resume, storeOptions: storeOptions, authority: authorityOptions.authority)
     }
 }
 

@@ -53,7 +53,7 @@ struct BatchCommand: AsyncParsableCommand {
         let lines = try readLines()
         let toolsets = tools.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         _ = try Toolsets.tools(named: tools)
-        let settings = controlOptions.settings
+        let settings = try controlOptions.settings()
         let spec = modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic")
         let store = try await storeOptions.openStore()
         let deadline = controlOptions.deadlineDate
@@ -67,7 +67,8 @@ struct BatchCommand: AsyncParsableCommand {
                 _ = try await store.createRun(NewRun(id: line.runID, workflow: "agent", input: try JSONValue(encoding: runInput), tenant: lineSettings.tenant, deadline: deadline))
             }
         }
-        let runtime = CLIRuntime.make(store: store, alerts: settings.alertHook)
+        let authority = controlOptions.authority(model: modelOptions)
+        let runtime = CLIRuntime.make(store: store, authority: authority, alerts: authority.alertHook(for: settings))
         let progress = BatchProgress(total: lines.count)
         let records = await withTaskGroup(of: (Int, Result<RunRecord, any Error>).self) { group in
             var results = [Result<RunRecord, any Error>?](repeating: nil, count: lines.count)
@@ -99,7 +100,7 @@ struct BatchCommand: AsyncParsableCommand {
         var text = ""
         var failures = 0
         for (line, result) in zip(lines, records) {
-            let object = Self.resultLine(line, result ?? .failure(CLIError("not run")), prices: (try? settings.prices()) ?? .defaults)
+            let object = Self.resultLine(line, result ?? .failure(CLIError("not run")), prices: settings.priceTable)
             if object["status"] != "completed" { failures += 1 }
             text += object.serialized() + "\n"
         }

@@ -67,6 +67,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Retry a dead letter from the step that failed.")
         @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var authorityOptions: AuthorityOptions
         @Argument(help: "The run's id.") var id: String
 
         func run() async throws {
@@ -76,7 +77,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
                     throw CLIError("run '\(id)' is not an open dead letter in \(storeOptions.location)")
                 }
                 _ = try await store.reopen(runID: id)
-                return try await CLIRuntime.make(store: store).run(id)
+                return try await CLIRuntime.make(store: store, authority: authorityOptions.authority).run(id)
             }
             Console.line("run \(record.id) is \(record.status)" + (record.failure.map { ": \($0)" } ?? ""))
             if record.status == .failed { throw CLIError("run \(record.id) failed again and is back in the dead-letter queue") }

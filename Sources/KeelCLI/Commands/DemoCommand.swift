@@ -43,18 +43,18 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// The report the flags ask for.
-    var requestedInput: ReportWorkflow.Input {
+    func requestedInput() throws -> ReportWorkflow.Input {
         let spec = modelOptions.spec(offline: "writer")
         let paceDuration = pace.flatMap { Duration(parsing: $0) } ?? (spec.isOffline ? .milliseconds(10) : .seconds(2))
         return ReportWorkflow.Input(
             topic: topic, sections: sections, contextTokens: contextTokens,
             paceMilliseconds: Int(paceDuration.saturatingMilliseconds),
-            model: spec, controls: controlOptions.settings)
+            model: spec, controls: try controlOptions.settings())
     }
 
     func run() async throws {
         let runID = self.runID ?? newRunID("report")
-        let requested = requestedInput
+        let requested = try requestedInput()
         do {
             let store = try await storeOptions.openStore()
             var input = requested
@@ -75,8 +75,10 @@ struct DemoCommand: AsyncParsableCommand {
             }
             let modelIdentifier = try input.model.makeModel().identifier
             let bar = ProgressBar()
+            let authority = controlOptions.authority(model: modelOptions)
             let runtime = CLIRuntime.make(
-                store: store, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }), alerts: input.controls?.alertHook ?? LogAlertHook())
+                store: store, authority: authority, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }),
+                alerts: authority.alertHook(for: input.controls))
             let record = try await runtime.run(runID)
             try finish(record, input: input, model: modelIdentifier)
         } catch let error as CLIError {
@@ -98,7 +100,7 @@ struct DemoCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("cannot write the report to \(path): \(error.localizedDescription)")
             }
-            let cost = ((try? input.controls?.prices()) ?? .defaults).cost(of: report.usage, model: model).map { String(format: "$%.4f", $0) } ?? "unpriced"
+            let cost = (input.controls?.priceTable ?? .defaults).cost(of: report.usage, model: model).map { String(format: "$%.4f", $0) } ?? "unpriced"
             let partial = report.stoppedAtDeadline ? " (stopped at the deadline after \(report.sections.count) of \(input.sections) sections)" : ""
             Console.line("report written to \(path) · \(report.sections.count) sections · \(report.usage.inputTokens) input + \(report.usage.outputTokens) output tokens · \(cost)\(partial)")
         case .failed:

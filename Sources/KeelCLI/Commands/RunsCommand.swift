@@ -58,6 +58,7 @@ struct RunsCommand: AsyncParsableCommand {
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a run from where it stopped (a failed run from the step that failed).")
         @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var authorityOptions: AuthorityOptions
         @Argument(help: "The run's id.") var id: String
 
         func run() async throws {
@@ -65,7 +66,7 @@ struct RunsCommand: AsyncParsableCommand {
                 let store = try await storeOptions.openStore()
                 guard let existing = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
                 if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: id) }
-                return try await CLIRuntime.make(store: store).run(id)
+                return try await CLIRuntime.make(store: store, authority: authorityOptions.authority).run(id)
             }
             Console.line("run \(record.id) is \(record.status)" + (record.failure.map { ": \($0)" } ?? ""))
             if record.status == .failed { throw CLIError("run \(record.id) failed again", exitCode: 1) }

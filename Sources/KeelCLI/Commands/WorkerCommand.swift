@@ -21,6 +21,7 @@ struct WorkerCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var authorityOptions: AuthorityOptions
 
     @Option(help: "How many runs this worker runs at once.")
     var concurrency = 4
@@ -58,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
         let store = try await waitForStore()
-        let runtime = CLIRuntime.make(store: store, configuration: runtimeConfiguration)
+        let runtime = CLIRuntime.make(store: store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
         let logger = Logger(label: "keel.worker")
         let service = WorkerService(runtime: runtime, concurrency: concurrency, pollInterval: Duration(parsing: poll) ?? .milliseconds(250))
         var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -121,7 +122,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await submit(
-                workflow: "report", input: try JSONValue(encoding: demo.requestedInput), runID: demo.runID ?? newRunID("report"),
+                workflow: "report", input: try JSONValue(encoding: try demo.requestedInput()), runID: demo.runID ?? newRunID("report"),
                 store: demo.storeOptions.db, lockTimeout: demo.storeOptions.lockTimeout, controls: demo.controlOptions)
         }
     }

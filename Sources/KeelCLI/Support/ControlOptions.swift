@@ -16,7 +16,12 @@ struct ControlSettings: Codable, Sendable, Hashable {
     var tokensPerMinute: Int?
     var attempts: Int?
     var modelTimeoutMilliseconds: Int?
+    /// Prices that override the defaults, read from `--prices` by the process that started the
+    /// run and kept as data: the process that resumes it reads no file an input names.
+    var prices: [String: ModelPrice]?
+    /// A price file named by runs of an earlier Keel; never read (see ``prices``).
     var pricesPath: String?
+    /// A webhook for alerts; used only where the running process allows it (``RunAuthority``).
     var alertURL: String?
 
     /// The model with pacing, when limits are set: one limiter per provider, key and model, shared
@@ -30,32 +35,23 @@ struct ControlSettings: Codable, Sendable, Hashable {
         return RateLimitedModel(model, limiter: RateLimiters.shared.limiter(for: key, limits: limits))
     }
 
-    /// The spending controls, with `ledger` holding tenant budgets.
-    func spendControls(ledger: any SpendLedger) throws -> SpendControls {
+    /// The spending controls, with `ledger` holding tenant budgets and `alerts` for thresholds.
+    func spendControls(ledger: any SpendLedger, alerts: any AlertHook) -> SpendControls {
         var controls = SpendControls()
-        controls.prices = try prices()
+        controls.prices = priceTable
         if maxCostUSD != nil || maxTokens != nil { controls.runBudget = Budget(maxTokens: maxTokens, maxCostUSD: maxCostUSD) }
         controls.tenant = tenant
         if tenantDailyCostUSD != nil || tenantDailyTokens != nil {
             controls.tenantDailyBudget = Budget(maxTokens: tenantDailyTokens, maxCostUSD: tenantDailyCostUSD)
         }
         controls.ledger = ledger
-        controls.alerts = alertHook
+        controls.alerts = alerts
         return controls
     }
 
-    var alertHook: any AlertHook {
-        guard let alertURL else { return LogAlertHook() }
-        return AlertHooks([LogAlertHook(), WebhookAlertHook(url: alertURL)])
-    }
-
-    func prices() throws -> PriceTable {
-        guard let pricesPath else { return .defaults }
-        do {
-            return PriceTable.defaults.merging(try PriceTable.load(contentsOf: URL(fileURLWithPath: pricesPath)))
-        } catch let error as PriceTable.LoadError {
-            throw CLIError(error.description)
-        }
+    /// The default prices with the run's overrides.
+    var priceTable: PriceTable {
+        prices.map { PriceTable.defaults.merging(PriceTable($0)) } ?? .defaults
     }
 
     var retry: RetryPolicy {
@@ -117,12 +113,26 @@ struct ControlOptions: ParsableArguments {
         }
     }
 
-    var settings: ControlSettings {
-        ControlSettings(
+    /// The settings a run keeps, with the `--prices` file read now, into the run's input.
+    func settings() throws -> ControlSettings {
+        var loaded: [String: ModelPrice]?
+        if let prices {
+            do {
+                loaded = try PriceTable.load(contentsOf: URL(fileURLWithPath: prices)).prices
+            } catch let error as PriceTable.LoadError {
+                throw CLIError(error.description)
+            }
+        }
+        return ControlSettings(
             maxCostUSD: maxCost, maxTokens: maxTokens, tenant: tenant, tenantDailyCostUSD: tenantDailyCost, tenantDailyTokens: tenantDailyTokens,
             requestsPerMinute: rpm, tokensPerMinute: tpm, attempts: attempts,
             modelTimeoutMilliseconds: modelTimeout.flatMap { Duration(parsing: $0) }.map { Int($0.saturatingMilliseconds) },
-            pricesPath: prices.map { URL(fileURLWithPath: $0).path }, alertURL: alertURL)
+            prices: loaded, alertURL: alertURL)
+    }
+
+    /// What a run started by this command may do: what its own flags name.
+    func authority(model: ModelOptions, mcp: [String] = []) -> RunAuthority {
+        RunAuthority(mcpServers: Set(mcp), baseURLs: Set(model.baseURL.map { [$0] } ?? []), alertURLs: Set(alertURL.map { [$0] } ?? []))
     }
 
     /// The deadline as a date, from now.

@@ -31,10 +31,16 @@ struct AgentWorkflow: Workflow {
     let name = "agent"
     var ledger: any SpendLedger = InMemorySpendLedger()
     var observer: (@Sendable (AgentEvent) -> Void)?
+    /// What the run's input may make this process do: which MCP servers it may start or reach,
+    /// where the key may go, where alerts may go.
+    var authority = RunAuthority()
 
     func run(_ input: Input, context: RunContext) async throws -> AgentRunResult {
-        try await MCPToolsets.withTools(try Self.servers(input.mcp)) { mcpTools in
-            try await Self.agent(for: input, ledger: ledger, extraTools: mcpTools).run(input.prompt, in: context, observer: observer)
+        try authority.checkMCP(input.mcp ?? [])
+        try authority.checkModel(input.model, usesMCP: !(input.mcp ?? []).isEmpty)
+        return try await MCPToolsets.withTools(try Self.servers(input.mcp)) { mcpTools in
+            try await Self.agent(for: input, ledger: ledger, alerts: authority.alertHook(for: input.controls), extraTools: mcpTools)
+                .run(input.prompt, in: context, observer: observer)
         }
     }
 
@@ -51,14 +57,14 @@ struct AgentWorkflow: Workflow {
         return servers
     }
 
-    static func agent(for input: Input, ledger: any SpendLedger, extraTools: [AnyTool] = []) throws -> Agent {
+    static func agent(for input: Input, ledger: any SpendLedger, alerts: any AlertHook, extraTools: [AnyTool] = []) throws -> Agent {
         var configuration = AgentConfiguration()
         configuration.maxSteps = input.maxSteps
         configuration.maxOutputTokens = input.maxOutputTokens
         configuration.streaming = input.streaming
         let settings = input.controls ?? ControlSettings()
         var controls = AgentControls()
-        let spend = try settings.spendControls(ledger: ledger)
+        let spend = settings.spendControls(ledger: ledger, alerts: alerts)
         if spend.isLimited { controls.spend = spend }
         controls.retry = settings.retry
         controls.modelTimeout = settings.modelTimeout
@@ -75,7 +81,7 @@ struct AgentWorkflow: Workflow {
             policy.onApprovalTimeout = approvals.onTimeout
             for tool in approvals.tools { governance.policies[tool] = policy }
         }
-        governance.alerts = settings.alertHook
+        governance.alerts = alerts
         controls.governance = governance
         return Agent(
             model: settings.pace(try input.model.makeModel(), spec: input.model), instructions: input.instructions, tools: tools,
@@ -87,13 +93,15 @@ struct AgentWorkflow: Workflow {
 /// ledger and the alert hook of the run's settings.
 enum CLIRuntime {
     static func make(
-        store: any RunStore & SpendLedger, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
+        store: any RunStore & SpendLedger, authority: RunAuthority, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
         alerts: any AlertHook = LogAlertHook(), configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
         var report = report
         report.ledger = store
+        report.authority = authority
         var agent = agent
         agent.ledger = store
+        agent.authority = authority
         return DurableRuntime(store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: alerts)
     }
 }

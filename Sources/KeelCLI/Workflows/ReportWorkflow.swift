@@ -17,14 +17,17 @@ struct ReportWorkflow: Workflow {
     let name = "report"
     var ledger: any SpendLedger = InMemorySpendLedger()
     var progress: (@Sendable (PipelineProgress) -> Void)?
+    /// What the run's input may make this process do.
+    var authority = RunAuthority()
 
     func run(_ input: Input, context: RunContext) async throws -> PipelineReport {
+        try authority.checkModel(input.model, usesMCP: false)
         let settings = input.controls ?? ControlSettings()
         var pipeline = SequentialPipeline(
             model: settings.pace(try input.model.makeModel(), spec: input.model), kinds: SectionKind.reportKinds,
             sections: PipelineSection.report(sections: input.sections, topic: input.topic), contextTokens: input.contextTokens,
             pace: .milliseconds(input.paceMilliseconds), tokenizer: try BPETokenizer.cl100kBase())
-        let spend = try settings.spendControls(ledger: ledger)
+        let spend = settings.spendControls(ledger: ledger, alerts: authority.alertHook(for: settings))
         if spend.isLimited { pipeline.spend = spend }
         pipeline.retry = settings.retry
         pipeline.modelTimeout = settings.modelTimeout

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import KeelCore
+import KeelOpenAI
+import KeelRuntime
+
+/// What a run's stored input may make this process do.
+///
+/// A run's input is data, never authority (DESIGN.md §7): anyone who can submit a run can write
+/// any input, and whichever worker claims it acts on it. So the things that reach beyond the run —
+/// programs started as MCP servers (and the servers reached over HTTP), the URL the process's API
+/// key is sent to, the URL alerts are posted to — are allowed by this process's own configuration
+/// (its flags and environment), and a run that asks for anything else is refused with a reason.
+/// Price tables travel in the input as data; no file is read because an input names it.
+struct RunAuthority: Sendable, Hashable {
+    /// MCP servers runs may start or reach, as written after `--mcp`.
+    var mcpServers: Set<String> = []
+    /// API roots the process's credential may be sent to, besides `OPENAI_BASE_URL` (or OpenAI's,
+    /// when that is unset).
+    var baseURLs: Set<String> = []
+    /// Webhooks alerts may be posted to.
+    var alertURLs: Set<String> = []
+
+    /// Why a run's input was refused.
+    struct Refusal: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Refuses MCP servers this process does not allow.
+    func checkMCP(_ specs: [String]) throws(Refusal) {
+        if let refused = specs.first(where: { !mcpServers.contains($0) }) {
+            throw Refusal(description: "the run asks for the MCP server '\(refused)', which this process does not allow; start it with --allow-mcp \"\(refused)\"")
+        }
+    }
+
+    /// Refuses a model whose API root is not one this process's credential may go to, when there
+    /// is something to lose: a credential, or tools from MCP servers whose results the model reads.
+    func checkModel(_ spec: ModelSpec, usesMCP: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) throws(Refusal) {
+        guard spec.spec.hasPrefix("openai:"), let baseURL = spec.baseURL else { return }
+        let allowed = baseURLs.union([OpenAIConfiguration.fromEnvironment(environment).baseURL]).map(Self.normalized)
+        guard !allowed.contains(Self.normalized(baseURL)) else { return }
+        let hasCredential = !(environment["OPENAI_API_KEY"] ?? "").isEmpty
+        guard hasCredential || usesMCP else { return }
+        let what = hasCredential ? "this process's API key" : "the results of its MCP tools"
+        throw Refusal(
+            description: "the run's model is at \(Self.displayed(baseURL)), where \(what) may not go; start this process with --allow-base-url \(Self.displayed(baseURL)) to allow it")
+    }
+
+    /// The alert hook of a run's settings: its webhook only when allowed here (otherwise alerts go
+    /// to the log and standard error alone, with a warning).
+    func alertHook(for settings: ControlSettings?) -> any AlertHook {
+        guard let url = settings?.alertURL else { return LogAlertHook() }
+        guard alertURLs.contains(url) else {
+            Console.error("warning: the run's alert webhook is not allowed here (--allow-alert-url); its alerts go to the log only")
+            return LogAlertHook()
+        }
+        return AlertHooks([LogAlertHook(), WebhookAlertHook(url: url)])
+    }
+
+    /// `url` without a trailing slash, for comparison.
+    static func normalized(_ url: String) -> String {
+        var url = url.trimmingCharacters(in: .whitespaces)
+        while url.hasSuffix("/") { url.removeLast() }
+        return url.lowercased()
+    }
+
+    /// `url` without any user information (a password in a URL is a secret).
+    static func displayed(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.user != nil || components.password != nil else { return url }
+        components.user = nil
+        components.password = nil
+        return components.string ?? url
+    }
+}
+
+/// The flags that let a process act on what stored runs ask for: `keel worker`, `keel runs
+/// resume`, `keel approve --resume`, `keel dead-letters retry` and `keel batch`.
+struct AuthorityOptions: ParsableArguments {
+    @Option(name: .customLong("allow-mcp"), help: ArgumentHelp("An MCP server runs may use, as written after --mcp. Repeatable.", valueName: "server"))
+    var mcp: [String] = []
+
+    @Option(
+        name: .customLong("allow-base-url"),
+        help: ArgumentHelp("An API root this process's key may be sent to for a run, besides $OPENAI_BASE_URL. Repeatable.", valueName: "url"))
+    var baseURLs: [String] = []
+
+    @Option(name: .customLong("allow-alert-url"), help: ArgumentHelp("A webhook runs' alerts may be posted to. Repeatable.", valueName: "url"))
+    var alertURLs: [String] = []
+
+    var authority: RunAuthority {
+        RunAuthority(mcpServers: Set(mcp), baseURLs: Set(baseURLs), alertURLs: Set(alertURLs))
+    }
+}
