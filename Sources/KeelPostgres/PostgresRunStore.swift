@@ -36,6 +36,11 @@ public final class PostgresRunStore: RunStore {
         /// resumed). A guard against a call that never returns — PostgresNIO can leave one hanging
         /// when the server restarts under it. Default: 15 seconds.
         public var operationTimeout: Duration = .seconds(15)
+        /// Whether and how connections use TLS (`sslmode`). Default: ``TLSMode/prefer``, as libpq.
+        public var tlsMode: TLSMode = .prefer
+        /// A PEM file of the roots that sign the server's certificate (`sslrootcert`). Default:
+        /// none (the system's roots, for the verifying modes).
+        public var rootCertificatePath: String?
 
         public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String) {
             self.host = host
@@ -45,8 +50,12 @@ public final class PostgresRunStore: RunStore {
             self.database = database
         }
 
-        /// Parses `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (or `postgresql://`).
-        public init(url text: String) throws {
+        /// Parses `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…&passfile=…]`
+        /// (or `postgresql://`), with libpq's environment variables for what the URL leaves out:
+        /// `PGSSLMODE`, `PGSSLROOTCERT`, and for the password `PGPASSWORD`, then the password file
+        /// (`passfile`, `PGPASSFILE`, or `~/.pgpass`) — so that the password need not be on a
+        /// command line, where every user of the machine can read it.
+        public init(url text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
             guard let components = URLComponents(string: text), let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
                 let host = components.host, !host.isEmpty
             else {
@@ -56,7 +65,33 @@ public final class PostgresRunStore: RunStore {
             guard let user = components.user, !user.isEmpty, !database.isEmpty else {
                 throw StoreError(.invalidState, "'\(text)' needs a user and a database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
             }
-            self.init(host: host, port: components.port ?? 5432, username: user, password: components.password, database: database)
+            var parameters: [String: String] = [:]
+            for item in components.queryItems ?? [] {
+                guard ["sslmode", "sslrootcert", "passfile"].contains(item.name) else {
+                    throw StoreError(.invalidState, "'\(item.name)' is not a connection parameter Keel reads; use sslmode, sslrootcert or passfile")
+                }
+                parameters[item.name] = item.value ?? ""
+            }
+            let port = components.port ?? 5432
+            var password = components.password ?? environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+            if password == nil {
+                let home = environment["HOME"].map { "\($0)/.pgpass" }
+                if let passfile = parameters["passfile"] ?? environment["PGPASSFILE"] ?? home,
+                    let contents = try? String(contentsOfFile: passfile, encoding: .utf8)
+                {
+                    password = PostgresRunStore.password(fromPassfile: contents, host: host, port: port, database: database, user: user)
+                } else if let passfile = parameters["passfile"] {
+                    throw StoreError(.invalidState, "the password file \(passfile) (passfile) cannot be read")
+                }
+            }
+            self.init(host: host, port: port, username: user, password: password, database: database)
+            if let mode = parameters["sslmode"] ?? environment["PGSSLMODE"] {
+                guard let parsed = TLSMode(rawValue: mode) else {
+                    throw StoreError(.invalidState, "sslmode '\(mode)' is not one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                tlsMode = parsed
+            }
+            rootCertificatePath = parameters["sslrootcert"] ?? environment["PGSSLROOTCERT"]
         }
 
         /// The URL without the password, for messages.
@@ -68,12 +103,12 @@ public final class PostgresRunStore: RunStore {
     private let runner: Task<Void, Never>
     let logger: Logger
 
-    private init(configuration: Configuration, logger: Logger) {
+    private init(configuration: Configuration, tls: TLSSetting, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         var config = PostgresClient.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username, password: configuration.password,
-            database: configuration.database, tls: .disable)
+            database: configuration.database, tls: tls.client)
         config.options.maximumConnections = configuration.maximumConnections
         config.options.connectTimeout = configuration.connectTimeout
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
@@ -95,8 +130,9 @@ public final class PostgresRunStore: RunStore {
 
     /// Connects with `configuration` and brings the schema up to date.
     public static func connect(_ configuration: Configuration, logger: Logger = Logger(label: "keel.postgres")) async throws -> PostgresRunStore {
-        try await probe(configuration, logger: logger)
-        let store = PostgresRunStore(configuration: configuration, logger: logger)
+        let tls = try TLSSetting(configuration.tlsMode, rootCertificate: configuration.rootCertificatePath)
+        try await probe(configuration, tls: tls, logger: logger)
+        let store = PostgresRunStore(configuration: configuration, tls: tls, logger: logger)
         // Let the client's run loop start before the first query asks it for a connection.
         try? await Task.sleep(for: .milliseconds(5))
         do {
@@ -110,10 +146,10 @@ public final class PostgresRunStore: RunStore {
 
     /// One plain connection, opened and closed, so that a server that is down, a wrong password or
     /// a missing database is reported at once and precisely — the pool would keep retrying.
-    private static func probe(_ configuration: Configuration, logger: Logger) async throws {
+    private static func probe(_ configuration: Configuration, tls: TLSSetting, logger: Logger) async throws {
         let settings = PostgresConnection.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username, password: configuration.password,
-            database: configuration.database, tls: .disable)
+            database: configuration.database, tls: try tls.connection())
         let url = configuration.displayURL
         do {
             try await withTimeLimit(configuration.connectTimeout, onTimeout: {
@@ -188,6 +224,11 @@ public final class PostgresRunStore: RunStore {
 
     /// A PostgresNIO error as a one-line store error.
     static func describe(_ error: any Error, url: String) -> StoreError {
+        if let error = error as? PSQLError, error.code == .authMechanismRequiresPassword {
+            return StoreError(
+                .refused,
+                "PostgreSQL at \(url) asks for a password: give it in PGPASSWORD, a password file (PGPASSFILE, ~/.pgpass or ?passfile=PATH) or the URL")
+        }
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""

@@ -83,9 +83,20 @@ public final class PostgresTestCluster: Sendable {
         try await Self.execute(binaries.appendingPathComponent("psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql], as: nil)
     }
 
+    /// The self-signed certificate of a cluster started with TLS (PEM), which clients can trust
+    /// as their root (`sslrootcert`); `nil` otherwise.
+    public var certificate: URL? {
+        let file = folder.appendingPathComponent("data/server.crt")
+        return FileManager.default.fileExists(atPath: file.path) ? file : nil
+    }
+
     /// Starts a cluster for the length of this process. With `fsync` off the cluster is fast and
     /// survives a process crash but not a power loss — right for tests; benchmarks turn it on.
-    public static func start(fsync: Bool) async throws -> PostgresTestCluster {
+    ///
+    /// With `tls`, the server has a self-signed certificate for 127.0.0.1 (``certificate``) and
+    /// refuses connections without TLS; the role `secret` (password `s3cret`) must give its
+    /// password, everyone else is trusted.
+    public static func start(fsync: Bool, tls: Bool = false) async throws -> PostgresTestCluster {
         let binaries = try findBinaries()
         let user = try serverUser()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keel-postgres-\(UUID().uuidString.prefix(8))")
@@ -94,9 +105,11 @@ public final class PostgresTestCluster: Sendable {
         let data = folder.appendingPathComponent("data")
         try await execute(
             binaries.appendingPathComponent("initdb"), ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions"], as: user?.name)
+        if tls { try await enableTLS(in: data, user: user) }
         let port = try freePort()
         let cluster = PostgresTestCluster(port: port, folder: folder, binaries: binaries, user: user?.name, fsync: fsync)
         try await cluster.startServer()
+        if tls { try await cluster.psql(cluster.adminURL, "CREATE ROLE secret LOGIN PASSWORD 's3cret'; GRANT ALL ON DATABASE postgres TO secret") }
         // The watchdog: when this process is gone, the server stops and its folder goes.
         let script = """
             while [ -d "/proc/$3" ]; do sleep 0.5; done
@@ -111,6 +124,31 @@ public final class PostgresTestCluster: Sendable {
             throw Failure(description: "cannot start the cluster's watchdog: \(error)")
         }
         return cluster
+    }
+
+    /// A self-signed certificate for 127.0.0.1 and `localhost`, TLS on, and connections without
+    /// TLS refused.
+    private static func enableTLS(in data: URL, user: User?) async throws {
+        let key = data.appendingPathComponent("server.key")
+        let certificate = data.appendingPathComponent("server.crt")
+        try await execute(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", certificate.path, "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], as: user?.name)
+        guard chmod(key.path, 0o600) == 0 else { throw Failure(description: "cannot make \(key.path) private") }
+        let configuration = data.appendingPathComponent("postgresql.conf")
+        let handle = try FileHandle(forWritingTo: configuration)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'\n".utf8))
+        try handle.close()
+        let rules = """
+            local all all trust
+            hostnossl all all 127.0.0.1/32 reject
+            hostssl all secret 127.0.0.1/32 scram-sha-256
+            hostssl all all 127.0.0.1/32 trust
+
+            """
+        try rules.write(to: data.appendingPathComponent("pg_hba.conf"), atomically: false, encoding: .utf8)
     }
 
     /// Starts the server (again) and waits until it accepts connections.
