@@ -36,8 +36,9 @@ public final class PostgresRunStore: RunStore {
         /// resumed). A guard against a call that never returns — PostgresNIO can leave one hanging
         /// when the server restarts under it. Default: 15 seconds.
         public var operationTimeout: Duration = .seconds(15)
-        /// Whether and how connections use TLS (`sslmode`). Default: ``TLSMode/prefer``, as libpq.
-        public var tlsMode: TLSMode = .prefer
+        /// Whether and how connections use TLS (`sslmode`). Default: ``TLSMode/disable``, as Keel
+        /// always did (libpq's default is `prefer`); set it for a server beyond a trusted network.
+        public var tlsMode: TLSMode = .disable
         /// A PEM file of the roots that sign the server's certificate (`sslrootcert`). Default:
         /// none (the system's roots, for the verifying modes).
         public var rootCertificatePath: String?
@@ -233,7 +234,8 @@ public final class PostgresRunStore: RunStore {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""
                 if state.hasPrefix("28") || state.hasPrefix("3D") {
-                    return StoreError(.refused, "PostgreSQL at \(url) refused the connection: \(message) (\(state))")
+                    let hint = message.contains("no encryption") ? "; connect with TLS: add ?sslmode=require (or verify-full) to the URL" : ""
+                    return StoreError(.refused, "PostgreSQL at \(url) refused the connection: \(message) (\(state))\(hint)")
                 }
                 if state == "40001" || state == "40P01" {
                     return StoreError(.locked, "PostgreSQL at \(url) gave up a transaction that collided with another (\(message)); try again")

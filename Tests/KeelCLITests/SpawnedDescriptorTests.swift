@@ -50,7 +50,7 @@ import Darwin
         let postgres = try await PostgresRunStore.connect(try await PostgresTestCluster.shared().createDatabase("fds"))
         _ = try await postgres.listRuns(RunQuery(limit: 1))
         try await OpenAICompatibleServer.withServer(responder: .scripted([])) { server in
-            let connection = try Self.connect(port: server.port)
+            let connection = try await LoopbackConnection.open(port: server.port)
             defer { close(connection) }
             let mine = try Self.descriptors(of: getpid())
             let sockets = mine.filter { (try? Self.target(of: getpid(), $0).hasPrefix("socket:")) == true }
@@ -90,23 +90,5 @@ import Darwin
         return fields.count > 1 && fields[0] == "Z" && pid_t(fields[1]) == getpid()
     }
 
-    static func connect(port: Int) throws -> Int32 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard descriptor >= 0, connected == 0 else { throw SpawnedProcess.SpawnError(description: "cannot connect to 127.0.0.1:\(port)") }
-        // One request answered: the server has taken the connection over (and keeps it open).
-        let request = Array("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-        var buffer = [UInt8](repeating: 0, count: 512)
-        guard write(descriptor, request, request.count) == request.count, read(descriptor, &buffer, buffer.count) > 0 else {
-            throw SpawnedProcess.SpawnError(description: "the server at 127.0.0.1:\(port) did not answer")
-        }
-        return descriptor
-    }
     #endif
 }

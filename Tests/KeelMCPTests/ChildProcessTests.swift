@@ -22,20 +22,8 @@ import Darwin
     @Test func aServerGetsOnlyItsPipesAndNoCredentials() async throws {
         // This process holds a listening socket and a connection while the server starts.
         try await OpenAICompatibleServer.withServer(responder: .scripted([])) { server in
-            let connection = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let connection = try await LoopbackConnection.open(port: server.port)
             defer { close(connection) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(connection, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(connected == 0)
-            let request = Array("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-            var buffer = [UInt8](repeating: 0, count: 512)
-            #expect(write(connection, request, request.count) == request.count)
-            #expect(read(connection, &buffer, buffer.count) > 0)
             let child = try ChildProcess.start(executable: "sleep", arguments: ["30"], environment: ["SERVER_MODE": "test"])
             let pid = child.pid
             // Its dynamic loader briefly holds the libraries it opens, and a loaded machine may

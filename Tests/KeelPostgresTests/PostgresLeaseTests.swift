@@ -25,9 +25,7 @@ import Testing
     @Test func aWorkerThatCannotRenewStopsBeforeItsLeaseExpires() async throws {
         let cluster = try await PostgresTestCluster.start(fsync: false)
         let url = try await cluster.createDatabase("lease")
-        var settings = try PostgresRunStore.Configuration(url: url)
-        settings.operationTimeout = .seconds(2)
-        let store = try await PostgresRunStore.connect(settings)
+        let store = try await PostgresRunStore.connect(url)
         let events = Locked<[String: ContinuousClock.Instant]>([:])
         let workflow = Long(events: events)
         var configuration = DurableRuntime.Configuration()

@@ -347,8 +347,11 @@ public final class RunContext: Sendable {
             guard entry.name == stepName else { _ = try replayed(sequence, stepName, as: JSONValue.self); return nil }
         }
         var deadline = journal[sequence]?.wakeAt
+        if journal[sequence] == nil, let timeout {
+            // On the store's clock, as every timer: the run may resume on another worker.
+            deadline = try await store.currentTime().addingTimeInterval(Self.seconds(timeout))
+        }
         if journal[sequence] == nil {
-            deadline = timeout.map { Date().addingTimeInterval(Self.seconds($0)) }
             try await store.append(
                 JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .started, wakeAt: deadline, startedAt: Date()),
                 lease: lease)
@@ -356,7 +359,7 @@ public final class RunContext: Sendable {
         if let payload = try await store.takeSignal(runID: runID, name: name, sequence: sequence, stepName: stepName, lease: lease) {
             return try decode(payload, as: T.self, sequence: sequence, name: stepName)
         }
-        if let deadline, deadline <= Date() {
+        if let deadline, deadline <= (try await store.currentTime()) {
             try await store.append(
                 JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .sleep, status: .completed, result: .null, wakeAt: deadline, startedAt: Date(), completedAt: Date()),
                 lease: lease)

@@ -65,14 +65,40 @@ public final class PostgresTestCluster: Sendable {
     public var adminURL: String { "postgres://keel@127.0.0.1:\(port)/postgres" }
 
     /// Creates a new, empty database and returns its URL.
+    ///
+    /// One at a time per test process: dozens of suites asking at once (each a `createdb` process
+    /// and a server backend copying the template) starve a small machine for long enough that
+    /// other tests' connections time out.
     public func createDatabase(_ prefix: String = "test") async throws -> String {
         let number = counter.withLock { value -> Int in
             value += 1
             return value
         }
         let name = "\(prefix)_\(ProcessInfo.processInfo.processIdentifier)_\(number)"
-        try await Self.execute(binaries.appendingPathComponent("createdb"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", "keel", name], as: nil)
+        _ = try await Self.oneAtATime.run {
+            try await Self.execute(self.binaries.appendingPathComponent("createdb"), ["-h", "127.0.0.1", "-p", "\(self.port)", "-U", "keel", name], as: nil)
+        }
         return "postgres://keel@127.0.0.1:\(port)/\(name)"
+    }
+
+    private static let oneAtATime = Turns()
+
+    /// Runs bodies one after another, in the order they asked.
+    private actor Turns {
+        private var busy = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+            if busy {
+                await withCheckedContinuation { waiting.append($0) }
+            } else {
+                busy = true
+            }
+            defer {
+                if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+            }
+            return try await body()
+        }
     }
 
     /// Runs `sql` with `psql` against the database at `url` (one of this cluster's) and returns
@@ -104,7 +130,7 @@ public final class PostgresTestCluster: Sendable {
         if let user { try handOver(folder, to: user) }
         let data = folder.appendingPathComponent("data")
         try await execute(
-            binaries.appendingPathComponent("initdb"), ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions"], as: user?.name)
+            binaries.appendingPathComponent("initdb"), ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions", "--no-sync"], as: user?.name)
         if tls { try await enableTLS(in: data, user: user) }
         let port = try freePort()
         let cluster = PostgresTestCluster(port: port, folder: folder, binaries: binaries, user: user?.name, fsync: fsync)

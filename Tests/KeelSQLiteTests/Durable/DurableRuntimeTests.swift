@@ -176,7 +176,8 @@ struct ThreeSteps: Workflow {
     @Test func aSignalWaitCanTimeOut() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let keel = runtime(store, [AnyWorkflow(Approval())])
-        let waiting = try await keel.start(Approval(), input: 1_000, runID: "t")
+        // Three seconds: long enough that a loaded machine starts the run before it times out.
+        let waiting = try await keel.start(Approval(), input: 3_000, runID: "t")
         #expect(waiting.status == .waiting)
         #expect(waiting.wakeAt != nil)
         #expect(try await runWhenDue(keel) == 1)
