@@ -29,7 +29,8 @@ extension EnduranceTests {
                 #expect(lines.count == 200)
                 let results = try lines.map { try JSONValue(parsing: String($0)) }
                 let completed = results.filter { $0["status"] == "completed" }
-                #expect(completed.count >= 198, "only \(completed.count) of 200 completed")
+                let reasons = results.filter { $0["status"] != "completed" }.map { $0.serialized().prefix(300) }
+                #expect(completed.count >= 198, "only \(completed.count) of 200 completed: \(reasons)")
                 for result in completed.prefix(5) {
                     #expect(result["answer"]?.stringValue?.contains(" = ") == true)
                 }

@@ -8,7 +8,17 @@ import Testing
 /// A fresh database on the test process's own PostgreSQL cluster.
 func freshStore() async throws -> (PostgresRunStore, String) {
     let url = try await PostgresTestCluster.shared().createDatabase()
-    return (try await PostgresRunStore.connect(url), url)
+    return (try await connectForTests(url), url)
+}
+
+/// A store with room for a loaded machine: the suites beside this one keep both cores busy, and
+/// a connection that takes more than the default 10 s is slow, not broken.
+func connectForTests(_ url: String) async throws -> PostgresRunStore {
+    var configuration = try PostgresRunStore.Configuration(url: url)
+    configuration.connectTimeout = .seconds(60)
+    configuration.operationTimeout = .seconds(60)
+    configuration.maximumConnections = 4
+    return try await PostgresRunStore.connect(configuration)
 }
 
 @Suite(.timeLimit(.minutes(10))) struct PostgresConformanceTests {
@@ -17,7 +27,7 @@ func freshStore() async throws -> (PostgresRunStore, String) {
         let (store, url) = try await freshStore()
         let others = Locked<[PostgresRunStore]>([])
         try await check.run(RunStoreConformance.StoreUnderTest(store: store, openAnother: {
-            let another = try await PostgresRunStore.connect(url)
+            let another = try await connectForTests(url)
             others.withLock { $0.append(another) }
             return another
         }))

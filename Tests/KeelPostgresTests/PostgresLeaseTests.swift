@@ -25,7 +25,7 @@ import Testing
     @Test func aWorkerThatCannotRenewStopsBeforeItsLeaseExpires() async throws {
         let cluster = try await PostgresTestCluster.start(fsync: false)
         let url = try await cluster.createDatabase("lease")
-        let store = try await PostgresRunStore.connect(url)
+        let store = try await connectForTests(url)
         let events = Locked<[String: ContinuousClock.Instant]>([:])
         let workflow = Long(events: events)
         var configuration = DurableRuntime.Configuration()

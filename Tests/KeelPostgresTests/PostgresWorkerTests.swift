@@ -31,7 +31,7 @@ import Testing
         for number in 0..<30 {
             _ = try await DurableRuntime(store: store, workflows: [AnyWorkflow(workflow)]).submit(workflow, input: 6, runID: "run-\(number)")
         }
-        let other = try await PostgresRunStore.connect(url)
+        let other = try await connectForTests(url)
         // The README's worker, twice.
         let workers = [store, other].map { store in
             let runtime = DurableRuntime(store: store, workflows: [AnyWorkflow(workflow)])

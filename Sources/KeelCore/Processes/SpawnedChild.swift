@@ -237,7 +237,7 @@ package final class SpawnedChild: Sendable {
         while true {
             if let status { return status }
             guard ContinuousClock.now < deadline, !Task.isCancelled else { return nil }
-            try? await Task.sleep(for: .milliseconds(5))
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

@@ -13,13 +13,16 @@ public enum LoopbackConnection {
     /// so the server has taken the connection over — and returns the descriptor, still open (the
     /// caller closes it).
     ///
-    /// The blocking socket calls run on a dispatch thread, never on one of Swift concurrency's
-    /// few threads (the server answering may need those), and give up after 10 seconds.
+    /// The blocking socket calls run on a thread of their own, never on one of Swift
+    /// concurrency's few threads (the server answering may need those; on Linux they are also
+    /// `DispatchQueue.global()`'s), and give up after a minute.
     public static func open(port: Int, path: String = "/v1/models") async throws -> Int32 {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            let thread = Thread {
                 continuation.resume(with: Result { try openBlocking(port: port, path: path) })
             }
+            thread.stackSize = 256 << 10
+            thread.start()
         }
     }
 
@@ -35,7 +38,7 @@ public enum LoopbackConnection {
         let descriptor = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard descriptor >= 0 else { throw Failure(description: "no socket: \(String(cString: strerror(errno)))") }
-        var limit = timeval(tv_sec: 10, tv_usec: 0)
+        var limit = timeval(tv_sec: 60, tv_usec: 0)
         _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()

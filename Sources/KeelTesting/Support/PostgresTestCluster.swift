@@ -179,7 +179,7 @@ public final class PostgresTestCluster: Sendable {
 
     /// Starts the server (again) and waits until it accepts connections.
     public func startServer() async throws {
-        let options = "-p \(port) -h 127.0.0.1 -k \(folder.path) -c fsync=\(fsync ? "on" : "off") -c synchronous_commit=\(fsync ? "on" : "off") -c max_connections=300 -c shared_buffers=128MB"
+        let options = "-p \(port) -h 127.0.0.1 -k \(folder.path) -c fsync=\(fsync ? "on" : "off") -c synchronous_commit=\(fsync ? "on" : "off") -c max_connections=1000 -c shared_buffers=128MB"
         try await Self.execute(
             binaries.appendingPathComponent("pg_ctl"),
             ["-D", folder.appendingPathComponent("data").path, "-l", folder.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"],

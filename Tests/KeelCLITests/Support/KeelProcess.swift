@@ -73,7 +73,7 @@ struct KeelProcess {
                 }
                 continue  // ended: the next turn returns its status
             }
-            try await Task.sleep(for: .milliseconds(2))
+            try await Task.sleep(for: .milliseconds(10))
         }
     }
 }
