@@ -174,8 +174,10 @@ public final class RunContext: Sendable {
                     "step \(sequence) '\(name)' was started but not finished before the process stopped; whether its effect happened is in doubt (idempotency key \(key)). Check it, then fork the run at \(sequence + 1) or resume it with a retry policy.",
                     sequence: sequence)
             case .askHuman:
+                // One question per attempt: after an approved retry that was itself cut short, the
+                // next resume must ask again, not reuse the approval of the attempt before.
                 let request = ApprovalRequest(
-                    id: "\(key):in-doubt", kind: .inDoubt, runID: runID, sequence: sequence, tool: name, arguments: arguments,
+                    id: "\(key):in-doubt:\(previous.attempts)", kind: .inDoubt, runID: runID, sequence: sequence, tool: name, arguments: arguments,
                     reason: "step \(sequence) '\(name)' was started but not finished before the process stopped (idempotency key \(key)). Approve to run it again with the same key; deny if it did happen.")
                 let record = try await store.requestApproval(request, lease: lease)
                 switch record.status {

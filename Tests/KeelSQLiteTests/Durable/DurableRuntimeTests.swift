@@ -232,6 +232,29 @@ struct ThreeSteps: Workflow {
         #expect(entry.idempotencyKey == "pay:0")
     }
 
+    /// An approved retry of a step in doubt is itself cut short after its effect: the next resume
+    /// asks again (a new approval for the new attempt) instead of running on the old approval.
+    @Test func eachAttemptInDoubtAsksAgain() async throws {
+        let store = try SQLiteRunStore(path: try temporaryStorePath())
+        try await crashedPayment(store, id: "pay")
+        let workflow = Payment(keys: Locked([]), policy: .askHuman)
+        let waiting = try await runtime(store, [AnyWorkflow(workflow)]).run("pay")
+        #expect(waiting.status == .waiting)
+        let first = try #require(try await store.approvals(runID: "pay", status: .pending).first)
+        _ = try await store.decideApproval(id: first.request.id, decision: .approve, by: "alice")
+        // The approved retry: claim, the approval read back, the started entry — then the charge
+        // runs, and the process dies before recording it.
+        let dying = CrashingRunStore(store, writesBeforeCrash: 3)
+        _ = try? await DurableRuntime(store: dying, workflows: [AnyWorkflow(workflow)], owner: CrashingRunStore.deadOwner("retry")).run("pay")
+        #expect(dying.hasCrashed)
+        #expect(workflow.keys.withLock { $0 } == ["pay:0"])
+        let resumed = try await runtime(store, [AnyWorkflow(workflow)]).run("pay")
+        #expect(resumed.status == .waiting, "the second attempt in doubt ran without a new approval")
+        let second = try #require(try await store.approvals(runID: "pay", status: .pending).first)
+        #expect(second.request.id != first.request.id)
+        #expect(workflow.keys.withLock { $0 } == ["pay:0"])
+    }
+
     @Test func aForkReplaysTheCopiedJournalAndRunsOn() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let counter = Counter()
