@@ -119,9 +119,11 @@ public final class DurableRuntime: Sendable {
                             }
                             failures = 0
                             _ = try await self.execute(record, lease: lease)
-                        } catch is CancellationError {
+                        } catch is CancellationError where Task.isCancelled {
                             return
                         } catch {
+                            // Anything else — a CancellationError a workflow threw of its own
+                            // accord included — costs this slot a backoff, never the slot itself.
                             if Task.isCancelled { return }
                             failures += 1
                             self.logger.warning("worker slot \(slot): \(error)")
@@ -162,7 +164,7 @@ public final class DurableRuntime: Sendable {
                 try await store.suspend(current, wakeAt: suspension.wakeAt, waitingFor: suspension.waitingFor)
             } else if let storeError = error as? StoreError, storeError.code == .leaseLost {
                 logger.warning("stopped: \(storeError.message)")
-            } else if error is CancellationError || (error as? StoreError).map({ $0.code == .unavailable || $0.code == .locked }) == true {
+            } else if (error is CancellationError && Task.isCancelled) || (error as? StoreError).map({ $0.code == .unavailable || $0.code == .locked }) == true {
                 // Shutting down, or the store went away: not the run's fault. Give the run back
                 // (if the store answers) so that a worker resumes it from its last step.
                 logger.warning("released: \(error)")

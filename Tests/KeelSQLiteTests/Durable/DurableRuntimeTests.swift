@@ -255,6 +255,37 @@ struct ThreeSteps: Workflow {
         #expect(workflow.keys.withLock { $0 } == ["pay:0"])
     }
 
+    struct Tantrum: Workflow {
+        let name = "tantrum"
+        func run(_ input: Int, context: RunContext) async throws -> Int {
+            let value = try await context.step("value") { input }
+            if value == 1 { throw CancellationError() }  // of its own accord: nobody cancelled it
+            return value
+        }
+    }
+
+    /// A CancellationError a workflow throws of its own accord fails that run; the worker's slot
+    /// goes on to the next run (it used to end for good, and a worker of one slot stopped working).
+    @Test func aWorkflowsOwnCancellationErrorDoesNotEndAWorkerSlot() async throws {
+        let store = try SQLiteRunStore(path: try temporaryStorePath())
+        let keel = runtime(store, [AnyWorkflow(Tantrum())])
+        _ = try await keel.submit(Tantrum(), input: 1, runID: "tantrum")
+        let worker = Task { await keel.work(concurrency: 1, pollInterval: .milliseconds(20)) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await store.run(id: "tantrum")?.status.isFinished != true, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        _ = try await keel.submit(Tantrum(), input: 2, runID: "calm")
+        while try await store.run(id: "calm")?.status.isFinished != true, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        worker.cancel()
+        await worker.value
+        #expect(try await store.run(id: "tantrum")?.status == .failed)
+        #expect(try await store.run(id: "tantrum")?.failure?.code == "cancelled")
+        #expect(try await store.run(id: "calm")?.output == 2)
+    }
+
     @Test func aForkReplaysTheCopiedJournalAndRunsOn() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let counter = Counter()
