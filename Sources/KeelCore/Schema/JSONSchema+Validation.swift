@@ -74,9 +74,14 @@ extension JSONSchema {
             violations.append(SchemaViolation(path: path(), message: "string is longer than \(maxLength) characters"))
         }
         if let pattern, let regex = try? NSRegularExpression(pattern: pattern) {
-            let range = NSRange(string.startIndex..., in: string)
-            if regex.firstMatch(in: string, range: range) == nil {
+            switch Self.matches(regex, string, within: Self.patternTimeLimit) {
+            case true?:
+                break
+            case false?:
                 violations.append(SchemaViolation(path: path(), message: "string does not match the pattern \(pattern)"))
+            case nil:
+                violations.append(SchemaViolation(
+                    path: path(), message: "string could not be checked against the pattern \(pattern) within \(Self.patternTimeLimit.formattedSeconds)"))
             }
         }
     }
@@ -130,5 +135,33 @@ extension JSONSchema {
     static func escapePointerToken(_ token: String) -> String {
         guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
         return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+}
+
+extension JSONSchema {
+    /// The longest a `pattern` may take to check one string: 100 ms. A pattern comes from whoever
+    /// wrote the schema (an MCP server, say) and the string from a model, and a pattern such as
+    /// `^(a+)+$` can backtrack for longer than the universe has existed on forty characters; a
+    /// check that runs out of time is a violation, so the call is refused with a reason instead of
+    /// holding a thread.
+    public static let patternTimeLimit: Duration = .milliseconds(100)
+
+    /// Whether `regex` finds a match in `string`, or `nil` when it could not tell within `limit`
+    /// (the engine reports its progress while it backtracks, and is stopped there).
+    static func matches(_ regex: NSRegularExpression, _ string: String, within limit: Duration) -> Bool? {
+        let deadline = ContinuousClock.now + limit
+        var found = false
+        var timedOut = false
+        regex.enumerateMatches(in: string, options: [.reportProgress], range: NSRange(string.startIndex..., in: string)) { result, _, stop in
+            if result != nil {
+                found = true
+                stop.pointee = true
+            } else if ContinuousClock.now >= deadline {
+                timedOut = true
+                stop.pointee = true
+            }
+        }
+        if found { return true }
+        return timedOut ? nil : false
     }
 }

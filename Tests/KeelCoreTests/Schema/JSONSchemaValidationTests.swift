@@ -70,4 +70,17 @@ import Testing
         #expect(schema[property: "a"]?.extra["x-custom"] == 1)
         #expect(schema.jsonValue == (try JSONValue(parsing: text)))
     }
+
+    /// A pattern that backtracks catastrophically (as an MCP server may supply) on a string a model
+    /// wrote: the check gives up within its time limit and the arguments are refused.
+    @Test func aCatastrophicPatternIsAViolationNotAHang() throws {
+        let schema = JSONSchema.object(properties: [("name", .string(pattern: "^(a+)+$"))], required: ["name"])
+        let started = ContinuousClock.now
+        let violations = schema.validate(["name": .string(String(repeating: "a", count: 40) + "!")])
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(violations.count == 1)
+        #expect(violations.first?.message.contains("could not be checked") == true, "\(violations)")
+        #expect(schema.validate(["name": "aaaa"]).isEmpty)
+        #expect(schema.validate(["name": "aab!"]).first?.message.contains("does not match") == true)
+    }
 }
