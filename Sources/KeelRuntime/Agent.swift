@@ -49,7 +49,9 @@ public struct Agent: Sendable {
 
     /// The executor that runs this agent's tool calls.
     public var toolExecutor: ToolExecutor {
-        ToolExecutor(tools: tools, timeout: configuration.toolTimeout, concurrency: configuration.toolConcurrency, clock: clock, logger: logger)
+        var executor = ToolExecutor(tools: tools, timeout: configuration.toolTimeout, concurrency: configuration.toolConcurrency, clock: clock, logger: logger)
+        executor.maximumResultCharacters = configuration.maxToolResultCharacters
+        return executor
     }
 
     /// Runs the agent on one prompt until it answers or a limit stops it. Never throws: failures

@@ -62,6 +62,23 @@ import Testing
         #expect(result.steps[0].toolResults[0].isError)
     }
 
+    /// A tool that returns a megabyte: the model reads the first part and that it was cut; the
+    /// transcript (and so the journal and the cache) never holds the rest.
+    @Test func aHugeToolResultIsCutAndTheModelReadsThatItWas() async throws {
+        let flood = AnyTool(definition: ToolDefinition(name: "flood", description: "Says a lot.", parameters: .object(properties: [], required: []))) { _, _ in
+            String(repeating: "word ", count: 200_000)
+        }
+        var configuration = AgentConfiguration()
+        configuration.maxToolResultCharacters = 1_000
+        let model = ScriptedModel([.toolCall("flood", arguments: [:]), .text("done")])
+        let result = await Agent(model: model, tools: [flood], configuration: configuration).run("go")
+        let content = result.steps[0].toolResults[0].content
+        #expect(content.count < 1_100)
+        #expect(content.hasSuffix("[Keel cut this result at 1000 of 1000000 characters.]"))
+        #expect(ToolExecutor.cut("short", at: 1_000) == "short")
+        #expect(AgentConfiguration().maxToolResultCharacters == 50_000)
+    }
+
     @Test func aToolThatOutlivesARealTimeoutIsCancelledAndReported() async throws {
         let cancelled = Mutex(false)
         let slow = AnyTool(definition: ToolDefinition(name: "slow", description: "Never finishes.", parameters: .object(properties: [], required: []))) { _, _ in

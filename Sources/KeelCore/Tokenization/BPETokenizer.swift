@@ -137,6 +137,27 @@ public final class BPETokenizer: Sendable {
 
     /// Calls `body` with the UTF-8 bytes of each piece the pattern cuts `text` into.
     private func forEachPiece(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        // ICU's matcher gives up (and reports no match at all) on a run of a million letters, so
+        // that such a text counted as no tokens. A long text is split into segments the matcher
+        // can take; a piece longer than a segment is cut at its edge, which costs at most a token
+        // a segment against tiktoken's count.
+        let segmentLength = 32_768
+        guard text.utf16.count > segmentLength else {
+            forEachPiece(ofSegment: text, body)
+            return
+        }
+        var start = text.startIndex
+        while start < text.endIndex {
+            let end = text.utf16.index(start, offsetBy: segmentLength, limitedBy: text.endIndex) ?? text.endIndex
+            // On a character boundary, so that no scalar is split.
+            let boundary = end == text.endIndex ? end : text[start..<end].indices.last ?? end
+            let cut = boundary > start ? boundary : end
+            forEachPiece(ofSegment: String(text[start..<cut]), body)
+            start = cut
+        }
+    }
+
+    private func forEachPiece(ofSegment text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         let string = text as NSString
         let matches = pattern.regex.matches(in: text, range: NSRange(location: 0, length: string.length))
         for match in matches where match.range.length > 0 {
@@ -148,6 +169,13 @@ public final class BPETokenizer: Sendable {
     /// tiktoken's merge: repeatedly join the adjacent pair with the lowest rank (the leftmost on a
     /// tie) until no pair is in the vocabulary; returns the part boundaries.
     private func bytePairMerge(_ piece: UnsafeBufferPointer<UInt8>) -> [Int] {
+        // The simple merge rescans every pair after each merge: quadratic, which a megabyte of
+        // letters (one piece) turns into 10¹² steps. Long pieces take the heap.
+        piece.count > 64 ? bytePairMergeLong(piece) : bytePairMergeShort(piece)
+    }
+
+    /// Merges by rescanning every pair after each merge: fastest for the short pieces of text.
+    func bytePairMergeShort(_ piece: UnsafeBufferPointer<UInt8>) -> [Int] {
         guard piece.count > 1 else { return [0, piece.count] }
         var starts: [Int] = []
         var ranks: [Int] = []
@@ -180,6 +208,95 @@ public final class BPETokenizer: Sendable {
             }
         }
         return starts
+    }
+}
+
+extension BPETokenizer {
+    /// The same merges as `bytePairMerge`, in O(n log n): the parts form a linked list, the
+    /// candidate pairs wait in a min-heap by (rank, position) — lowest rank first, leftmost on a
+    /// tie, as tiktoken merges — and a pair made stale by a neighbouring merge is skipped when it
+    /// comes up.
+    func bytePairMergeLong(_ piece: UnsafeBufferPointer<UInt8>) -> [Int] {
+        let count = piece.count
+        // Part i starts at byte `start[i]`; parts 0..<count, plus the end at `count`.
+        let start = Array(0...count)
+        var next = Array(1...(count + 1))
+        var previous = Array(-1..<count)
+        var alive = [Bool](repeating: true, count: count + 1)
+        var rankOf = [Int](repeating: Int.max, count: count + 1)
+        func pairRank(_ part: Int) -> Int {
+            let second = next[part]
+            guard second < count else { return Int.max }
+            let end = next[second] <= count ? start[next[second]] : count
+            return table.rank(of: UnsafeBufferPointer(rebasing: piece[start[part]..<end])) ?? Int.max
+        }
+        var heap = MinHeap()
+        for part in 0..<(count - 1) {
+            rankOf[part] = pairRank(part)
+            if rankOf[part] != Int.max { heap.push((rankOf[part], part)) }
+        }
+        while let (rank, part) = heap.pop() {
+            guard alive[part], rankOf[part] == rank, rank != Int.max else { continue }
+            // Merge `part` with the part after it.
+            let absorbed = next[part]
+            alive[absorbed] = false
+            next[part] = next[absorbed]
+            if next[absorbed] <= count { previous[next[absorbed]] = part }
+            rankOf[part] = pairRank(part)
+            if rankOf[part] != Int.max { heap.push((rankOf[part], part)) }
+            let before = previous[part]
+            if before >= 0 {
+                rankOf[before] = pairRank(before)
+                if rankOf[before] != Int.max { heap.push((rankOf[before], before)) }
+            }
+        }
+        var starts: [Int] = []
+        var part = 0
+        while part < count {
+            starts.append(start[part])
+            part = next[part]
+        }
+        starts.append(count)
+        return starts
+    }
+}
+
+/// A binary min-heap of (rank, position), ordered by rank and then position.
+struct MinHeap {
+    private var items: [(Int, Int)] = []
+
+    private static func less(_ a: (Int, Int), _ b: (Int, Int)) -> Bool {
+        a.0 != b.0 ? a.0 < b.0 : a.1 < b.1
+    }
+
+    mutating func push(_ item: (Int, Int)) {
+        items.append(item)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.less(items[child], items[parent]) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> (Int, Int)? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        guard !items.isEmpty else { return first }
+        items[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, Self.less(items[left], items[smallest]) { smallest = left }
+            if right < items.count, Self.less(items[right], items[smallest]) { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return first
     }
 }
 

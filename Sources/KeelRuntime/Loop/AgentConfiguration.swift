@@ -18,6 +18,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// How long one tool call may take before it is abandoned and reported to the model as timed
     /// out. Default: 60 seconds.
     public var toolTimeout: Duration = .seconds(60)
+    /// The longest tool result the model reads, in characters; a longer one is cut, and the
+    /// model reads that it was. Default: 50,000.
+    public var maxToolResultCharacters: Int = 50_000
     /// After this many failures in a row of the same tool with the same arguments, the run stops
     /// with ``AgentOutcome/noProgress(tool:arguments:failures:)``. Default: 3.
     public var noProgressThreshold: Int = 3

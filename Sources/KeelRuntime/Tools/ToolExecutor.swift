@@ -12,6 +12,10 @@ public struct ToolExecutor: Sendable {
     public var timeout: Duration
     /// How many calls run at the same time. Default: 4.
     public var concurrency: Int
+    /// The longest result (or error) the model reads, in characters; a longer one is cut and the
+    /// model reads where. A tool's output goes into the journal, the transcript and the cache, so
+    /// one runaway result must not fill them. Default: 50,000.
+    public var maximumResultCharacters: Int = 50_000
     /// The clock that times calls out.
     public var clock: any Clock<Duration>
     public var logger: Logger
@@ -41,11 +45,11 @@ public struct ToolExecutor: Sendable {
     public func run(_ call: ToolCall, context: ToolContext) async -> ToolResult {
         do {
             let output = try await output(of: call, context: context)
-            return ToolResult(callID: call.id, name: call.name, content: output)
+            return ToolResult(callID: call.id, name: call.name, content: Self.cut(output, at: maximumResultCharacters))
         } catch {
             let failure = Self.classify(error)
             logger.debug("tool call failed", metadata: ["tool": "\(call.name)", "code": "\(failure.code)"])
-            return ToolResult(callID: call.id, name: call.name, content: failure.modelText, isError: true)
+            return ToolResult(callID: call.id, name: call.name, content: Self.cut(failure.modelText, at: maximumResultCharacters), isError: true)
         }
     }
 
@@ -59,6 +63,14 @@ public struct ToolExecutor: Sendable {
         return try await withTimeout(timeout, clock: clock, onTimeout: ToolCallError(.timedOut, "the tool did not finish within \(timeout.formattedSeconds).")) {
             try await tool.call(validatedArguments: arguments, context: context)
         }
+    }
+
+    /// `text`, or its first `limit` characters and a note that says it was cut.
+    public static func cut(_ text: String, at limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }  // at most one character per byte
+        let kept = text.prefix(max(0, limit))
+        guard kept.endIndex < text.endIndex else { return text }
+        return String(kept) + "\n[Keel cut this result at \(limit) of \(text.count) characters.]"
     }
 
     /// A thrown error as the model should read it.
