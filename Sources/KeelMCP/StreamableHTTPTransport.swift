@@ -36,6 +36,8 @@ actor StreamableHTTPTransport: Transport {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10), read: nil)
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Headers given for the server (an Authorization) must not follow a redirect elsewhere.
+        configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 

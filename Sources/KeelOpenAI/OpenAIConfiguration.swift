@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where and how to reach an OpenAI-compatible server.
 ///
 /// The defaults talk to OpenAI itself; set ``baseURL`` for vLLM, Ollama, llama.cpp, LM Studio,
@@ -63,6 +65,24 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
         return baseURL.contains("api.openai.com") ? .maxCompletionTokens : .maxTokens
     }
 
+    /// The secrets a message must never show: the API key, the values of ``extraHeaders`` and the
+    /// user information of ``baseURL`` (each at least four characters long).
+    var secrets: [String] {
+        var secrets = [apiKey].compactMap { $0 } + extraHeaders.map(\.1)
+        if let components = URLComponents(string: baseURL) {
+            if let user = components.percentEncodedUser {
+                secrets.append(user + (components.percentEncodedPassword.map { ":" + $0 } ?? "") + "@")
+            }
+            if let password = components.percentEncodedPassword { secrets.append(password) }
+        }
+        return secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    }
+
+    /// `text` with every secret replaced by `<redacted>`.
+    func redacting(_ text: String) -> String {
+        secrets.reduce(text) { text, secret in text.replacingOccurrences(of: secret, with: "<redacted>") }
+    }
+
     /// `baseURL` joined with `path`.
     func url(_ path: String) -> String {
         var base = baseURL
@@ -70,9 +90,10 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
         return base + path
     }
 
-    /// The configuration with the API key redacted.
+    /// The configuration with the API key, header values and any password in the URL redacted.
     public var description: String {
         let key = (apiKey?.isEmpty ?? true) ? "none" : "<redacted>"
-        return "OpenAIConfiguration(baseURL: \(baseURL), apiKey: \(key))"
+        let headers = extraHeaders.isEmpty ? "" : ", extraHeaders: [" + extraHeaders.map { "\($0.0): <redacted>" }.joined(separator: ", ") + "]"
+        return "OpenAIConfiguration(baseURL: \(redacting(baseURL)), apiKey: \(key)\(headers))"
     }
 }

@@ -20,6 +20,9 @@ public struct WebhookAlertHook: AlertHook {
         self.logger = logger
     }
 
+    /// Only the webhook's host is logged: its path is often its secret (Slack's are).
+    private var host: String { URLComponents(string: url)?.host ?? "the webhook" }
+
     public func send(_ alert: Alert) async {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -44,10 +47,10 @@ public struct WebhookAlertHook: AlertHook {
                 }
             }
             if !(200..<300).contains(Int(response.status.code)) {
-                logger.warning("the alert webhook answered \(response.status.code)", metadata: ["url": "\(url)"])
+                logger.warning("the alert webhook answered \(response.status.code)", metadata: ["host": "\(host)"])
             }
         } catch {
-            logger.warning("the alert webhook could not be reached: \(error)", metadata: ["url": "\(url)"])
+            logger.warning("the alert webhook could not be reached: \(error)", metadata: ["host": "\(host)"])
         }
     }
 }

@@ -33,11 +33,23 @@ public struct OpenAIChatModel: ChatModel {
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
         let body = ChatCompletionsWire.requestBody(
             request, model: name, stream: false, includeStreamUsage: false, maxTokensParameter: configuration.effectiveMaxTokensParameter)
-        let (json, rateLimit) = try await transport.readJSON(try await transport.post("/chat/completions", body: body))
-        return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
+        do {
+            let (json, rateLimit) = try await transport.readJSON(try await transport.post("/chat/completions", body: body))
+            return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
+        } catch let error as ModelError {
+            throw transport.redacting(error)
+        }
     }
 
     public func stream(_ request: ChatRequest, onEvent: (ChatStreamEvent) async throws -> Void) async throws -> ChatResponse {
+        do {
+            return try await streamReply(request, onEvent: onEvent)
+        } catch let error as ModelError {
+            throw transport.redacting(error)
+        }
+    }
+
+    private func streamReply(_ request: ChatRequest, onEvent: (ChatStreamEvent) async throws -> Void) async throws -> ChatResponse {
         let body = ChatCompletionsWire.requestBody(
             request, model: name, stream: true, includeStreamUsage: configuration.includeUsageInStreams,
             maxTokensParameter: configuration.effectiveMaxTokensParameter)

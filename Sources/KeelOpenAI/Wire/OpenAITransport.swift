@@ -94,11 +94,12 @@ struct OpenAITransport: Sendable {
         return (json, rateLimit)
     }
 
-    /// The error with the API key removed from the provider's message (some servers echo it).
+    /// The error with every secret of the configuration removed from its message: the API key,
+    /// the values of extra headers (gateway keys) and a password in the base URL — some servers
+    /// echo what they were sent, in error statuses and in 200 replies alike.
     func redacting(_ error: ModelError) -> ModelError {
-        guard let key = configuration.apiKey, key.count >= 4, error.message.contains(key) else { return error }
         var redacted = error
-        redacted.message = error.message.replacingOccurrences(of: key, with: "<redacted>")
+        redacted.message = configuration.redacting(error.message)
         return redacted
     }
 
