@@ -75,16 +75,19 @@ extension Agent {
 
         @Sendable func runOne(_ item: (Int, (ToolCall, PolicyVerdict))) async throws -> ToolResult {
             let (index, (call, verdict)) = item
-            @Sendable func finished(_ result: ToolResult, decision: String) -> [AuditRecord] {
+            /// The audit of what ran: the arguments the call ran with, which an approver may have edited.
+            @Sendable func finished(_ result: ToolResult, decision: String, arguments: String) -> [AuditRecord] {
                 guard governance != nil else { return [] }
-                let digest = AuditRecord.digest(ofArguments: call.arguments)
+                let digest = AuditRecord.digest(ofArguments: arguments)
                 return [AuditRecord(
                     runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: digest, decision: decision, actor: "agent",
                     outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok", costUSD: result.isError ? nil : verdict.costUSD)]
             }
             func record(_ result: ToolResult, decision: String) async throws -> ToolResult {
                 guard let context, let sequence = position(index, 2) else { return result }
-                return try await context.step(at: sequence, "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, audit: { finished($0, decision: decision) }) { _ in result }
+                return try await context.step(at: sequence, "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, audit: {
+                    finished($0, decision: decision, arguments: call.arguments)
+                }) { _ in result }
             }
             if let refusal = verdict.refusal {
                 let result = ToolResult(callID: call.id, name: call.name, content: Self.refusalPrefix + refusal, isError: true)
@@ -100,6 +103,13 @@ extension Agent {
                     let result = ToolResult(callID: call.id, name: call.name, content: "Denied by \(outcome.decidedBy): \(why)", isError: true)
                     return try await record(result, decision: "denied by \(outcome.decidedBy)")
                 case .approveWithArguments(let edited):
+                    // Edited arguments are new arguments: they meet the same rules as the model's.
+                    if let refusal = Self.ruleBroken(by: edited, policy: governance?.policy(for: call.name)) {
+                        let result = ToolResult(
+                            callID: call.id, name: call.name,
+                            content: Self.refusalPrefix + "the arguments \(outcome.decidedBy) approved break a rule: \(refusal)", isError: true)
+                        return try await record(result, decision: "refused: edited arguments: \(refusal)")
+                    }
                     arguments = edited
                     decision = "approved by \(outcome.decidedBy) with edited arguments"
                 case .approve:
@@ -113,7 +123,7 @@ extension Agent {
             guard let context else { return await perform(call.id) }
             let sequence = position(index, governance == nil ? 0 : 2) ?? 0
             let name = "tool-\(call.name)-\(call.id)"
-            let audit = { (result: ToolResult) in finished(result, decision: decision) }
+            let audit = { (result: ToolResult) in finished(result, decision: decision, arguments: approvedCall.arguments) }
             if sideEffecting.contains(call.name) {
                 return try await context.sideEffect(
                     at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, audit: audit,
@@ -196,6 +206,16 @@ extension Agent {
             }
         }
         return PolicyVerdict(refusal: nil, approvalReason: policy.approval.reason(for: arguments, tool: call.name), costUSD: policy.costPerCallUSD)
+    }
+
+    /// The reason the first argument rule of `policy` that `arguments` break gives, if any;
+    /// arguments that are not a JSON object break the rules by themselves.
+    static func ruleBroken(by arguments: String, policy: ToolPolicy?) -> String? {
+        guard let policy, !policy.argumentRules.isEmpty else { return nil }
+        guard let json = try? JSONValue(parsing: arguments.isEmpty ? "{}" : arguments), json.objectValue != nil else {
+            return "the arguments are not a JSON object"
+        }
+        return policy.argumentRules.lazy.compactMap { $0.check(json) }.first
     }
 
     /// Waits for a person's decision: durably in a durable run; through the governance's approver

@@ -157,6 +157,22 @@ func callsThenAnswer(_ tool: String, _ arguments: [JSONValue]) -> ScriptedModel 
         #expect(transfer.calls.value == [#"{"amount":50}"#, #"{"amount":200}"#])
     }
 
+    /// Arguments a person edits at approval meet the same rules as the model's: an edit that breaks
+    /// one is refused with the reason, and the call does not run.
+    @Test func editedArgumentsAreCheckedAgainstTheRules() async throws {
+        let transfer = CountingTool(name: "transfer")
+        var policy = ToolPolicy(approval: .always)
+        policy.argumentRules = [.allow("/to", values: ["alice", "bob"])]
+        var governance = ToolGovernance(policies: ["transfer": policy])
+        governance.approver = { request in
+            request.arguments.contains("alice") ? .approveWithArguments(#"{"to":"mallory","amount":5}"#) : .approveWithArguments(#"{"to":"bob","amount":7}"#)
+        }
+        let result = await agent(callsThenAnswer("transfer", [["to": "alice", "amount": 5], ["to": "bob", "amount": 5]]), transfer, governance).run("t")
+        #expect(toolResults(result).map(\.isError) == [true, false])
+        #expect(toolResults(result).first?.content == "Refused by policy: the arguments approver approved break a rule: /to must be one of \"alice\", \"bob\", not \"mallory\"")
+        #expect(transfer.calls.value == [#"{"amount":7,"to":"bob"}"#])
+    }
+
     @Test func theAuditDigestIgnoresKeyOrderAndSpacing() {
         #expect(AuditRecord.digest(ofArguments: #"{"b": 2, "a": 1}"#) == AuditRecord.digest(ofArguments: #"{"a":1,"b":2}"#))
         #expect(AuditRecord.digest(ofArguments: #"{"a":1}"#) != AuditRecord.digest(ofArguments: #"{"a":2}"#))
