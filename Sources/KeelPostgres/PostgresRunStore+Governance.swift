@@ -73,10 +73,11 @@ extension PostgresRunStore {
         }
     }
 
-    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws {
+    @discardableResult
+    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
         guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
         let logger = self.logger
-        try await write { connection in
+        return try await write { connection in
             try await Self.fence(connection, lease, logger: logger)
             try await connection.rows(
                 """
@@ -84,6 +85,10 @@ extension PostgresRunStore {
                     expires_at = CASE WHEN \(status.rawValue) = 'escalated' THEN NULL ELSE expires_at END
                 WHERE id = \(id) AND status IN ('pending', 'escalated')
                 """, logger: logger)
+            guard let record = try await Self.fetchApproval(connection, id: id, lock: false, logger: logger) else {
+                throw StoreError(.notFound, "no approval '\(id)'")
+            }
+            return record
         }
     }
 

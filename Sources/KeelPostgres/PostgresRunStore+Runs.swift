@@ -94,7 +94,7 @@ extension PostgresRunStore {
                 WHERE (r.status = 'pending'
                    OR (r.status = 'waiting' AND r.wake_at IS NOT NULL AND r.wake_at <= EXTRACT(EPOCH FROM clock_timestamp()))
                    OR (r.status = 'waiting' AND r.waiting_for IS NOT NULL AND EXISTS (
-                        SELECT 1 FROM keel_signals s WHERE s.run_id = r.id AND s.consumed_sequence IS NULL
+                        SELECT 1 FROM keel_signals s WHERE s.run_id = r.id AND s.consumed_sequence IS NULL AND s.name NOT LIKE 'approval:%'
                         AND s.name IN (SELECT jsonb_array_elements_text(r.waiting_for::jsonb))))
                    OR (r.status = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < EXTRACT(EPOCH FROM clock_timestamp()))))
                   AND (\(names == nil) OR r.workflow = ANY(\(names ?? [])))
@@ -169,6 +169,7 @@ extension PostgresRunStore {
             let signalled = try await connection.rows(
                 """
                 SELECT 1 FROM keel_signals WHERE run_id = \(lease.runID) AND name = ANY(\(waitingFor)) AND consumed_sequence IS NULL
+                    AND name NOT LIKE 'approval:%'
                 UNION ALL
                 SELECT 1 FROM keel_approvals WHERE 'approval:' || id = ANY(\(waitingFor)) AND status IN ('approved', 'denied')
                 LIMIT 1
@@ -224,6 +225,9 @@ extension PostgresRunStore {
     // MARK: Signals
 
     public func signal(runID: String, name: String, payload: JSONValue) async throws {
+        guard !ApprovalRecord.isReservedSignalName(name) else {
+            throw StoreError(.invalidState, "'\(name)' is an approval's signal; decide the approval instead (keel approve or keel deny)")
+        }
         let logger = self.logger
         try await write { connection in
             guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {

@@ -53,13 +53,16 @@ extension SQLiteRunStore {
         }
     }
 
-    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws {
+    @discardableResult
+    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
         guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
-        try await write { db in
+        return try await write { db in
             try Self.checkLease(db, lease)
             try db.execute(
                 sql: "UPDATE approvals SET status = ?, expires_at = CASE WHEN ? = 'escalated' THEN NULL ELSE expires_at END WHERE id = ? AND status IN ('pending', 'escalated')",
                 arguments: [status.rawValue, status.rawValue, id])
+            guard let record = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
+            return record
         }
     }
 

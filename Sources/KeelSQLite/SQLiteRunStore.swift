@@ -175,7 +175,7 @@ public final class SQLiteRunStore: RunStore {
                 WHERE (status = 'pending'
                    OR (status = 'waiting' AND wake_at IS NOT NULL AND wake_at <= ?)
                    OR (status = 'waiting' AND waiting_for IS NOT NULL AND EXISTS (
-                        SELECT 1 FROM signals s WHERE s.run_id = runs.id AND s.consumed_sequence IS NULL
+                        SELECT 1 FROM signals s WHERE s.run_id = runs.id AND s.consumed_sequence IS NULL AND s.name NOT LIKE 'approval:%'
                         AND s.name IN (SELECT value FROM json_each(runs.waiting_for))))
                    OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)))
                   AND (? IS NULL OR workflow IN (SELECT value FROM json_each(?)))
@@ -236,7 +236,7 @@ public final class SQLiteRunStore: RunStore {
                 try Bool.fetchOne(
                     db,
                     sql: """
-                        SELECT EXISTS (SELECT 1 FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL)
+                        SELECT EXISTS (SELECT 1 FROM signals WHERE run_id = ? AND name = ? AND consumed_sequence IS NULL AND name NOT LIKE 'approval:%')
                             OR EXISTS (SELECT 1 FROM approvals WHERE 'approval:' || id = ? AND status IN ('approved', 'denied'))
                         """,
                     arguments: [lease.runID, name, name]) ?? false
@@ -285,6 +285,9 @@ public final class SQLiteRunStore: RunStore {
     // MARK: Signals
 
     public func signal(runID: String, name: String, payload: JSONValue) async throws {
+        guard !ApprovalRecord.isReservedSignalName(name) else {
+            throw StoreError(.invalidState, "'\(name)' is an approval's signal; decide the approval instead (keel approve or keel deny)")
+        }
         try await write { db in
             guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
             guard !run.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(run.status); it takes no more signals") }

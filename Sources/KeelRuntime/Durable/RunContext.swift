@@ -255,10 +255,12 @@ public final class RunContext: Sendable {
         let name = "approval-\(request.tool)-\(request.id)"
         if let outcome = try replayed(sequence, name, as: ApprovalOutcome.self) { return outcome }
         let record = try await store.requestApproval(request, lease: lease)
+        @Sendable func decided(_ record: ApprovalRecord) -> ApprovalOutcome {
+            ApprovalOutcome(decision: record.decision ?? .deny(reason: "no decision recorded"), decidedBy: record.decidedBy ?? "unknown", timedOut: false)
+        }
         switch record.status {
         case .approved, .denied:
-            let outcome = ApprovalOutcome(decision: record.decision ?? .deny(reason: "no decision recorded"), decidedBy: record.decidedBy ?? "unknown", timedOut: false)
-            return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1)
+            return try await complete(sequence, name, kind: .signal, value: decided(record), metering: nil, startedAt: Date(), attempts: 1)
         case .expired:
             let outcome = ApprovalOutcome(decision: .deny(reason: "the approval timed out"), decidedBy: "policy", timedOut: true)
             return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1)
@@ -266,16 +268,27 @@ public final class RunContext: Sendable {
             if record.status == .pending, let expires = record.request.expiresAt, expires <= (try await store.currentTime()) {
                 switch record.request.onTimeout {
                 case .deny:
-                    try await store.closeApproval(id: request.id, as: .expired, lease: lease)
+                    let closed = try await store.closeApproval(id: request.id, as: .expired, lease: lease)
+                    if closed.status == .approved || closed.status == .denied {
+                        // A person decided just before the time ran out: the decision stands.
+                        return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
+                    }
                     let outcome = ApprovalOutcome(decision: .deny(reason: "nobody decided within the approval's time limit"), decidedBy: "policy", timedOut: true)
                     let audit = AuditRecord(
                         runID: runID, step: request.sequence, tool: request.tool, action: .approval,
                         argumentsDigest: AuditRecord.digest(ofArguments: request.arguments), decision: "denied: timed out", actor: "policy")
                     return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1, audit: [audit])
                 case .fail:
+                    let closed = try await store.closeApproval(id: request.id, as: .expired, lease: lease)
+                    if closed.status == .approved || closed.status == .denied {
+                        return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
+                    }
                     throw WorkflowError(.approvalTimedOut, "nobody decided approval \(request.id) for \(request.tool) in time", sequence: sequence)
                 case .escalate:
-                    try await store.closeApproval(id: request.id, as: .escalated, lease: lease)
+                    let closed = try await store.closeApproval(id: request.id, as: .escalated, lease: lease)
+                    if closed.status == .approved || closed.status == .denied {
+                        return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
+                    }
                     await alerts.send(Alert(
                         kind: .approvalEscalated, message: "approval \(request.id) for \(request.tool) in run \(runID) waited past its time limit: \(request.reason)",
                         runID: runID))

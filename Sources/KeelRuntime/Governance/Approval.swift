@@ -82,6 +82,11 @@ public struct ApprovalRecord: Sendable, Hashable, Codable {
 
     /// The signal the store sends the run when the request is decided.
     public static func signalName(for id: String) -> String { "approval:\(id)" }
+
+    /// Whether `name` is an approval's signal: only a decision recorded by the store wakes a run
+    /// waiting for one, so a signal by that name is refused (a forged one woke the run, which found
+    /// the approval still pending and waited again, over and over).
+    public static func isReservedSignalName(_ name: String) -> Bool { name.hasPrefix("approval:") }
 }
 
 /// A decision as a run journals it.

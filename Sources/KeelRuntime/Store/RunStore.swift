@@ -95,7 +95,10 @@ public protocol RunStore: Sendable {
 
     /// Marks an approval that waited too long as expired (its run denies the call) or escalated
     /// (it keeps waiting, without a time limit), under the run's lease.
-    func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws
+    /// Returns the approval as it stands afterwards: a decision that landed first wins, and is
+    /// what the run must act on.
+    @discardableResult
+    func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord
 
     /// Appends records to the audit log outside any step (decisions made outside a run).
     func appendAudit(_ records: [AuditRecord]) async throws

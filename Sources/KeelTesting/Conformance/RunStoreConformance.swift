@@ -192,6 +192,28 @@ public enum RunStoreConformance {
             let claimed = try await store.claimNextRunnable(owner: owner, leaseDuration: .seconds(5), workflows: ["here"])
             try expect(claimed?.1.id == "known", "the run of the known workflow is claimed behind 100 older ones of another")
         },
+        Check(name: "an approval's signal cannot be sent, so a forged one wakes nothing") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "forged", workflow: "w", input: nil))
+            let lease = try await claimed(store, "forged")
+            try await store.suspend(lease, wakeAt: nil, waitingFor: ["approval:forged:1"])
+            try await expectStoreError(.invalidState, "a signal named like an approval") {
+                try await store.signal(runID: "forged", name: "approval:forged:1", payload: true)
+            }
+            try expect(try await store.run(id: "forged")?.status == .waiting, "the run still waits for the decision")
+            try expect(try await store.claimNextRunnable(owner: otherOwner, leaseDuration: .seconds(5), workflows: nil) == nil, "nothing is runnable")
+        },
+        Check(name: "a decision that lands before the timeout closes the approval stands") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "late", workflow: "w", input: nil))
+            let lease = try await claimed(store, "late")
+            let request = ApprovalRequest(id: "late:1", kind: .toolCall, runID: "late", sequence: 1, tool: "t", arguments: "{}", reason: "r", expiresAt: Date())
+            _ = try await store.requestApproval(request, lease: lease)
+            _ = try await subject.openAnother().decideApproval(id: "late:1", decision: .approve, by: "alice")
+            let closed = try await store.closeApproval(id: "late:1", as: .expired, lease: lease)
+            try expect(closed.status == .approved && closed.decidedBy == "alice", "closing returns the decision, not an expiry")
+            try expect(try await store.approval(id: "late:1")?.status == .approved, "the decision is kept")
+        },
         Check(name: "cancelling fences off the owner") { subject in
             let store = subject.store
             _ = try await store.createRun(NewRun(id: "c", workflow: "w", input: nil))
@@ -268,8 +290,10 @@ public enum RunStoreConformance {
             _ = try await store.requestApproval(other, lease: lease)
             try await store.suspend(lease, wakeAt: nil, waitingFor: [ApprovalRecord.signalName(for: "ap:2"), ApprovalRecord.signalName(for: "ap:5")])
 
-            // A raw signal of the same name wakes nothing into an approval: the record stays pending.
-            try await store.signal(runID: "ap", name: ApprovalRecord.signalName(for: "ap:5"), payload: ["decision": "approve"])
+            // A raw signal of the same name is refused and approves nothing: the record stays pending.
+            try await expectStoreError(.invalidState, "a signal named like an approval") {
+                try await store.signal(runID: "ap", name: ApprovalRecord.signalName(for: "ap:5"), payload: ["decision": "approve"])
+            }
             try expect(try await store.approval(id: "ap:5")?.status == .pending, "a signal cannot approve")
 
             let decided = try await subject.openAnother().decideApproval(id: "ap:2", decision: .approveWithArguments(#"{"amount":4}"#), by: "alice")

@@ -130,9 +130,10 @@ public final class CrashingRunStore: RunStore {
         try write()
         return try await base.decideApproval(id: id, decision: decision, by: by)
     }
-    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws {
+    @discardableResult
+    public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
         try write()
-        try await base.closeApproval(id: id, as: status, lease: lease)
+        return try await base.closeApproval(id: id, as: status, lease: lease)
     }
     public func appendAudit(_ records: [AuditRecord]) async throws {
         try write()

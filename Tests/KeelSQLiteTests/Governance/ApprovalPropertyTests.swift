@@ -12,7 +12,7 @@ import Testing
 /// - it never runs twice for one approval, and runs exactly once for each approval given;
 /// - a denial's reason reaches the model, as the result of that call;
 /// - a forged `approval:` signal approves nothing; the audit log verifies.
-@Suite(.timeLimit(.minutes(10))) struct ApprovalPropertyTests {
+@Suite(.timeLimit(.minutes(10)), .heavy) struct ApprovalPropertyTests {
     /// One transfer as the tool saw it.
     struct Execution: Sendable, Hashable {
         var reference: String
@@ -155,8 +155,10 @@ import Testing
                 for pending in try await store.approvals(runID: runID, status: .pending) {
                     let request = pending.request
                     let reference = try #require(Self.reference(in: request.arguments))
-                    // A forged signal must not count as a decision.
-                    try await store.signal(runID: runID, name: ApprovalRecord.signalName(for: request.id), payload: ["decision": "approve"])
+                    // A forged signal is refused, and must not count as a decision.
+                    await #expect(throws: StoreError.self) {
+                        try await store.signal(runID: runID, name: ApprovalRecord.signalName(for: request.id), payload: ["decision": "approve"])
+                    }
                     let decision: ApprovalDecision
                     switch request.kind {
                     case .inDoubt:
