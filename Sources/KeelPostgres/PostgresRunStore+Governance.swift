@@ -115,6 +115,9 @@ extension PostgresRunStore {
     public func verifyAuditLog() async throws -> AuditVerification {
         let logger = self.logger
         return try await write { connection in
+            // One snapshot for the entries and the head: read in two statements under READ
+            // COMMITTED, an append between them looked like tampering.
+            try await connection.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             let entries = try await connection.rows("SELECT * FROM keel_audit ORDER BY sequence", logger: logger).map(Self.decodeAudit)
             let head = try await connection.rows("SELECT hash FROM keel_audit_head WHERE id = 1", logger: logger)
             return AuditVerification.verify(entries, storedHead: try head.first.map { try Columns($0)("hash") })

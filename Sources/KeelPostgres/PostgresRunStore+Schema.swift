@@ -160,6 +160,17 @@ extension PostgresRunStore {
             )
             """,
         ]),
+        Migration(id: "v4 audit head from the start, no truncation", statements: [
+            // The head exists from the start, so a log emptied together with its head does not
+            // pass for a new one; neither table can be truncated (which skips row triggers), and
+            // the head cannot be deleted.
+            "INSERT INTO keel_audit_head (id, sequence, hash) VALUES (1, 0, '\(AuditEntry.genesis)') ON CONFLICT (id) DO NOTHING",
+            "CREATE TRIGGER keel_audit_no_truncate BEFORE TRUNCATE ON keel_audit FOR EACH STATEMENT EXECUTE FUNCTION keel_audit_append_only()",
+            """
+            CREATE TRIGGER keel_audit_head_kept BEFORE DELETE OR TRUNCATE ON keel_audit_head
+            FOR EACH STATEMENT EXECUTE FUNCTION keel_audit_append_only()
+            """,
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

@@ -1,4 +1,5 @@
 import GRDB
+import KeelRuntime
 
 extension SQLiteRunStore {
     /// The versioned migrations. Never edit a shipped one: add the next.
@@ -138,6 +139,14 @@ extension SQLiteRunStore {
                     key TEXT PRIMARY KEY NOT NULL,
                     used INTEGER NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v4 audit head from the start") { db in
+            // The head exists from the start, so a log emptied together with its head does not
+            // pass for a new one; and it cannot be deleted.
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO audit_head (id, sequence, hash) VALUES (1, 0, '\(AuditEntry.genesis)');
+                CREATE TRIGGER audit_head_kept BEFORE DELETE ON audit_head BEGIN SELECT RAISE(ABORT, 'the head of the audit log cannot be deleted'); END;
                 """)
         }
         return migrator

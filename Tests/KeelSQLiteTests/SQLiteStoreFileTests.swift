@@ -122,4 +122,18 @@ import Testing
             #expect(!error.message.isEmpty)
         }
     }
+
+    /// The audit log's head exists from the start: a log emptied together with its head is not
+    /// taken for a new one, and the head cannot be deleted without dropping a trigger first.
+    @Test func anAuditLogWithoutItsHeadIsNotIntact() async throws {
+        let path = try temporaryStorePath()
+        let store = try SQLiteRunStore(path: path)
+        #expect(try await store.verifyAuditLog().isIntact, "a new, empty log is intact")
+        let queue = try DatabaseQueue(path: path)
+        await #expect(throws: (any Error).self) { try await queue.write { db in try db.execute(sql: "DELETE FROM audit_head") } }
+        try await queue.write { db in try db.execute(sql: "DROP TRIGGER audit_head_kept; DELETE FROM audit_head") }
+        let verification = try await store.verifyAuditLog()
+        #expect(!verification.isIntact)
+        #expect(verification.problem?.contains("head") == true)
+    }
 }

@@ -119,7 +119,11 @@ public struct AuditVerification: Sendable, Hashable, Codable {
             previous = entry.hash
             expectedSequence += 1
         }
-        if let storedHead, storedHead != previous {
+        guard let storedHead else {
+            return AuditVerification(
+                entries: entries.count, firstBrokenSequence: expectedSequence, problem: "the log's head record is missing (it was deleted)", headHash: previous)
+        }
+        if storedHead != previous {
             return AuditVerification(entries: entries.count, firstBrokenSequence: expectedSequence, problem: "the log ends before its last recorded entry (entries were deleted from the end)", headHash: previous)
         }
         if entries.first.map({ $0.sequence != 1 }) == true {
