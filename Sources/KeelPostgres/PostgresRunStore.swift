@@ -242,8 +242,9 @@ public final class PostgresRunStore: RunStore {
                 }
                 return StoreError(.unavailable, "PostgreSQL at \(url) refused: \(message) (\(state))", underlying: PostgresFailure(description: message))
             }
+            let cause = error.underlying.map { ": \($0)" } ?? ""
             return StoreError(
-                .unavailable, "cannot reach PostgreSQL at \(url) (\(error.code)); check that it runs and accepts connections",
+                .unavailable, "cannot reach PostgreSQL at \(url) (\(error.code)\(cause)); check that it runs and accepts connections",
                 underlying: PostgresFailure(description: String(reflecting: error)))
         }
         if error is PostgresDecodingError {

@@ -4,7 +4,7 @@ import KeelTesting
 import Testing
 
 /// The real `keel` process against a local OpenAI-compatible server.
-@Suite(.timeLimit(.minutes(10))) struct AgentCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct AgentCommandTests {
     let script: [ServerReply] = [
         .toolCalls([ToolCall(id: "call_1", name: "add", arguments: #"{"a":1,"b":2}"#)], usage: Usage(inputTokens: 57, outputTokens: 11)),
         .text("1 plus 2 is 3.", usage: Usage(inputTokens: 81, cachedInputTokens: 32, outputTokens: 7)),

@@ -9,7 +9,7 @@ import Testing
 
 /// Durable human approval through real `keel` processes: one waits and is killed, another
 /// approves, a third resumes; then the audit log is checked, and tampered with.
-@Suite(.timeLimit(.minutes(10))) struct ApprovalCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct ApprovalCommandTests {
     func folder() throws -> URL {
         try TemporaryFolder.make("keel-approvals")
     }

@@ -7,7 +7,7 @@ import KeelTesting
 import Testing
 
 /// Budgets, costs, dead letters, deadlines and alerts through the real `keel` process.
-@Suite(.timeLimit(.minutes(10))) struct ControlsCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct ControlsCommandTests {
     func folder() throws -> URL {
         try TemporaryFolder.make("keel-controls")
     }

@@ -6,7 +6,7 @@ import KeelTesting
 import Testing
 
 /// `keel demo` and `keel runs` as a user runs them, in a folder of their own.
-@Suite(.timeLimit(.minutes(10))) struct DemoCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct DemoCommandTests {
     func folder() throws -> URL {
         try TemporaryFolder.make("keel-cli")
     }

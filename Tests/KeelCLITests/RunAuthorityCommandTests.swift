@@ -10,7 +10,7 @@ import Testing
 /// URL for the process's API key, a webhook, a price file — happens only where the process that
 /// runs it allows it. Each case submits a run (as anyone who can write to the store could) and
 /// resumes it in another `keel` process.
-@Suite(.timeLimit(.minutes(10))) struct RunAuthorityCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct RunAuthorityCommandTests {
     func folder() throws -> URL {
         try TemporaryFolder.make("keel-authority")
     }

@@ -15,7 +15,7 @@ import Darwin
 /// What a child inherits: its three standard streams and nothing else, while this process holds a
 /// listening socket, an open connection to it, a SQLite database and a PostgreSQL connection.
 /// Read from `/proc/PID/fd`, so Linux only.
-@Suite(.timeLimit(.minutes(10))) struct SpawnedDescriptorTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct SpawnedDescriptorTests {
     #if os(Linux)
     @Test func aSpawnedProcessGetsOnlyItsStandardStreams() async throws {
         try await withOpenDescriptors {
@@ -47,7 +47,10 @@ import Darwin
         let folder = try TemporaryFolder.make("keel-fds-db")
         let sqlite = try SQLiteRunStore(path: folder.appendingPathComponent("runs.db").path)
         _ = try await sqlite.listRuns(RunQuery(limit: 1))
-        let postgres = try await PostgresRunStore.connect(try await PostgresTestCluster.shared().createDatabase("fds"))
+        // With room for a loaded machine: the suites beside this one keep both cores busy.
+        var settings = try PostgresRunStore.Configuration(url: try await PostgresTestCluster.shared().createDatabase("fds"))
+        settings.connectTimeout = .seconds(60)
+        let postgres = try await PostgresRunStore.connect(settings)
         _ = try await postgres.listRuns(RunQuery(limit: 1))
         try await OpenAICompatibleServer.withServer(responder: .scripted([])) { server in
             let connection = try await LoopbackConnection.open(port: server.port)

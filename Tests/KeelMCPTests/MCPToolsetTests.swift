@@ -7,7 +7,7 @@ import Testing
 
 /// Tools from a real MCP server (Python, the `mcp` package from PyPI), over stdio and over
 /// streamable HTTP.
-@Suite(.serialized, .timeLimit(.minutes(10))) struct MCPToolsetTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct MCPToolsetTests {
     /// What every transport must show: the server's tools, their schemas, results, errors, and
     /// arguments refused before the server sees them.
     func checkTools(of server: MCPServer, ledger: Scratch) async throws {

@@ -8,7 +8,7 @@ import Testing
 /// A server that answers with what no honest provider sends — absurd headers, endless streams, a
 /// line that never ends, thousands of tool calls, impossible usage — over real HTTP. Each is a
 /// classified error or a bounded value, never a crash or a hang.
-@Suite(.timeLimit(.minutes(5))) struct HostileServerTests {
+@Suite(.timeLimit(.minutes(5)), .heavy) struct HostileServerTests {
     static let chat = ChatRequest(messages: [.user("go")])
 
     @Test func absurdRateLimitHeadersAreIgnoredOrBounded() async throws {

@@ -4,7 +4,7 @@ import KeelTesting
 import Synchronization
 import Testing
 
-@Suite(.timeLimit(.minutes(5))) struct StreamingTests {
+@Suite(.timeLimit(.minutes(5)), .heavy) struct StreamingTests {
     let reply = ChatResponse(
         message: AssistantMessage(text: "Streaming is fun — ünïcødé 🧪 included.", toolCalls: [
             ToolCall(id: "call_a", name: "lookup", arguments: #"{"query":"keel","limit":3}"#),

@@ -21,7 +21,7 @@ func connectForTests(_ url: String) async throws -> PostgresRunStore {
     return try await PostgresRunStore.connect(configuration)
 }
 
-@Suite(.timeLimit(.minutes(10))) struct PostgresConformanceTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresConformanceTests {
     @Test(arguments: RunStoreConformance.checks)
     func postgresConforms(_ check: RunStoreConformance.Check) async throws {
         let (store, url) = try await freshStore()

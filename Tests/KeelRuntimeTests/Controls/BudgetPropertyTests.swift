@@ -7,7 +7,7 @@ import Testing
 /// 1,000 generated adversarial scenarios — models that always call tools, replies as long as
 /// allowed, long inputs, tools that return floods of text, transient failures and retries,
 /// parallel runs sharing a tenant's budget — and spending never passes a cap.
-@Suite(.timeLimit(.minutes(10))) struct BudgetPropertyTests {
+@Suite(.timeLimit(.minutes(10)), .heavy) struct BudgetPropertyTests {
     /// Always calls tools, bills the longest reply allowed and a little more input than it was
     /// sent (up to 10 %), and fails now and then.
     struct GreedyModel: ChatModel {

@@ -176,11 +176,11 @@ struct ThreeSteps: Workflow {
     @Test func aSignalWaitCanTimeOut() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let keel = runtime(store, [AnyWorkflow(Approval())])
-        // Three seconds: long enough that a loaded machine starts the run before it times out.
-        let waiting = try await keel.start(Approval(), input: 3_000, runID: "t")
+        // Ten seconds: long enough that a loaded machine starts the run before it times out.
+        let waiting = try await keel.start(Approval(), input: 10_000, runID: "t")
         #expect(waiting.status == .waiting)
         #expect(waiting.wakeAt != nil)
-        #expect(try await runWhenDue(keel) == 1)
+        #expect(try await runWhenDue(keel, limit: .seconds(30)) == 1)
         #expect(try await store.run(id: "t")?.output == "draft:timed out")
     }
 
