@@ -257,7 +257,9 @@ extension PostgresRunStore: SpendLedger {
         return try await write { connection in
             // One reservation per scope at a time, across all workers.
             try await connection.rows("SELECT pg_advisory_xact_lock(hashtextextended(\(scope.key), 0))", logger: logger)
-            let now = Date().timeIntervalSince1970
+            // The database's clock, as for leases: a worker whose clock runs fast must not lapse
+            // the reservations of the others.
+            let now = try await Self.databaseTime(connection, logger: logger).timeIntervalSince1970
             try await connection.rows("DELETE FROM keel_spend_reservations WHERE expires_at <= \(now)", logger: logger)
             let settled = try await Self.settled(connection, scope, logger: logger)
             let held = try await connection.rows(
@@ -277,6 +279,20 @@ extension PostgresRunStore: SpendLedger {
                 VALUES (\(id), \(scope.key), \(amount.tokens), \(amount.costUSD), \(now + Self.seconds(ttl)))
                 """, logger: logger)
             return .success(SpendReservation(id: id, scope: scope, amount: amount))
+        }
+    }
+
+    public func renew(_ reservation: SpendReservation, ttl: Duration) async throws -> Bool {
+        let logger = self.logger
+        let seconds = Self.seconds(ttl)
+        return try await write { connection in
+            let rows = try await connection.rows(
+                """
+                UPDATE keel_spend_reservations SET expires_at = EXTRACT(EPOCH FROM clock_timestamp()) + \(seconds)
+                WHERE id = \(reservation.id) AND expires_at > EXTRACT(EPOCH FROM clock_timestamp())
+                RETURNING id
+                """, logger: logger)
+            return !rows.isEmpty
         }
     }
 

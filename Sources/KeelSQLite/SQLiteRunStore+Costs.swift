@@ -94,6 +94,16 @@ extension SQLiteRunStore: SpendLedger {
         }
     }
 
+    public func renew(_ reservation: SpendReservation, ttl: Duration) async throws -> Bool {
+        try await write { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "UPDATE spend_reservations SET expires_at = ? WHERE id = ? AND expires_at > ?",
+                arguments: [now + Self.seconds(ttl), reservation.id, now])
+            return db.changesCount == 1
+        }
+    }
+
     public func settle(_ reservation: SpendReservation, actual: Spend) async throws {
         try await write { db in try Self.settle(db, reservation, actual: actual) }
     }

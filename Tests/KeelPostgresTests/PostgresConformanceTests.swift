@@ -34,4 +34,11 @@ func connectForTests(_ url: String) async throws -> PostgresRunStore {
         for another in others.value { await another.close() }
         await store.close()
     }
+
+    @Test(arguments: SpendLedgerConformance.checks)
+    func postgresLedgerConforms(_ check: SpendLedgerConformance.Check) async throws {
+        let (store, _) = try await freshStore()
+        try await check.run(store)
+        await store.close()
+    }
 }

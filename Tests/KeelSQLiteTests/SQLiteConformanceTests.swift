@@ -16,4 +16,14 @@ func temporaryStorePath(_ name: String = "keel.db") throws -> String {
         let store = try SQLiteRunStore(path: path)
         try await check.run(RunStoreConformance.StoreUnderTest(store: store, openAnother: { try SQLiteRunStore(path: path) }))
     }
+
+    @Test(arguments: SpendLedgerConformance.checks)
+    func sqliteLedgerConforms(_ check: SpendLedgerConformance.Check) async throws {
+        try await check.run(try SQLiteRunStore(path: try temporaryStorePath()))
+    }
+
+    @Test(arguments: SpendLedgerConformance.checks)
+    func inMemoryLedgerConforms(_ check: SpendLedgerConformance.Check) async throws {
+        try await check.run(InMemorySpendLedger())
+    }
 }

@@ -54,6 +54,22 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
     public var providerCode: String?
     /// The error underneath, such as a transport error.
     public var underlying: (any Error & Sendable)?
+    /// Whether the failed call may still cost money. Default: ``Billing/notBilled``.
+    public var billing: Billing = .notBilled
+
+    /// What a failed call may have cost. A provider bills the tokens it processed once it has
+    /// accepted a request — a reply cut short, a reply that is not valid, a call that timed out
+    /// while the model was generating — but not a refusal (rate limits, overload, bad requests)
+    /// or a connection that never reached it.
+    public enum Billing: Sendable, Hashable {
+        /// The provider refused the request or was never reached: nothing to pay.
+        case notBilled
+        /// The provider reported what the call used before it failed (a stream's usage chunk).
+        case usage(Usage)
+        /// The provider may have processed the request, and did not say how much: count the
+        /// call's worst case.
+        case unknown
+    }
 
     public init(
         _ code: Code, message: String, statusCode: Int? = nil, retryAfter: Duration? = nil,

@@ -34,8 +34,15 @@ public struct OpenAIChatModel: ChatModel {
         let body = ChatCompletionsWire.requestBody(
             request, model: name, stream: false, includeStreamUsage: false, maxTokensParameter: configuration.effectiveMaxTokensParameter)
         do {
-            let (json, rateLimit) = try await transport.readJSON(try await transport.post("/chat/completions", body: body))
-            return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
+            let reply = try await transport.post("/chat/completions", body: body)
+            do {
+                let (json, rateLimit) = try await transport.readJSON(reply)
+                return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
+            } catch var error as ModelError where (200..<300).contains(reply.response.status.code) {
+                // The server accepted the request: what it processed is billed.
+                if error.billing == .notBilled { error.billing = .unknown }
+                throw error
+            }
         } catch let error as ModelError {
             throw transport.redacting(error)
         }
@@ -54,18 +61,33 @@ public struct OpenAIChatModel: ChatModel {
             request, model: name, stream: true, includeStreamUsage: configuration.includeUsageInStreams,
             maxTokensParameter: configuration.effectiveMaxTokensParameter)
         let reply = try await transport.post("/chat/completions", body: body)
-        let url = reply.url
         let rateLimit = OpenAITransport.rateLimit(reply.response.headers)
         let status = Int(reply.response.status.code)
         guard (200..<300).contains(status) else {
             _ = try await transport.readJSON(reply)  // throws the error the status and body describe
             throw ModelError(.server, message: "HTTP \(status).", statusCode: status, rateLimit: rateLimit)
         }
-        var parser = ServerSentEventParser(limits: .init(totalBytes: configuration.maximumStreamBytes))
         var accumulator = ChatResponseAccumulator()
         accumulator.rateLimit = rateLimit
         var sawDone = false
         var sawUsage = false
+        do {
+            return try await readStream(reply, into: &accumulator, sawDone: &sawDone, sawUsage: &sawUsage, onEvent: onEvent)
+        } catch var error as ModelError {
+            // The server accepted the request: what it generated before the failure is billed.
+            if error.billing == .notBilled { error.billing = sawUsage ? .usage(accumulator.usage) : .unknown }
+            throw error
+        }
+    }
+
+    private func readStream(
+        _ reply: OpenAITransport.Reply, into accumulator: inout ChatResponseAccumulator, sawDone: inout Bool, sawUsage: inout Bool,
+        onEvent: (ChatStreamEvent) async throws -> Void
+    ) async throws -> ChatResponse {
+        let url = reply.url
+        let rateLimit = accumulator.rateLimit
+        let status = Int(reply.response.status.code)
+        var parser = ServerSentEventParser(limits: .init(totalBytes: configuration.maximumStreamBytes))
 
         func handle(_ events: [ServerSentEvent]) async throws {
             for event in events where !sawDone {

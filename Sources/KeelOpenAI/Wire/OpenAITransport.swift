@@ -35,7 +35,10 @@ struct OpenAITransport: Sendable {
         do {
             response = try await client.execute(request, timeout: .nanoseconds(configuration.requestTimeout.saturatingNanoseconds), logger: logger)
         } catch {
-            throw ErrorMapping.transportError(error, url: url)
+            var mapped = ErrorMapping.transportError(error, url: url)
+            // No head before the deadline: the server may be generating, and bills for it.
+            if mapped.code == .timeout { mapped.billing = .unknown }
+            throw mapped
         }
         return Reply(response: response, url: url, limits: ReadLimits(idle: configuration.idleTimeout, deadline: started + configuration.requestTimeout))
     }

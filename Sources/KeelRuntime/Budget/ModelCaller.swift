@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import Synchronization
 
 /// Makes governed model calls for agents and pipelines: the budget check and reservation before,
 /// retries and a timeout around, the journal step (in a durable run) and the settlement after.
@@ -35,39 +36,54 @@ struct ModelCaller: Sendable {
     /// Calls the model — as the journal step `stepName` of `context` when given — and returns the
     /// reply and (in memory) its latency. Throws ``BudgetExceeded`` before calling when the
     /// request could break a budget; a replayed step is not checked or charged again.
+    ///
+    /// Attempts that failed after the provider accepted them (``KeelCore/ModelError/billing``) are
+    /// metered too: with the usage the provider reported, or at the call's worst case when it did
+    /// not. They are part of the usage of the reply that follows them (and so of its journal
+    /// entry), or counted against the budgets when no reply follows. While the call runs, its
+    /// tenant reservation is renewed, so it lasts as long as the call.
     mutating func call(
         _ request: ChatRequest, stepName: String, context: RunContext?, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> (ChatResponse, Duration?) {
         let identifier = model.identifier
+        let candidates = servingModels(of: model)
         var admission: SpendAdmission?
         if context?.nextJournaledStepName == nil, let spend, spend.isLimited {
-            admission = try await spend.admit(request, model: identifier, runID: runID, runSpent: runSpent)
+            admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
         }
+        let billed = BilledAttempts(controls: spend ?? SpendControls(), request: request, models: candidates)
         let response: ChatResponse
         var latency: Duration?
         let settles = admission?.reservation != nil && context.map { spend?.ledger as AnyObject === $0.store as AnyObject } == true
         do {
             if let context {
                 let prices = spend?.prices ?? .defaults
-                response = try await context.step(
-                    at: context.reserveSequences(1).lowerBound, stepName, kind: .model,
-                    metering: { response in
-                        let served = response.servedBy ?? identifier
-                        return StepMetering(model: served, usage: response.usage, costUSD: prices.cost(of: response.usage, model: served))
-                    },
-                    retry: retry, random: random, settling: settles ? admission?.reservation : nil
-                ) { attempt in
-                    try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer)
+                response = try await renewing(admission?.reservation) {
+                    try await context.step(
+                        at: context.reserveSequences(1).lowerBound, stepName, kind: .model,
+                        metering: { response in
+                            let served = response.servedBy ?? identifier
+                            return StepMetering(model: served, usage: response.usage, costUSD: prices.cost(of: response.usage, model: served))
+                        },
+                        retry: retry, random: random, settling: settles ? admission?.reservation : nil
+                    ) { attempt in
+                        try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
+                    }
                 }
             } else {
-                (response, latency) = try await measureThrowing(on: clock) {
-                    try await retry.run(clock: clock, random: random) { attempt in
-                        try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer)
+                (response, latency) = try await renewing(admission?.reservation) {
+                    try await measureThrowing(on: clock) {
+                        try await retry.run(clock: clock, random: random) { attempt in
+                            try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
+                        }
                     }
                 }
             }
         } catch {
-            if let admission, let spend { try? await spend.cancel(admission) }
+            // What the failed attempts were billed counts against the budgets all the same.
+            let failed = billed.spend
+            runSpent += failed
+            if let reservation = admission?.reservation, let spend { try? await spend.ledger.settle(reservation, actual: failed) }
             throw error
         }
         let spent = spend?.spend(of: response.usage, model: response.servedBy ?? identifier) ?? Spend(tokens: response.usage.totalTokens)
@@ -78,10 +94,29 @@ struct ModelCaller: Sendable {
         return (response, latency)
     }
 
+    /// Runs `body` while renewing `reservation` every third of the reservation lifetime, so that
+    /// a call longer than the lifetime keeps its amount held. A renewal that fails is logged by
+    /// nobody and harms nothing but the hold: the call goes on.
+    private func renewing<T: Sendable>(_ reservation: SpendReservation?, _ body: () async throws -> T) async throws -> T {
+        guard let reservation, let spend else { return try await body() }
+        let ledger = spend.ledger
+        let lifetime = spend.reservationLifetime
+        let clock = self.clock
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await clock.sleep(for: lifetime / 3)
+                guard !Task.isCancelled, (try? await ledger.renew(reservation, ttl: lifetime)) != false else { return }
+            }
+        }
+        defer { renewal.cancel() }
+        return try await body()
+    }
+
     /// One attempt: attempt N may have its request changed by the retry policy, and the call may
-    /// be bounded by the model timeout.
+    /// be bounded by the model timeout. A failure the provider may have billed is counted in
+    /// `billed` before it is thrown.
     private func attemptCall(
-        _ request: ChatRequest, attempt: Int, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?
+        _ request: ChatRequest, attempt: Int, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts
     ) async throws -> ChatResponse {
         let request = attempt > 1 ? (retry.adjust?(attempt, request) ?? request) : request
         let model = self.model
@@ -91,10 +126,73 @@ struct ModelCaller: Sendable {
                 if case .textDelta(let text) = event { observer?(.textDelta(text)) }
             }
         }
-        guard let modelTimeout else { return try await call() }
-        return try await withTimeout(
-            modelTimeout, clock: clock,
-            onTimeout: ModelError(.timeout, message: "\(model.identifier) gave no complete answer within \(modelTimeout.formattedSeconds)"), call)
+        do {
+            var response: ChatResponse
+            if let modelTimeout {
+                var timedOut = ModelError(.timeout, message: "\(model.identifier) gave no complete answer within \(modelTimeout.formattedSeconds)")
+                // The request was sent: the provider may be generating, and bills for it.
+                timedOut.billing = .unknown
+                response = try await withTimeout(modelTimeout, clock: clock, onTimeout: timedOut, call)
+            } else {
+                response = try await call()
+            }
+            // The reply's usage is what the call cost: the billed attempts before it included.
+            response.usage += billed.usage
+            return response
+        } catch let error as ModelError {
+            billed.record(error.billing)
+            throw error
+        }
+    }
+}
+
+/// The models that may serve a call to `model`: the links of a fallback chain (through rate
+/// limiters), or the model itself.
+func servingModels(of model: any ChatModel) -> [String] {
+    switch model {
+    case let chain as FallbackModel: chain.models.flatMap(servingModels(of:))
+    case let limited as RateLimitedModel: servingModels(of: limited.inner)
+    default: [model.identifier]
+    }
+}
+
+/// What the failed attempts of one model call were billed: the usage a provider reported, or the
+/// call's worst case when it did not, priced at the highest price of the models that may have
+/// served it.
+final class BilledAttempts: Sendable {
+    private let controls: SpendControls
+    private let request: ChatRequest
+    private let models: [String]
+    private let state = Mutex((usage: Usage.zero, costUSD: 0.0))
+
+    init(controls: SpendControls, request: ChatRequest, models: [String]) {
+        self.controls = controls
+        self.request = request
+        self.models = models
+    }
+
+    func record(_ billing: ModelError.Billing) {
+        let usage: Usage
+        switch billing {
+        case .notBilled: return
+        case .usage(let reported) where reported.isPlausible: usage = reported
+        case .usage, .unknown: usage = (try? controls.worstUsage(of: request)) ?? Usage(outputTokens: request.maxOutputTokens)
+        }
+        let cost = models.compactMap { controls.prices.cost(of: usage, model: $0) }.max() ?? 0
+        state.withLock { state in
+            state.usage += usage
+            state.costUSD += cost
+        }
+    }
+
+    /// What the failed attempts cost.
+    var spend: Spend {
+        state.withLock { Spend(tokens: $0.usage.totalTokens, costUSD: $0.costUSD) }
+    }
+
+    /// The tokens the failed attempts used.
+    var usage: Usage {
+        state.withLock { $0.usage }
     }
 }
 

@@ -23,7 +23,8 @@ public struct SpendControls: Sendable {
     public var alertThresholds: [Double] = [0.8, 1.0]
     /// Where alerts go. Default: the log.
     public var alerts: any AlertHook = LogAlertHook()
-    /// How long a reservation of a process that died holds its amount. Default: 10 minutes.
+    /// How long a reservation of a process that died holds its amount. A live call renews its
+    /// reservation every third of this, so it holds for as long as the call runs. Default: 10 minutes.
     public var reservationLifetime: Duration = .seconds(600)
     /// Counts the tokens of a text for the worst case. Default: the `cl100k_base` tokenizer.
     /// Give your provider's tokenizer for models that count differently.
@@ -40,8 +41,34 @@ public struct SpendControls: Sendable {
     }
 
     /// The most `request` can cost on `model`: its counted input tokens with a 10 % and
-    /// 16-token margin, and its maximum output tokens. `nil` cost when the model has no price.
+    /// 16-token margin, and its maximum output tokens. `priced` is `false` when the model has no
+    /// price (and the cost is then 0).
     public func worstCase(of request: ChatRequest, model: String) throws -> (spend: Spend, priced: Bool) {
+        try worstCase(of: request, servedByAnyOf: [model])
+    }
+
+    /// The most `request` can cost on whichever of `models` serves it — the models of a
+    /// ``FallbackModel`` chain: the worst usage at the highest of their prices. `priced` is `false`
+    /// when any of them has no price.
+    public func worstCase(of request: ChatRequest, servedByAnyOf models: [String]) throws -> (spend: Spend, priced: Bool) {
+        let usage = try worstUsage(of: request)
+        var cost = 0.0
+        var priced = !models.isEmpty
+        for model in models {
+            guard var price = prices.price(for: model) else {
+                priced = false
+                continue
+            }
+            // Whichever input rate is higher, so that no mix of cached and uncached input costs more.
+            price.inputPerMillion = max(price.inputPerMillion, price.cachedInputPerMillion)
+            cost = max(cost, price.cost(of: usage))
+        }
+        return (Spend(tokens: usage.totalTokens, costUSD: cost), priced)
+    }
+
+    /// The most tokens `request` can use: its counted input with a 10 % and 16-token margin, and
+    /// its maximum output.
+    func worstUsage(of request: ChatRequest) throws -> Usage {
         let count: @Sendable (String) -> Int
         if let countTokens {
             count = countTokens
@@ -51,20 +78,16 @@ public struct SpendControls: Sendable {
         }
         var input = 3
         for message in request.messages {
-            input += 4 + count(message.text ?? "")
+            input = input.addingSaturating(4 + count(message.text ?? ""))
             if case .assistant(let reply) = message {
-                for call in reply.toolCalls { input += 4 + count(call.name) + count(call.arguments) }
+                for call in reply.toolCalls { input = input.addingSaturating(4 + count(call.name) + count(call.arguments)) }
             }
         }
         for tool in request.tools {
-            input += 8 + count(tool.name) + count(tool.description) + count(tool.parameters.jsonValue.serialized())
+            input = input.addingSaturating(8 + count(tool.name) + count(tool.description) + count(tool.parameters.jsonValue.serialized()))
         }
-        let worstInput = Int((Double(input) * 1.1).rounded(.up)) + 16
-        let usage = Usage(inputTokens: worstInput, outputTokens: request.maxOutputTokens)
-        guard var price = prices.price(for: model) else { return (Spend(tokens: usage.totalTokens, costUSD: 0), false) }
-        // Whichever input rate is higher, so that no mix of cached and uncached input costs more.
-        price.inputPerMillion = max(price.inputPerMillion, price.cachedInputPerMillion)
-        return (Spend(tokens: usage.totalTokens, costUSD: price.cost(of: usage)), true)
+        let worstInput = Int(min((Double(input) * 1.1).rounded(.up) + 16, Double(Usage.plausibleMaximum)))
+        return Usage(inputTokens: worstInput, outputTokens: request.maxOutputTokens)
     }
 }
 
@@ -77,8 +100,9 @@ struct SpendAdmission: Sendable {
 extension SpendControls {
     /// Checks the worst case of `request` against the run's cap (given what the run spent) and
     /// reserves it against the tenant's; throws ``BudgetExceeded`` when a cap would break.
-    func admit(_ request: ChatRequest, model: String, runID: String, runSpent: Spend) async throws -> SpendAdmission {
-        let (worst, priced) = try worstCase(of: request, model: model)
+    func admit(_ request: ChatRequest, models: [String], runID: String, runSpent: Spend) async throws -> SpendAdmission {
+        let (worst, priced) = try worstCase(of: request, servedByAnyOf: models)
+        let model = models.joined(separator: ",")
         let needsPrice = (runBudget?.maxCostUSD != nil) || (tenant != nil && tenantDailyBudget?.maxCostUSD != nil)
         if needsPrice && !priced {
             throw BudgetExceeded(scope: .run(runID), limit: runBudget ?? tenantDailyBudget ?? Budget(), spent: runSpent, worstCase: worst, unpricedModel: model)
@@ -106,11 +130,6 @@ extension SpendControls {
             }
         }
         if let runBudget { try await alert(scope: .run(runID), spent: runSpentAfter, cap: runBudget, runID: runID) }
-    }
-
-    /// Releases a reservation whose call failed before it cost anything.
-    func cancel(_ admission: SpendAdmission) async throws {
-        if let reservation = admission.reservation { try await ledger.settle(reservation, actual: .zero) }
     }
 
     private func alert(scope: SpendScope, spent: Spend, cap: Budget, runID: String) async throws {

@@ -14,6 +14,11 @@ public protocol SpendLedger: Sendable {
     /// lapses after `ttl`.
     func reserve(_ amount: Spend, in scope: SpendScope, cap: Budget, ttl: Duration) async throws -> Result<SpendReservation, BudgetExceeded>
 
+    /// Holds a reservation for `ttl` from now: a call that runs longer than the reservation's
+    /// lifetime renews it while it runs, so that the amount stays held until the call settles.
+    /// `false` when the reservation is gone (settled, or lapsed before it was renewed).
+    func renew(_ reservation: SpendReservation, ttl: Duration) async throws -> Bool
+
     /// Replaces a reservation with what the call really cost.
     func settle(_ reservation: SpendReservation, actual: Spend) async throws
 
@@ -68,6 +73,15 @@ public final class InMemorySpendLedger: SpendLedger {
             let reservation = SpendReservation(id: "r\(state.nextID)", scope: scope, amount: amount)
             state.reservations[reservation.id] = (reservation, now + ttl)
             return .success(reservation)
+        }
+    }
+
+    public func renew(_ reservation: SpendReservation, ttl: Duration) async throws -> Bool {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            guard let held = state.reservations[reservation.id], held.1 > now else { return false }
+            state.reservations[reservation.id] = (held.0, now + ttl)
+            return true
         }
     }
 

@@ -5,7 +5,8 @@ import KeelCore
 /// long …). Other errors, and the last model's, are thrown.
 ///
 /// The reply says which model answered in ``KeelCore/ChatResponse/servedBy``, and costs are
-/// priced by it.
+/// priced by it. Before the call, budgets check the worst case at the highest price in the chain,
+/// since any of its models may serve it.
 public struct FallbackModel: ChatModel {
     public let models: [any ChatModel]
     /// The error classes that move the call to the next model. Default: overloaded, rate limited,
