@@ -46,6 +46,7 @@ extension PostgresRunStore {
 
     public func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord {
         let logger = self.logger
+        let key = configuration.auditKey
         return try await write { connection in
             guard let record = try await Self.fetchApproval(connection, id: id, lock: true, logger: logger) else {
                 throw StoreError(.notFound, "no approval '\(id)'")
@@ -58,7 +59,7 @@ extension PostgresRunStore {
                 UPDATE keel_approvals SET status = \(status.rawValue), decision = \(try JSONValue(encoding: decision).serialized()),
                     decided_by = \(by), decided_at = \(now) WHERE id = \(id)
                 """, logger: logger)
-            try await Self.appendAudit(connection, [record.auditRecord(deciding: decision, by: by)], logger: logger)
+            try await Self.appendAudit(connection, [record.auditRecord(deciding: decision, by: by)], key: key, logger: logger)
             // Wake the run if it waits for this decision.
             try await connection.rows(
                 """
@@ -96,7 +97,8 @@ extension PostgresRunStore {
 
     public func appendAudit(_ records: [AuditRecord]) async throws {
         let logger = self.logger
-        try await write { connection in try await Self.appendAudit(connection, records, logger: logger) }
+        let key = configuration.auditKey
+        try await write { connection in try await Self.appendAudit(connection, records, key: key, logger: logger) }
     }
 
     public func auditLog(runID: String?, tool: String?, limit: Int?) async throws -> [AuditEntry] {
@@ -114,13 +116,14 @@ extension PostgresRunStore {
 
     public func verifyAuditLog() async throws -> AuditVerification {
         let logger = self.logger
+        let key = configuration.auditKey
         return try await write { connection in
             // One snapshot for the entries and the head: read in two statements under READ
             // COMMITTED, an append between them looked like tampering.
             try await connection.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             let entries = try await connection.rows("SELECT * FROM keel_audit ORDER BY sequence", logger: logger).map(Self.decodeAudit)
             let head = try await connection.rows("SELECT hash FROM keel_audit_head WHERE id = 1", logger: logger)
-            return AuditVerification.verify(entries, storedHead: try head.first.map { try Columns($0)("hash") })
+            return AuditVerification.verify(entries, storedHead: try head.first.map { try Columns($0)("hash") }, key: key)
         }
     }
 
@@ -128,7 +131,7 @@ extension PostgresRunStore {
     static let auditLock: Int64 = 0x6B65_656C_0002
 
     /// Appends records to the chain: each entry's hash covers the previous entry's hash.
-    static func appendAudit(_ connection: PostgresConnection, _ records: [AuditRecord], logger: Logger) async throws {
+    static func appendAudit(_ connection: PostgresConnection, _ records: [AuditRecord], key: AuditKey?, logger: Logger) async throws {
         try await connection.rows("SELECT pg_advisory_xact_lock(\(auditLock))", logger: logger)
         let head = try await connection.rows("SELECT sequence, hash FROM keel_audit_head WHERE id = 1", logger: logger).first.map(Columns.init)
         var sequence: Int = try head?("sequence") ?? 0
@@ -137,7 +140,7 @@ extension PostgresRunStore {
             sequence += 1
             let micros = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
             let time = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous)
+            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous, key: key)
             try await connection.rows(
                 """
                 INSERT INTO keel_audit (sequence, time_us, run_id, step, tool, action, arguments_digest, decision, actor, outcome, cost_usd, previous_hash, hash)

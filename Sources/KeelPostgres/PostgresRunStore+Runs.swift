@@ -63,6 +63,7 @@ extension PostgresRunStore {
 
     public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
         let logger = self.logger
+        let maxRecoveries = max(1, configuration.maxRecoveries)
         return try await write { connection in
             guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {
                 return .notFound
@@ -76,19 +77,23 @@ extension PostgresRunStore {
             {
                 return .busy(owner: current, until: expires)
             }
-            let (lease, record) = try await Self.take(connection, runID: run.id, owner: owner, leaseDuration: leaseDuration, logger: logger)
-            return .claimed(lease, record)
+            guard let taken = try await Self.take(connection, runID: run.id, owner: owner, leaseDuration: leaseDuration, maxRecoveries: maxRecoveries, logger: logger) else {
+                return .finished(try await Self.requireRun(connection, id: runID, logger: logger))
+            }
+            return .claimed(taken.0, taken.1)
         }
     }
 
     public func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)? {
         let logger = self.logger
+        let maxRecoveries = max(1, configuration.maxRecoveries)
         let names = workflows.map { Array($0).sorted() }
         return try await write { connection in
             // Timers and leases are compared on the database's clock, never the worker's: a
             // worker 40 s fast must not take every run whose lease has 30 s left.
             // Locked rows are being claimed by another worker: skip them rather than wait.
-            let rows = try await connection.rows(
+            // A run quarantined as it is taken is not claimed: look for the next one.
+            while let row = try await connection.rows(
                 """
                 SELECT id FROM keel_runs r
                 WHERE (r.status = 'pending'
@@ -101,10 +106,12 @@ extension PostgresRunStore {
                 ORDER BY r.updated_at, r.id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
-                """, logger: logger)
-            if let row = rows.first {
+                """, logger: logger
+            ).first {
                 let id: String = try Columns(row)("id")
-                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, logger: logger)
+                if let taken = try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, maxRecoveries: maxRecoveries, logger: logger) {
+                    return taken
+                }
             }
             // Runs whose owner died on this host can be taken before their lease expires.
             let running = try await connection.rows(
@@ -116,7 +123,9 @@ extension PostgresRunStore {
                 let columns = Columns(row)
                 let (id, ownerID, workflow): (String, String, String) = (try columns("id"), try columns("owner"), try columns("workflow"))
                 guard RunOwner.isDeadLocally(ownerID), workflows?.contains(workflow) ?? true else { continue }
-                return try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, logger: logger)
+                if let taken = try await Self.take(connection, runID: id, owner: owner, leaseDuration: leaseDuration, maxRecoveries: maxRecoveries, logger: logger) {
+                    return taken
+                }
             }
             return nil
         }
@@ -145,6 +154,7 @@ extension PostgresRunStore {
 
     public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
         let logger = self.logger
+        let key = configuration.auditKey
         guard settling != nil || !audit.isEmpty else {
             // One statement, so no transaction: the common step costs one round trip.
             try await statement { connection in try await Self.upsert(connection, entry: entry, lease: lease, logger: logger) }
@@ -156,7 +166,7 @@ extension PostgresRunStore {
                 let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
                 try await Self.settle(connection, settling, actual: actual, logger: logger)
             }
-            if !audit.isEmpty { try await Self.appendAudit(connection, audit, logger: logger) }
+            if !audit.isEmpty { try await Self.appendAudit(connection, audit, key: key, logger: logger) }
         }
     }
 
@@ -178,7 +188,7 @@ extension PostgresRunStore {
                 connection, lease,
                 """
                 UPDATE keel_runs SET status = \(signalled.isEmpty ? "waiting" : "pending"), wake_at = \(wakeAt?.timeIntervalSince1970),
-                    waiting_for = \(names), owner = NULL, lease_expires_at = NULL, updated_at = \(Date().timeIntervalSince1970)
+                    waiting_for = \(names), owner = NULL, lease_expires_at = NULL, updated_at = \(Date().timeIntervalSince1970), recoveries = 0
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
                 """, logger: logger)
         }
@@ -197,16 +207,7 @@ extension PostgresRunStore {
                     owner = NULL, lease_expires_at = NULL, wake_at = NULL, waiting_for = NULL, updated_at = \(now)
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
                 """, logger: logger)
-            if status == .failed, let failure {
-                try await connection.rows(
-                    """
-                    INSERT INTO keel_dead_letters (run_id, failure, journal_length, created_at)
-                    SELECT \(lease.runID), \(try Self.encodeFailure(failure)), COUNT(*), \(now)
-                    FROM keel_journal WHERE run_id = \(lease.runID) AND status = 'completed'
-                    ON CONFLICT (run_id) DO UPDATE SET failure = EXCLUDED.failure, journal_length = EXCLUDED.journal_length,
-                        created_at = EXCLUDED.created_at, resolved_at = NULL
-                    """, logger: logger)
-            }
+            if status == .failed, let failure { try await Self.deadLetter(connection, runID: lease.runID, failure, logger: logger) }
         }
     }
 
@@ -224,24 +225,35 @@ extension PostgresRunStore {
 
     // MARK: Signals
 
-    public func signal(runID: String, name: String, payload: JSONValue) async throws {
+    public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
         guard !ApprovalRecord.isReservedSignalName(name) else {
             throw StoreError(.invalidState, "'\(name)' is an approval's signal; decide the approval instead (keel approve or keel deny)")
         }
         let logger = self.logger
-        try await write { connection in
+        return try await write { connection in
+            // The run's row lock orders the sends to one run: two with one key cannot both pass.
             guard let row = try await connection.rows("SELECT * FROM keel_runs WHERE id = \(runID) FOR UPDATE", logger: logger).first else {
                 throw StoreError(.notFound, "no run '\(runID)'")
             }
             let run = try Self.decodeRun(row)
+            if let idempotencyKey,
+                try await !connection.rows(
+                    "SELECT 1 FROM keel_signals WHERE run_id = \(runID) AND idempotency_key = \(idempotencyKey)", logger: logger
+                ).isEmpty
+            {
+                return false  // sent before: the retry of a send whose reply was lost
+            }
             guard !run.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(run.status); it takes no more signals") }
             let now = Date().timeIntervalSince1970
             try await connection.rows(
-                "INSERT INTO keel_signals (run_id, name, payload, created_at) VALUES (\(runID), \(name), \(payload.serialized()), \(now))",
-                logger: logger)
+                """
+                INSERT INTO keel_signals (run_id, name, payload, created_at, idempotency_key)
+                VALUES (\(runID), \(name), \(payload.serialized()), \(now), \(idempotencyKey))
+                """, logger: logger)
             if run.status == .waiting, run.waitingFor.contains(name) {
                 try await connection.rows("UPDATE keel_runs SET status = 'pending', updated_at = \(now) WHERE id = \(runID)", logger: logger)
             }
+            return true
         }
     }
 
@@ -297,7 +309,7 @@ extension PostgresRunStore {
             switch run.status {
             case .failed, .cancelled:
                 let now = Date().timeIntervalSince1970
-                try await connection.rows("UPDATE keel_runs SET status = 'pending', failure = NULL, updated_at = \(now) WHERE id = \(runID)", logger: logger)
+                try await connection.rows("UPDATE keel_runs SET status = 'pending', failure = NULL, recoveries = 0, updated_at = \(now) WHERE id = \(runID)", logger: logger)
                 try await connection.rows(
                     "UPDATE keel_dead_letters SET resolved_at = \(now) WHERE run_id = \(runID) AND resolved_at IS NULL", logger: logger)
                 return try await Self.requireRun(connection, id: runID, logger: logger)
@@ -319,6 +331,16 @@ extension PostgresRunStore {
             guard sequence >= 0, sequence <= length else {
                 throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
             }
+            let before = try await connection.rows(
+                """
+                SELECT sequence, name FROM keel_journal WHERE run_id = \(runID) AND sequence < \(sequence) AND status = 'completed'
+                ORDER BY sequence DESC LIMIT 256
+                """, logger: logger
+            ).map { row in
+                let columns = Columns(row)
+                return (sequence: try columns("sequence") as Int, name: try columns("name") as String)
+            }
+            let sequence = JournalEntry.forkPosition(sequence, entriesBefore: before)
             let now = Date().timeIntervalSince1970
             try await connection.rows(
                 """
@@ -340,20 +362,50 @@ extension PostgresRunStore {
     // MARK: Helpers
 
     /// Marks the run running under a new epoch owned by `owner`, its lease expiring on the
-    /// database's clock.
+    /// database's clock — or, when it is taken over from a worker that stopped (it was still
+    /// running) for the `maxRecoveries + 1`-th time in a row without a finished step, quarantines it
+    /// into the dead-letter queue and returns `nil`.
     static func take(
-        _ connection: PostgresConnection, runID: String, owner: RunOwner, leaseDuration: Duration, logger: Logger
-    ) async throws -> (Lease, RunRecord) {
+        _ connection: PostgresConnection, runID: String, owner: RunOwner, leaseDuration: Duration, maxRecoveries: Int, logger: Logger
+    ) async throws -> (Lease, RunRecord)? {
         guard let row = try await connection.rows(
             """
+            WITH previous AS (SELECT owner FROM keel_runs WHERE id = \(runID))
             UPDATE keel_runs SET status = 'running', owner = \(owner.id),
                 lease_expires_at = EXTRACT(EPOCH FROM clock_timestamp()) + \(seconds(leaseDuration)), epoch = epoch + 1,
-                updated_at = EXTRACT(EPOCH FROM clock_timestamp())
-            WHERE id = \(runID) RETURNING *
+                updated_at = EXTRACT(EPOCH FROM clock_timestamp()),
+                recoveries = CASE WHEN status = 'running' THEN recoveries + 1 ELSE recoveries END
+            FROM previous
+            WHERE id = \(runID) RETURNING keel_runs.*, previous.owner AS previous_owner
             """, logger: logger
         ).first else { throw StoreError(.notFound, "no run '\(runID)'") }
+        let columns = Columns(row)
+        let recoveries: Int = try columns("recoveries")
+        if recoveries > maxRecoveries {
+            let failure = RunFailure.quarantined(after: recoveries, lastOwner: try columns("previous_owner"))
+            try await connection.rows(
+                """
+                UPDATE keel_runs SET status = 'failed', failure = \(try encodeFailure(failure)), owner = NULL, lease_expires_at = NULL,
+                    wake_at = NULL, waiting_for = NULL, updated_at = EXTRACT(EPOCH FROM clock_timestamp())
+                WHERE id = \(runID)
+                """, logger: logger)
+            try await deadLetter(connection, runID: runID, failure, logger: logger)
+            return nil
+        }
         let record = try decodeRun(row)
         return (Lease(runID: runID, owner: owner.id, epoch: record.epoch, expiresAt: record.leaseExpiresAt ?? Date()), record)
+    }
+
+    /// Puts a failed run in the dead-letter queue (again, if it was there before).
+    static func deadLetter(_ connection: PostgresConnection, runID: String, _ failure: RunFailure, logger: Logger) async throws {
+        try await connection.rows(
+            """
+            INSERT INTO keel_dead_letters (run_id, failure, journal_length, created_at)
+            SELECT \(runID), \(try encodeFailure(failure)), COUNT(*), EXTRACT(EPOCH FROM clock_timestamp())
+            FROM keel_journal WHERE run_id = \(runID) AND status = 'completed'
+            ON CONFLICT (run_id) DO UPDATE SET failure = EXCLUDED.failure, journal_length = EXCLUDED.journal_length,
+                created_at = EXCLUDED.created_at, resolved_at = NULL
+            """, logger: logger)
     }
 
     /// The database's clock.
@@ -416,7 +468,8 @@ extension PostgresRunStore {
         let changed = try await connection.rows(
             """
             WITH fenced AS (
-                UPDATE keel_runs SET updated_at = \(Date().timeIntervalSince1970)
+                UPDATE keel_runs SET updated_at = \(Date().timeIntervalSince1970),
+                    recoveries = CASE WHEN \(entry.status == .completed) THEN 0 ELSE keel_runs.recoveries END
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
             )
             INSERT INTO keel_journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,

@@ -171,6 +171,15 @@ extension PostgresRunStore {
             FOR EACH STATEMENT EXECUTE FUNCTION keel_audit_append_only()
             """,
         ]),
+        Migration(id: "v5 recoveries", statements: [
+            // Takeovers from stopped workers since the run's last finished step: too many in a row
+            // quarantine it.
+            "ALTER TABLE keel_runs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0",
+        ]),
+        Migration(id: "v6 signal idempotency keys", statements: [
+            "ALTER TABLE keel_signals ADD COLUMN idempotency_key TEXT",
+            "CREATE UNIQUE INDEX keel_signals_key ON keel_signals (run_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

@@ -42,6 +42,15 @@ public final class PostgresRunStore: RunStore {
         /// A PEM file of the roots that sign the server's certificate (`sslrootcert`). Default:
         /// none (the system's roots, for the verifying modes).
         public var rootCertificatePath: String?
+        /// How many times in a row a run may be taken over from a worker that stopped while running
+        /// it (its lease lapsed, or its process is gone) without finishing a step, before it is
+        /// quarantined: failed into the dead-letter queue, so that a run that crashes whoever runs
+        /// it does not take every worker down in turn. Finishing a step starts the count again.
+        /// Default: 5.
+        public var maxRecoveries: Int = 5
+        /// The key of a keyed audit chain (HMAC-SHA256), such as ``KeelRuntime/AuditKey/fromEnvironment(_:)``.
+        /// Default: none (a SHA-256 chain).
+        public var auditKey: AuditKey?
 
         public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String) {
             self.host = host

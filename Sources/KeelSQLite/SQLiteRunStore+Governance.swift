@@ -33,7 +33,8 @@ extension SQLiteRunStore {
     }
 
     public func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord {
-        try await write { db in
+        let key = auditKey
+        return try await write { db in
             guard let record = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
             try record.checkDecidable(with: decision)
             let status: ApprovalStatus = decision.isApproval ? .approved : .denied
@@ -41,7 +42,7 @@ extension SQLiteRunStore {
             try db.execute(
                 sql: "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? WHERE id = ?",
                 arguments: [status.rawValue, try JSONValue(encoding: decision).serialized(), by, now, id])
-            try Self.appendAudit(db, [record.auditRecord(deciding: decision, by: by)])
+            try Self.appendAudit(db, [record.auditRecord(deciding: decision, by: by)], key: key)
             // Wake the run if it waits for this decision.
             if let run = try Self.fetchRun(db, id: record.request.runID), run.status == .waiting,
                 run.waitingFor.contains(ApprovalRecord.signalName(for: id))
@@ -67,7 +68,8 @@ extension SQLiteRunStore {
     }
 
     public func appendAudit(_ records: [AuditRecord]) async throws {
-        try await write { db in try Self.appendAudit(db, records) }
+        let key = auditKey
+        try await write { db in try Self.appendAudit(db, records, key: key) }
     }
 
     public func auditLog(runID: String?, tool: String?, limit: Int?) async throws -> [AuditEntry] {
@@ -79,10 +81,11 @@ extension SQLiteRunStore {
     }
 
     public func verifyAuditLog() async throws -> AuditVerification {
-        try await read { db in
+        let key = auditKey
+        return try await read { db in
             let entries = try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence").map(Self.decodeAudit)
             let head: String? = try String.fetchOne(db, sql: "SELECT hash FROM audit_head WHERE id = 1")
-            return AuditVerification.verify(entries, storedHead: head)
+            return AuditVerification.verify(entries, storedHead: head, key: key)
         }
     }
 
@@ -98,7 +101,7 @@ extension SQLiteRunStore {
     // MARK: Rows
 
     /// Appends records to the chain: each entry's hash covers the previous entry's hash.
-    static func appendAudit(_ db: Database, _ records: [AuditRecord]) throws {
+    static func appendAudit(_ db: Database, _ records: [AuditRecord], key: AuditKey?) throws {
         let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_head WHERE id = 1")
         var sequence = 0
         var previous = AuditEntry.genesis
@@ -111,7 +114,7 @@ extension SQLiteRunStore {
             sequence += 1
             let micros = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
             let time = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous)
+            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous, key: key)
             try db.execute(
                 sql: """
                     INSERT INTO audit (sequence, time_us, run_id, step, tool, action, arguments_digest, decision, actor, outcome, cost_usd, previous_hash, hash)

@@ -46,13 +46,44 @@ extension SQLiteRunStore {
     // MARK: Leases
 
     /// Marks the run running under a new epoch owned by `owner`.
-    static func take(_ db: Database, run: RunRecord, owner: RunOwner, leaseDuration: Duration, now: Date) throws -> (Lease, RunRecord) {
+    /// Marks the run running under a new epoch owned by `owner` — or, when it is taken over from a
+    /// worker that stopped (it was still running) for the `maxRecoveries + 1`-th time in a row
+    /// without a finished step, quarantines it into the dead-letter queue and returns `nil`.
+    static func take(_ db: Database, run: RunRecord, owner: RunOwner, leaseDuration: Duration, now: Date, maxRecoveries: Int) throws -> (Lease, RunRecord)? {
         let expires = now.addingTimeInterval(seconds(leaseDuration))
         try db.execute(
-            sql: "UPDATE runs SET status = 'running', owner = ?, lease_expires_at = ?, epoch = epoch + 1, updated_at = ? WHERE id = ?",
+            sql: """
+                UPDATE runs SET status = 'running', owner = ?, lease_expires_at = ?, epoch = epoch + 1, updated_at = ?,
+                    recoveries = CASE WHEN status = 'running' THEN recoveries + 1 ELSE recoveries END
+                WHERE id = ?
+                """,
             arguments: [owner.id, expires.timeIntervalSince1970, now.timeIntervalSince1970, run.id])
+        let recoveries = try Int.fetchOne(db, sql: "SELECT recoveries FROM runs WHERE id = ?", arguments: [run.id]) ?? 0
+        if recoveries > maxRecoveries {
+            let failure = RunFailure.quarantined(after: recoveries, lastOwner: run.owner)
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = 'failed', failure = ?, owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+                        waiting_for = NULL, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [try encodeFailure(failure), now.timeIntervalSince1970, run.id])
+            try deadLetter(db, runID: run.id, failure)
+            return nil
+        }
         let record = try requireRun(db, id: run.id)
         return (Lease(runID: run.id, owner: owner.id, epoch: record.epoch, expiresAt: expires), record)
+    }
+
+    /// Puts a failed run in the dead-letter queue (again, if it was there before).
+    static func deadLetter(_ db: Database, runID: String, _ failure: RunFailure) throws {
+        let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ? AND status = 'completed'", arguments: [runID]) ?? 0
+        try db.execute(
+            sql: """
+                INSERT INTO dead_letters (run_id, failure, journal_length, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (run_id) DO UPDATE SET failure = excluded.failure, journal_length = excluded.journal_length,
+                    created_at = excluded.created_at, resolved_at = NULL
+                """,
+            arguments: [runID, try encodeFailure(failure), length, Date().timeIntervalSince1970])
     }
 
     /// Throws ``StoreError/Code/leaseLost`` unless the run is still running under this lease.

@@ -149,6 +149,17 @@ extension SQLiteRunStore {
                 CREATE TRIGGER audit_head_kept BEFORE DELETE ON audit_head BEGIN SELECT RAISE(ABORT, 'the head of the audit log cannot be deleted'); END;
                 """)
         }
+        migrator.registerMigration("v5 recoveries") { db in
+            // Takeovers from stopped workers since the run's last finished step: too many in a row
+            // quarantine it.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0")
+        }
+        migrator.registerMigration("v6 signal idempotency keys") { db in
+            try db.execute(sql: """
+                ALTER TABLE signals ADD COLUMN idempotency_key TEXT;
+                CREATE UNIQUE INDEX signals_key ON signals(run_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

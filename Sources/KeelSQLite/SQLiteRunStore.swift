@@ -24,6 +24,15 @@ public final class SQLiteRunStore: RunStore {
         /// `normal` is durable against a process crash; `full` also against power loss, at the
         /// cost of an fsync per commit. Default: `normal`.
         public var synchronous: Synchronous = .normal
+        /// How many times in a row a run may be taken over from a worker that stopped while running
+        /// it (its lease lapsed, or its process is gone) without finishing a step, before it is
+        /// quarantined: failed into the dead-letter queue, so that a run that crashes whoever runs
+        /// it does not take every worker down in turn. Finishing a step starts the count again.
+        /// Default: 5.
+        public var maxRecoveries: Int = 5
+        /// The key of a keyed audit chain (HMAC-SHA256), such as ``KeelRuntime/AuditKey/fromEnvironment(_:)``.
+        /// Default: none (a SHA-256 chain).
+        public var auditKey: AuditKey?
 
         /// SQLite's `synchronous` setting in WAL mode.
         public enum Synchronous: String, Sendable {
@@ -36,11 +45,17 @@ public final class SQLiteRunStore: RunStore {
 
     /// The file's path.
     public let path: String
+    /// Takeovers without progress before a run is quarantined (``Configuration/maxRecoveries``).
+    let maxRecoveries: Int
+    /// The audit chain's key, if it is keyed.
+    let auditKey: AuditKey?
     let pool: DatabasePool
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     public init(path: String, configuration: Configuration = Configuration()) throws {
         self.path = path
+        self.maxRecoveries = max(1, configuration.maxRecoveries)
+        self.auditKey = configuration.auditKey
         var config = GRDB.Configuration()
         config.busyMode = .timeout(configuration.busyTimeout.timeInterval)
         config.foreignKeysEnabled = true
@@ -150,7 +165,8 @@ public final class SQLiteRunStore: RunStore {
     // MARK: Leases
 
     public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
-        try await write { db in
+        let maxRecoveries = self.maxRecoveries
+        return try await write { db in
             guard let run = try Self.fetchRun(db, id: runID) else { return .notFound }
             if run.status.isFinished { return .finished(run) }
             let now = Date()
@@ -159,8 +175,10 @@ public final class SQLiteRunStore: RunStore {
             {
                 return .busy(owner: current, until: expires)
             }
-            let (lease, record) = try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
-            return .claimed(lease, record)
+            guard let taken = try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now, maxRecoveries: maxRecoveries) else {
+                return .finished(try Self.requireRun(db, id: runID))
+            }
+            return .claimed(taken.0, taken.1)
         }
     }
 
@@ -168,9 +186,11 @@ public final class SQLiteRunStore: RunStore {
         // The workflows this process knows are filtered in SQL: runs of other workflows, however
         // many, must not hide the runnable ones behind a LIMIT.
         let known = workflows.map { JSONValue.array($0.sorted().map(JSONValue.string)).serialized() }
+        let maxRecoveries = self.maxRecoveries
         return try await write { db in
             let now = Date()
-            let row = try Row.fetchOne(db, sql: """
+            // A run quarantined as it is taken is not claimed: look for the next one.
+            while let row = try Row.fetchOne(db, sql: """
                 SELECT * FROM runs
                 WHERE (status = 'pending'
                    OR (status = 'waiting' AND wake_at IS NOT NULL AND wake_at <= ?)
@@ -182,8 +202,10 @@ public final class SQLiteRunStore: RunStore {
                 ORDER BY updated_at, id
                 LIMIT 1
                 """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, known, known])
-            if let row {
-                return try Self.take(db, run: try Self.decodeRun(row), owner: owner, leaseDuration: leaseDuration, now: now)
+            {
+                if let taken = try Self.take(db, run: try Self.decodeRun(row), owner: owner, leaseDuration: leaseDuration, now: now, maxRecoveries: maxRecoveries) {
+                    return taken
+                }
             }
             // Runs whose owner died on this host can be taken before their lease expires.
             let orphans = try Row.fetchAll(db, sql: """
@@ -191,7 +213,9 @@ public final class SQLiteRunStore: RunStore {
                 ORDER BY updated_at LIMIT 64
                 """, arguments: [known, known]).map(Self.decodeRun)
             for run in orphans where run.owner.map(RunOwner.isDeadLocally) == true {
-                return try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now)
+                if let taken = try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now, maxRecoveries: maxRecoveries) {
+                    return taken
+                }
             }
             return nil
         }
@@ -213,17 +237,22 @@ public final class SQLiteRunStore: RunStore {
     // MARK: Journal
 
     public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
+        let key = auditKey
         try await write { db in
             // Touching the run under its lease checks the lease in the same statement.
-            try db.cachedStatement(sql: "UPDATE runs SET updated_at = ? WHERE id = ? AND epoch = ? AND owner = ? AND status = 'running'")
-                .execute(arguments: [Date().timeIntervalSince1970, lease.runID, lease.epoch, lease.owner])
+            // A finished step is progress: the run is not what stops its workers.
+            try db.cachedStatement(sql: """
+                UPDATE runs SET updated_at = ?, recoveries = CASE WHEN ? THEN 0 ELSE recoveries END
+                WHERE id = ? AND epoch = ? AND owner = ? AND status = 'running'
+                """)
+                .execute(arguments: [Date().timeIntervalSince1970, entry.status == .completed, lease.runID, lease.epoch, lease.owner])
             if db.changesCount == 0 { try Self.checkLease(db, lease) }
             try Self.upsert(db, entry: entry, epoch: lease.epoch)
             if let settling {
                 let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
                 try Self.settle(db, settling, actual: actual)
             }
-            if !audit.isEmpty { try Self.appendAudit(db, audit) }
+            if !audit.isEmpty { try Self.appendAudit(db, audit, key: key) }
         }
     }
 
@@ -243,7 +272,7 @@ public final class SQLiteRunStore: RunStore {
             }
             try db.execute(
                 sql: """
-                    UPDATE runs SET status = ?, wake_at = ?, waiting_for = ?, owner = NULL, lease_expires_at = NULL, updated_at = ?
+                    UPDATE runs SET status = ?, wake_at = ?, waiting_for = ?, owner = NULL, lease_expires_at = NULL, updated_at = ?, recoveries = 0
                     WHERE id = ?
                     """,
                 arguments: [signalled ? "pending" : "waiting", wakeAt?.timeIntervalSince1970, names, Date().timeIntervalSince1970, lease.runID])
@@ -260,16 +289,7 @@ public final class SQLiteRunStore: RunStore {
                     waiting_for = NULL, updated_at = ? WHERE id = ?
                     """,
                 arguments: [status.rawValue, output?.serialized(), try failure.map(Self.encodeFailure), Date().timeIntervalSince1970, lease.runID])
-            if status == .failed, let failure {
-                let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ? AND status = 'completed'", arguments: [lease.runID]) ?? 0
-                try db.execute(
-                    sql: """
-                        INSERT INTO dead_letters (run_id, failure, journal_length, created_at) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (run_id) DO UPDATE SET failure = excluded.failure, journal_length = excluded.journal_length,
-                            created_at = excluded.created_at, resolved_at = NULL
-                        """,
-                    arguments: [lease.runID, try Self.encodeFailure(failure), length, Date().timeIntervalSince1970])
-            }
+            if status == .failed, let failure { try Self.deadLetter(db, runID: lease.runID, failure) }
         }
     }
 
@@ -284,20 +304,26 @@ public final class SQLiteRunStore: RunStore {
 
     // MARK: Signals
 
-    public func signal(runID: String, name: String, payload: JSONValue) async throws {
+    public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
         guard !ApprovalRecord.isReservedSignalName(name) else {
             throw StoreError(.invalidState, "'\(name)' is an approval's signal; decide the approval instead (keel approve or keel deny)")
         }
-        try await write { db in
+        return try await write { db in
             guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
+            if let idempotencyKey,
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM signals WHERE run_id = ? AND idempotency_key = ?)", arguments: [runID, idempotencyKey]) == true
+            {
+                return false  // sent before: the retry of a send whose reply was lost
+            }
             guard !run.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(run.status); it takes no more signals") }
             let now = Date().timeIntervalSince1970
             try db.execute(
-                sql: "INSERT INTO signals (run_id, name, payload, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [runID, name, payload.serialized(), now])
+                sql: "INSERT INTO signals (run_id, name, payload, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?)",
+                arguments: [runID, name, payload.serialized(), now, idempotencyKey])
             if run.status == .waiting, run.waitingFor.contains(name) {
                 try db.execute(sql: "UPDATE runs SET status = 'pending', updated_at = ? WHERE id = ?", arguments: [now, runID])
             }
+            return true
         }
     }
 
@@ -344,7 +370,7 @@ public final class SQLiteRunStore: RunStore {
             switch run.status {
             case .failed, .cancelled:
                 let now = Date().timeIntervalSince1970
-                try db.execute(sql: "UPDATE runs SET status = 'pending', failure = NULL, updated_at = ? WHERE id = ?", arguments: [now, runID])
+                try db.execute(sql: "UPDATE runs SET status = 'pending', failure = NULL, recoveries = 0, updated_at = ? WHERE id = ?", arguments: [now, runID])
                 try db.execute(sql: "UPDATE dead_letters SET resolved_at = ? WHERE run_id = ? AND resolved_at IS NULL", arguments: [now, runID])
                 return try Self.requireRun(db, id: runID)
             case .completed:
@@ -363,6 +389,14 @@ public final class SQLiteRunStore: RunStore {
             guard sequence >= 0, sequence <= length else {
                 throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
             }
+            let before = try Row.fetchAll(
+                db, sql: "SELECT sequence, name FROM journal WHERE run_id = ? AND sequence < ? AND status = 'completed' ORDER BY sequence DESC LIMIT 256",
+                arguments: [runID, sequence]
+            ).map { row in
+                let column = Columns(row, in: "journal")
+                return (sequence: try column("sequence") as Int, name: try column("name") as String)
+            }
+            let sequence = JournalEntry.forkPosition(sequence, entriesBefore: before)
             let now = Date().timeIntervalSince1970
             try db.execute(
                 sql: """

@@ -104,6 +104,8 @@ struct RunsCommand: AsyncParsableCommand {
         @Argument(help: "The run's id.") var id: String
         @Argument(help: "The signal's name.") var name: String
         @Option(help: ArgumentHelp("The payload as JSON.", valueName: "json")) var payload = "null"
+        @Option(help: ArgumentHelp("A key that makes the send idempotent: sent again with the same key, it delivers nothing more.", valueName: "key"))
+        var key: String?
 
         func run() async throws {
             let value: JSONValue
@@ -112,8 +114,8 @@ struct RunsCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("--payload is not JSON: \(error.description)")
             }
-            try await catching { try await storeOptions.openStore().signal(runID: id, name: name, payload: value) }
-            Console.line("signal \(name) sent to run \(id)")
+            let delivered = try await catching { try await storeOptions.openStore().signal(runID: id, name: name, payload: value, idempotencyKey: key) }
+            Console.line(delivered ? "signal \(name) sent to run \(id)" : "signal \(name) with key \(key ?? "") was already sent to run \(id); not sent again")
         }
     }
 }

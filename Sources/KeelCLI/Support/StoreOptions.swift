@@ -46,8 +46,17 @@ struct StoreOptions: ParsableArguments {
     /// Opens a SQLite file or connects to PostgreSQL; throws ``StoreError`` as it is.
     static func connect(_ location: String, lockTimeout: String = "5s") async throws -> any KeelStore {
         guard let timeout = Duration(parsing: lockTimeout) else { throw CLIError("--lock-timeout must be a duration such as 5s, got '\(lockTimeout)'") }
+        // The audit chain is keyed when the environment holds a key: every writer and every
+        // verifier of one store must have the same.
+        let auditKey: AuditKey?
+        do {
+            auditKey = try AuditKey.fromEnvironment()
+        } catch {
+            throw CLIError(String(describing: error))
+        }
         if isPostgres(location) {
             var configuration = try PostgresRunStore.Configuration(url: location)
+            configuration.auditKey = auditKey
             configuration.connectTimeout = max(timeout, .seconds(2))
             let store = try await PostgresRunStore.connect(configuration)
             // Workers on one database pace themselves together.
@@ -56,6 +65,7 @@ struct StoreOptions: ParsableArguments {
         }
         var configuration = SQLiteRunStore.Configuration()
         configuration.busyTimeout = timeout
+        configuration.auditKey = auditKey
         return try SQLiteRunStore(path: location, configuration: configuration)
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KeelCore
 
@@ -52,7 +53,8 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var record: AuditRecord
     /// The previous entry's hash (64 zeros for the first).
     public var previousHash: String
-    /// SHA-256 of the previous hash and this entry's canonical content.
+    /// SHA-256 of the previous hash and this entry's canonical content (HMAC-SHA256 under the
+    /// store's ``AuditKey``, when it has one).
     public var hash: String
 
     public init(sequence: Int, time: Date, record: AuditRecord, previousHash: String, hash: String) {
@@ -64,8 +66,9 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     }
 
     /// The hash an entry with these fields must have. Time is taken in whole microseconds, as the
-    /// stores keep it.
-    public static func hash(sequence: Int, time: Date, record: AuditRecord, previousHash: String) -> String {
+    /// stores keep it. With a `key`, the hash is an HMAC-SHA256 under it: a writer without the key
+    /// cannot rebuild the chain after changing an entry.
+    public static func hash(sequence: Int, time: Date, record: AuditRecord, previousHash: String, key: AuditKey? = nil) -> String {
         let micros = Int64((time.timeIntervalSince1970 * 1_000_000).rounded())
         let canonical: JSONValue = [
             "sequence": .number(Double(sequence)), "time": .string(String(micros)), "run": record.runID.map(JSONValue.string) ?? .null,
@@ -74,7 +77,9 @@ public struct AuditEntry: Sendable, Hashable, Codable {
             "decision": .string(record.decision), "actor": .string(record.actor), "outcome": record.outcome.map(JSONValue.string) ?? .null,
             "cost": record.costUSD.map { .string(String(format: "%.9f", $0)) } ?? .null,
         ]
-        return SHA256.hexDigest(previousHash + canonical.serialized())
+        let message = previousHash + canonical.serialized()
+        guard let key else { return KeelCore.SHA256.hexDigest(message) }
+        return key.authenticationCode(for: message)
     }
 
     /// The hash before the first entry.
@@ -101,8 +106,9 @@ public struct AuditVerification: Sendable, Hashable, Codable {
     }
 
     /// Checks a chain of entries in sequence order; `storedHead` is the head hash the store kept
-    /// apart from the entries (detects the last entries deleted).
-    public static func verify(_ entries: [AuditEntry], storedHead: String?) -> AuditVerification {
+    /// apart from the entries (detects the last entries deleted). A log written with an
+    /// ``AuditKey`` verifies only with the same key.
+    public static func verify(_ entries: [AuditEntry], storedHead: String?, key: AuditKey? = nil) -> AuditVerification {
         var previous = AuditEntry.genesis
         var expectedSequence = entries.first?.sequence ?? 1
         for entry in entries {
@@ -112,9 +118,13 @@ public struct AuditVerification: Sendable, Hashable, Codable {
             if entry.previousHash != previous {
                 return AuditVerification(entries: entries.count, firstBrokenSequence: entry.sequence, problem: "entry \(entry.sequence) does not follow the entry before it", headHash: previous)
             }
-            let expected = AuditEntry.hash(sequence: entry.sequence, time: entry.time, record: entry.record, previousHash: previous)
+            let expected = AuditEntry.hash(sequence: entry.sequence, time: entry.time, record: entry.record, previousHash: previous, key: key)
             if entry.hash != expected {
-                return AuditVerification(entries: entries.count, firstBrokenSequence: entry.sequence, problem: "entry \(entry.sequence) was changed after it was written", headHash: previous)
+                // At the first entry, the likelier cause is a key that is not the one the log was written with.
+                let hint = entry.sequence == 1 ? " (or the log was written with another audit key than this check's: KEEL_AUDIT_KEY)" : ""
+                return AuditVerification(
+                    entries: entries.count, firstBrokenSequence: entry.sequence, problem: "entry \(entry.sequence) was changed after it was written" + hint,
+                    headHash: previous)
             }
             previous = entry.hash
             expectedSequence += 1
@@ -131,4 +141,45 @@ public struct AuditVerification: Sendable, Hashable, Codable {
         }
         return AuditVerification(entries: entries.count, firstBrokenSequence: nil, problem: nil, headHash: previous)
     }
+}
+
+/// The secret key of a keyed audit chain. With it, each entry's hash is an HMAC-SHA256 of the
+/// previous hash and the entry, so a writer who can change the database but does not hold the key
+/// cannot rewrite an entry and rebuild the chain after it. Keep it out of the database: in the
+/// workers' environment (`KEEL_AUDIT_KEY`) or a secret store. Set it before the first entry is
+/// written; a log verifies only with the key it was written with.
+public struct AuditKey: Sendable {
+    private let key: SymmetricKey
+
+    /// A key from a secret of at least 16 bytes (a random 32-byte value, hex or base64, is usual).
+    public init(secret: String) throws {
+        let bytes = Array(secret.utf8)
+        guard bytes.count >= 16 else {
+            throw AuditKeyError(description: "an audit key needs at least 16 bytes; this one has \(bytes.count)")
+        }
+        key = SymmetricKey(data: bytes)
+    }
+
+    /// The key in `KEEL_AUDIT_KEY`, or `nil` when it is not set.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AuditKey? {
+        guard let secret = environment["KEEL_AUDIT_KEY"], !secret.isEmpty else { return nil }
+        do {
+            return try AuditKey(secret: secret)
+        } catch let error as AuditKeyError {
+            throw AuditKeyError(description: "KEEL_AUDIT_KEY: \(error.description)")
+        }
+    }
+
+    /// The HMAC-SHA256 of `message` under this key, as lowercase hex.
+    func authenticationCode(for message: String) -> String {
+        HMAC<Crypto.SHA256>.authenticationCode(for: Array(message.utf8), using: key).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+/// An audit key that cannot be used.
+public struct AuditKeyError: Error, Sendable, CustomStringConvertible {
+    public let description: String
 }

@@ -92,3 +92,21 @@ public struct StepMetering: Sendable, Hashable, Codable {
         self.costUSD = costUSD
     }
 }
+
+extension JournalEntry {
+    /// Whether a step named `name` is a person's decision on a tool call (an approval).
+    public static func isApproval(_ name: String) -> Bool { name.hasPrefix("approval-") }
+
+    /// Where a fork asked to start at `sequence` starts, given the completed entries before it,
+    /// newest first. An approval is given for one call of one run: a fork that would keep an
+    /// approval without the call it approved starts before the approval, so the call is asked
+    /// for again instead of run on the old decision.
+    public static func forkPosition(_ sequence: Int, entriesBefore newestFirst: [(sequence: Int, name: String)]) -> Int {
+        var position = sequence
+        for entry in newestFirst {
+            guard isApproval(entry.name) else { break }
+            position = entry.sequence
+        }
+        return position
+    }
+}

@@ -95,6 +95,18 @@ public struct RunFailure: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
+extension RunFailure {
+    /// The failure of a run that was quarantined: `recoveries` workers in a row took it over from
+    /// a worker that had stopped without finishing a step, the last of them `owner`.
+    public static func quarantined(after recoveries: Int, lastOwner owner: String?) -> RunFailure {
+        RunFailure(
+            code: "quarantined",
+            message: "\(recoveries) workers in a row stopped while running it without finishing a step"
+                + (owner.map { " (the last was \($0))" } ?? "")
+                + "; it may be what stops them. Find the cause, then retry it with keel dead-letters retry")
+    }
+}
+
 /// A run to accept.
 public struct NewRun: Sendable, Hashable {
     public var id: String

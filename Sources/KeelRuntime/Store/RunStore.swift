@@ -27,10 +27,16 @@ public protocol RunStore: Sendable {
 
     /// Claims a run that is pending, waiting, failed-over (its owner's lease expired or its process
     /// is gone) — marking it running under a new epoch.
+    ///
+    /// A run taken over from a stopped worker too many times in a row without a finished step
+    /// (the store's `maxRecoveries`) is quarantined instead: failed with code `quarantined` into the
+    /// dead-letter queue, and reported as finished. Finishing a step, waiting and reopening start
+    /// the count again.
     func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult
 
     /// Claims the oldest runnable run: pending, waiting with its timer due or its signal sent, or
     /// running under an expired lease. `workflows` limits the claim to runs this process can run.
+    /// Runs quarantined as they are taken (see ``claim(runID:owner:leaseDuration:)``) are skipped.
     func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)?
 
     /// Extends a lease. Throws ``StoreError/Code/leaseLost`` when it was taken over.
@@ -54,8 +60,11 @@ public protocol RunStore: Sendable {
     /// Gives up the lease and leaves the run pending for another process (graceful shutdown).
     func release(_ lease: Lease) async throws
 
-    /// Sends a signal; a run waiting for it becomes runnable.
-    func signal(runID: String, name: String, payload: JSONValue) async throws
+    /// Sends a signal; a run waiting for it becomes runnable. With an `idempotencyKey`, a send
+    /// repeated with the same key (a retry after a lost reply) delivers nothing more and returns
+    /// `false`; the first returns `true`.
+    @discardableResult
+    func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool
 
     /// Takes the oldest unconsumed signal named `name` and journals it as the completed entry at
     /// `sequence`, in one transaction; `nil` when none was sent.
@@ -110,7 +119,9 @@ public protocol RunStore: Sendable {
     func verifyAuditLog() async throws -> AuditVerification
 
     /// Starts a new run from this one's journal: its input and the completed entries before
-    /// `sequence` are copied, so the new run replays them and runs on from there.
+    /// `sequence` are copied, so the new run replays them and runs on from there. Approvals that
+    /// would be copied without the calls they approved are left out (the fork starts before them,
+    /// see ``JournalEntry/forkPosition(_:entriesBefore:)``): the new run asks for them again.
     func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord
 
     /// The store's clock (see the default implementation).
@@ -122,6 +133,11 @@ extension RunStore {
     /// compared on it, so that a worker whose clock is off neither wakes runs early nor takes
     /// leases that have not expired. Default: this process's clock (one machine, one clock).
     public func currentTime() async throws -> Date { Date() }
+
+    /// Sends a signal without an idempotency key: each send delivers one.
+    public func signal(runID: String, name: String, payload: JSONValue) async throws {
+        try await signal(runID: runID, name: name, payload: payload, idempotencyKey: nil)
+    }
 
     /// Appends or completes a journal entry, settling nothing and auditing nothing.
     public func append(_ entry: JournalEntry, lease: Lease) async throws {

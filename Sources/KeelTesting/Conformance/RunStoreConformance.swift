@@ -108,6 +108,34 @@ public enum RunStoreConformance {
             let second = try await claimed(store, "l", owner: otherOwner)
             try expect(second.epoch > first.epoch, "a takeover raises the epoch")
         },
+        Check(name: "a run that stops worker after worker without finishing a step is quarantined") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "q", workflow: "crasher", input: nil))
+            var lease = try await claimed(store, "q", lease: .milliseconds(30))
+            /// The run taken over from a worker whose lease lapsed, as a worker's poll would.
+            func takeover(_ number: Int) async throws -> Lease? {
+                try await Task.sleep(for: .milliseconds(80))
+                let next = try await store.claimNextRunnable(owner: RunOwner(id: "conformance/\(number)/w"), leaseDuration: .milliseconds(30), workflows: ["crasher"])
+                return next?.0
+            }
+            for number in 1...3 {
+                lease = try await takeover(number).orFail("takeover \(number) of 5 allowed")
+            }
+            // A finished step is progress: the count starts again.
+            try await store.append(entry("q", 0), lease: lease)
+            for number in 4...8 {
+                lease = try await takeover(number).orFail("takeover \(number - 3) after a finished step")
+            }
+            try expect(try await takeover(9) == nil, "the sixth takeover in a row without progress quarantines the run instead")
+            let record = try await store.run(id: "q")
+            try expect(record?.status == .failed && record?.failure?.code == "quarantined", "a quarantined run is failed as quarantined, got \(String(describing: record))")
+            let letters = try await store.deadLetters(includeResolved: false, limit: 10)
+            try expect(letters.map(\.runID) == ["q"], "a quarantined run is a dead letter")
+            let reopened = try await store.reopen(runID: "q")
+            try expect(reopened.status == .pending, "a quarantined run can be retried")
+            lease = try await claimed(store, "q", lease: .milliseconds(30))
+            try expect(try await takeover(10) != nil, "a retried run has its takeovers again")
+        },
         Check(name: "a write under a stale epoch is refused and not committed") { subject in
             let store = subject.store
             _ = try await store.createRun(NewRun(id: "z", workflow: "w", input: nil))
@@ -138,6 +166,23 @@ public enum RunStoreConformance {
             }
             let reopened = try await store.reopen(runID: "o")
             try expect(reopened.status == .pending && reopened.failure == nil, "a failed run can be reopened")
+        },
+        Check(name: "a signal sent again with its idempotency key is delivered once") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "k", workflow: "w", input: nil))
+            let waiting = try await claimed(store, "k")
+            try await store.suspend(waiting, wakeAt: nil, waitingFor: ["go"])
+            try expect(try await store.signal(runID: "k", name: "go", payload: 1, idempotencyKey: "send-1"), "the first send delivers")
+            try expect(try await !store.signal(runID: "k", name: "go", payload: 1, idempotencyKey: "send-1"), "a retried send delivers nothing more")
+            try expect(try await store.run(id: "k")?.status == .pending, "the signal woke the run")
+            let lease = try await claimed(store, "k")
+            try expect(try await store.takeSignal(runID: "k", name: "go", sequence: 0, stepName: "signal-go", lease: lease) == 1, "the signal is taken")
+            try expect(try await store.takeSignal(runID: "k", name: "go", sequence: 1, stepName: "signal-go", lease: lease) == nil, "only one was delivered")
+            try await store.finish(lease, status: .completed, output: nil, failure: nil)
+            try expect(try await !store.signal(runID: "k", name: "go", payload: 1, idempotencyKey: "send-1"), "a retry after the run finished is not an error")
+            try await expectStoreError(.invalidState, "a new send to a finished run") {
+                try await store.signal(runID: "k", name: "go", payload: 2, idempotencyKey: "send-2")
+            }
         },
         Check(name: "a signal wakes its waiting run and is taken exactly once") { subject in
             let store = subject.store
@@ -238,6 +283,26 @@ public enum RunStoreConformance {
             try await expectStoreError(.invalidState, "forking past the end") { try await store.fork(runID: "f", atSequence: 9, newRunID: "f3") }
             try await expectStoreError(.conflict, "forking onto a taken id") { try await store.fork(runID: "f", atSequence: 1, newRunID: "f2") }
             try await expectStoreError(.notFound, "forking a missing run") { try await store.fork(runID: "nope", atSequence: 0, newRunID: "f4") }
+        },
+        Check(name: "a fork never keeps an approval without the call it approved") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "g", workflow: "w", input: nil))
+            let lease = try await claimed(store, "g")
+            let names = ["model-1", "policy-transfer-c1", "approval-transfer-g:2", "tool-transfer-c1", "model-2"]
+            for (sequence, name) in names.enumerated() {
+                var step = entry("g", sequence)
+                step.name = name
+                try await store.append(step, lease: lease)
+            }
+            try await store.finish(lease, status: .completed, output: "done", failure: nil)
+            // Between the approval and its call: the fork starts at the approval, to ask again.
+            let between = try await store.fork(runID: "g", atSequence: 3, newRunID: "g-between")
+            try expect(between.forkedAt == 2, "the fork starts at the approval, got \(String(describing: between.forkedAt))")
+            try expect(try await store.journal(runID: "g-between").map(\.name) == ["model-1", "policy-transfer-c1"], "the approval is not copied")
+            // After the call, the approval goes with it.
+            let after = try await store.fork(runID: "g", atSequence: 4, newRunID: "g-after")
+            let afterJournal = try await store.journal(runID: "g-after")
+            try expect(after.forkedAt == 4 && afterJournal.count == 4, "an approval copied with its call stays")
         },
         Check(name: "runs are listed newest first and filtered") { subject in
             let store = subject.store
@@ -357,5 +422,13 @@ public enum RunStoreConformance {
             return
         }
         throw Failure(description: "\(what): expected an error, but it succeeded")
+    }
+}
+
+extension Optional {
+    /// The value, or a conformance failure saying what was missing.
+    func orFail(_ what: String) throws -> Wrapped {
+        guard let self else { throw RunStoreConformance.Failure(description: "\(what): got nothing") }
+        return self
     }
 }

@@ -90,9 +90,9 @@ public final class CrashingRunStore: RunStore {
         try write()
         try await base.release(lease)
     }
-    public func signal(runID: String, name: String, payload: JSONValue) async throws {
+    public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
         try write()
-        try await base.signal(runID: runID, name: name, payload: payload)
+        return try await base.signal(runID: runID, name: name, payload: payload, idempotencyKey: idempotencyKey)
     }
     public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
         try write()
