@@ -29,16 +29,34 @@ import Darwin
 
     @Test func childrenAreReapedWithoutAnyoneWaiting() async throws {
         let folder = try TemporaryFolder.make("keel-reap")
-        var pids: [pid_t] = []
+        // Each child by its PID and start time: the other suites start processes too, and once a
+        // child is reaped its PID may be another child's, briefly a zombie of its own.
+        var children: [(pid: pid_t, started: String)] = []
         for index in 0..<20 {
             let child = try SpawnedProcess("/bin/sleep", ["30"], output: folder.appendingPathComponent("out-\(index)"))
+            let started = Self.startTime(of: child.pid)
             child.send(SIGKILL)
-            pids.append(child.pid)
+            if let started { children.append((child.pid, started)) }
         }
+        #expect(children.count >= 10, "the children's start times were readable")
         // A zombie keeps its /proc entry (state Z) until it is reaped.
+        func zombies() -> [pid_t] {
+            children.filter { Self.isZombie($0.pid) && Self.startTime(of: $0.pid) == $0.started }.map(\.pid)
+        }
         let deadline = ContinuousClock.now + .seconds(10)
-        while pids.contains(where: Self.isZombie), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(pids.filter(Self.isZombie).isEmpty)
+        var left = zombies()
+        while !left.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            left = zombies()
+        }
+        #expect(left.isEmpty)
+    }
+
+    /// The process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`).
+    static func startTime(of pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
     }
 
     /// Runs `body` while this process holds a listening socket, a connection to it, a SQLite
