@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import Synchronization
 
 /// The spending controls of a run: prices, budgets per run and per tenant per day, and alerts.
 ///
@@ -27,8 +28,12 @@ public struct SpendControls: Sendable {
     /// reservation every third of this, so it holds for as long as the call runs. Default: 10 minutes.
     public var reservationLifetime: Duration = .seconds(600)
     /// Counts the tokens of a text for the worst case. Default: the `cl100k_base` tokenizer.
-    /// Give your provider's tokenizer for models that count differently.
+    /// Give your provider's tokenizer for models that count differently. It must give the same
+    /// count for the same text: counts are remembered.
     public var countTokens: (@Sendable (String) -> Int)?
+    /// The counts of long texts already counted, shared by the copies of these controls: before
+    /// each call of a run only what is new in the transcript is tokenized, not the whole of it.
+    let counted = TokenCountCache()
 
     public init() {}
 
@@ -69,13 +74,15 @@ public struct SpendControls: Sendable {
     /// The most tokens `request` can use: its counted input with a 10 % and 16-token margin, and
     /// its maximum output.
     func worstUsage(of request: ChatRequest) throws -> Usage {
-        let count: @Sendable (String) -> Int
+        let tokenize: @Sendable (String) -> Int
         if let countTokens {
-            count = countTokens
+            tokenize = countTokens
         } else {
             let tokenizer = try BPETokenizer.cl100kBase()
-            count = { tokenizer.count($0) }
+            tokenize = { tokenizer.count($0) }
         }
+        let counted = self.counted
+        let count: (String) -> Int = { counted.count($0, with: tokenize) }
         var input = 3
         for message in request.messages {
             input = input.addingSaturating(4 + count(message.text ?? ""))
@@ -140,5 +147,44 @@ extension SpendControls {
                 kind: .budgetThreshold, message: "\(scope) has used \(Int((used * 100).rounded())) % of its budget of \(cap) (\(spent))",
                 scope: scope.key, threshold: threshold, spent: spent, limit: cap, runID: runID))
         }
+    }
+}
+
+/// Token counts of long texts, remembered for the worst-case checks of later calls: a transcript
+/// only grows, so each call would otherwise tokenize everything the calls before it did. Texts
+/// under 256 UTF-8 bytes are counted each time (cheaper than remembering them); at most
+/// `capacity` texts are kept, the oldest forgotten first.
+final class TokenCountCache: Sendable {
+    static let shortest = 256
+    let capacity: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        var oldest = 0
+    }
+
+    init(capacity: Int = 2_048) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// The count of `text`: remembered, or from `count` (outside the lock) and then remembered.
+    func count(_ text: String, with count: (String) -> Int) -> Int {
+        guard text.utf8.count >= Self.shortest else { return count(text) }
+        if let known = state.withLock({ $0.counts[text] }) { return known }
+        let tokens = count(text)
+        state.withLock { state in
+            guard state.counts[text] == nil else { return }
+            if state.order.count < capacity {
+                state.order.append(text)
+            } else {
+                state.counts[state.order[state.oldest]] = nil
+                state.order[state.oldest] = text
+                state.oldest = (state.oldest + 1) % capacity
+            }
+            state.counts[text] = tokens
+        }
+        return tokens
     }
 }

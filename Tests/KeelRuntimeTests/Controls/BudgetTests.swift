@@ -1,6 +1,7 @@
 import Foundation
 import KeelCore
 import KeelRuntime
+import KeelTesting
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct BudgetTests {
@@ -30,6 +31,31 @@ import Testing
         #expect(worst.tokens <= Int(Double(counted) * 1.1) + 500 + 40)
         #expect(abs(worst.costUSD - (Double(worst.tokens - 500) * 2 + 500 * 10) / 1_000_000) < 1e-12)
         #expect(try controls.worstCase(of: request, model: "unknown").priced == false)
+    }
+
+    /// A transcript only grows: before each call, only its new messages are tokenized.
+    @Test func theWorstCaseCountsOnlyWhatIsNewInTheTranscript() throws {
+        let counted = Locked<[String]>([])
+        var controls = SpendControls()
+        controls.countTokens = { text in
+            counted.withLock { $0.append(text) }
+            return text.utf8.count / 4
+        }
+        let long = { (number: Int) in String(repeating: "word\(number) ", count: 100) }
+        var request = ChatRequest(messages: [.system(long(1)), .user(long(2))], maxOutputTokens: 100)
+        let first = try controls.worstCase(of: request, model: "m").spend.tokens
+        #expect(counted.value.filter { $0.utf8.count >= 256 }.count == 2)
+        counted.withLock { $0 = [] }
+        request.messages.append(.assistant(AssistantMessage(text: long(3))))
+        request.messages.append(.user(long(4)))
+        let copy = controls  // copies share what was counted
+        let second = try copy.worstCase(of: request, model: "m").spend.tokens
+        #expect(counted.value.filter { $0.utf8.count >= 256 } == [long(3), long(4)])
+        #expect(second > first)
+        // What is remembered is what would have been counted.
+        var fresh = SpendControls()
+        fresh.countTokens = { $0.utf8.count / 4 }
+        #expect(try fresh.worstCase(of: request, model: "m").spend.tokens == second)
     }
 
     @Test func pricesLoadFromJSONAndYAML() throws {
