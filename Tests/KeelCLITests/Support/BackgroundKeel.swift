@@ -29,6 +29,16 @@ final class BackgroundKeel {
         child.send(SIGKILL)
     }
 
+    /// SIGSTOP: the process is frozen where it is, holding its connections, until ``resume()``.
+    func freeze() {
+        child.send(SIGSTOP)
+    }
+
+    /// SIGCONT: a frozen process carries on from where it was.
+    func resume() {
+        child.send(SIGCONT)
+    }
+
     /// SIGTERM, then waits up to `timeout` for the exit status (`nil` if it did not exit).
     func terminate(timeout: Duration) async -> Int32? {
         child.send(SIGTERM)
