@@ -36,7 +36,9 @@ extension SQLiteRunStore {
             return StoreError(.locked, "the store at \(path) stayed locked by another process past the timeout; try again, or raise the timeout", underlying: underlying)
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
             return StoreError(.corrupt, "\(path) is not a usable Keel store (\(error.message ?? "file is not a database")); move it aside or point --db elsewhere", underlying: underlying)
-        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_FULL:
+        case .SQLITE_FULL:
+            return StoreError(.unavailable, "the store at \(path) is full (the disk, or its maximum size); nothing written was lost — make room and runs resume", underlying: underlying)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_IOERR:
             return StoreError(.unavailable, "cannot open or write the store at \(path) (\(error.message ?? "\(error.resultCode)"))", underlying: underlying)
         default:
             return StoreError(.unavailable, "the store at \(path) failed: \(error.message ?? "\(error.resultCode)")", underlying: underlying)

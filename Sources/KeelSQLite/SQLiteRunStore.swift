@@ -30,6 +30,11 @@ public final class SQLiteRunStore: RunStore {
         /// it does not take every worker down in turn. Finishing a step starts the count again.
         /// Default: 5.
         public var maxRecoveries: Int = 5
+        /// The most the file may grow to, in bytes (SQLite's `max_page_count`). A write that needs
+        /// more fails with ``KeelRuntime/StoreError/Code/unavailable`` and loses nothing already
+        /// written — as a full disk does: a run being written is given back, and resumes once
+        /// there is room. Default: no limit but the disk's.
+        public var maximumSize: Int?
         /// The key of a keyed audit chain (HMAC-SHA256), such as ``KeelRuntime/AuditKey/fromEnvironment(_:)``.
         /// Default: none (a SHA-256 chain).
         public var auditKey: AuditKey?
@@ -60,6 +65,10 @@ public final class SQLiteRunStore: RunStore {
         config.busyMode = .timeout(configuration.busyTimeout.timeInterval)
         config.foreignKeysEnabled = true
         config.label = "keel"
+        if let maximumSize = configuration.maximumSize {
+            let pages = max(16, maximumSize / 4_096)
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
+        }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try pool.writeWithoutTransaction { db in
