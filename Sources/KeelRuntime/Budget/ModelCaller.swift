@@ -52,6 +52,7 @@ struct ModelCaller: Sendable {
             admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
         }
         let billed = BilledAttempts(controls: spend ?? SpendControls(), request: request, models: candidates)
+        let readmit = readmission(admission, billed: billed)
         let response: ChatResponse
         var latency: Duration?
         let settles = admission?.reservation != nil && context.map { spend?.ledger as AnyObject === $0.store as AnyObject } == true
@@ -67,31 +68,58 @@ struct ModelCaller: Sendable {
                         },
                         retry: retry, random: random, settling: settles ? admission?.reservation : nil
                     ) { attempt in
-                        try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
+                        try await readmit.beforeAttempt(attempt)
+                        return try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
                     }
                 }
             } else {
                 (response, latency) = try await renewing(admission?.reservation) {
                     try await measureThrowing(on: clock) {
                         try await retry.run(clock: clock, random: random) { attempt in
-                            try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
+                            try await readmit.beforeAttempt(attempt)
+                            return try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
                         }
                     }
                 }
             }
         } catch {
             // What the failed attempts were billed counts against the budgets all the same.
+            await readmit.releaseHeld(spend?.ledger)
             let failed = billed.spend
             runSpent += failed
             if let reservation = admission?.reservation, let spend { try? await spend.ledger.settle(reservation, actual: failed) }
             throw error
         }
+        await readmit.releaseHeld(spend?.ledger)
         let spent = spend?.spend(of: response.usage, model: response.servedBy ?? identifier) ?? Spend(tokens: response.usage.totalTokens)
         runSpent += spent
         if let admission, let spend {
             try await spend.settle(admission, actual: spent, runID: runID, runSpentAfter: runSpent, alreadySettled: settles)
         }
         return (response, latency)
+    }
+
+    /// The check before each retry: a retry after an attempt the provider billed is a new call
+    /// with a new worst case, so it must fit the run's cap after what was billed, and it holds a
+    /// reservation of its own against the tenant's — or the caps could be passed by retries.
+    private func readmission(_ admission: SpendAdmission?, billed: BilledAttempts) -> Readmission {
+        guard let admission, let spend, spend.isLimited else { return Readmission(check: nil) }
+        let (spentBefore, runID) = (runSpent, runID)
+        return Readmission { held in
+            let worst = admission.worstCase
+            let spent = spentBefore + billed.spend
+            if let cap = spend.runBudget, !cap.allows(worst, after: spent) {
+                throw BudgetExceeded(scope: .run(runID), limit: cap, spent: spent, worstCase: worst)
+            }
+            if let tenant = spend.tenant, let cap = spend.tenantDailyBudget, cap.isLimited {
+                switch try await spend.ledger.reserve(worst, in: .tenant(tenant, on: Date()), cap: cap, ttl: spend.reservationLifetime) {
+                case .success(let reservation): held(reservation)
+                case .failure(let refusal): throw refusal
+                }
+            }
+        } billedFailures: {
+            billed.failures
+        }
     }
 
     /// Runs `body` while renewing `reservation` every third of the reservation lifetime, so that
@@ -156,6 +184,39 @@ func servingModels(of model: any ChatModel) -> [String] {
     }
 }
 
+/// Re-admits the retries of one call that follow billed attempts (see `readmission`), and holds the
+/// extra reservations they take until the call ends: what the call cost is settled once, on its
+/// first reservation, and the extra ones are then released.
+final class Readmission: Sendable {
+    private let check: (@Sendable (_ held: @Sendable (SpendReservation) -> Void) async throws -> Void)?
+    private let billedFailures: @Sendable () -> Int
+    private let state = Mutex((checked: 0, held: [SpendReservation]()))
+
+    init(check: (@Sendable (_ held: @Sendable (SpendReservation) -> Void) async throws -> Void)?, billedFailures: @escaping @Sendable () -> Int = { 0 }) {
+        self.check = check
+        self.billedFailures = billedFailures
+    }
+
+    /// Before attempt `attempt`: after each billed failure, once, the check.
+    func beforeAttempt(_ attempt: Int) async throws {
+        guard attempt > 1, let check else { return }
+        let failures = billedFailures()
+        guard state.withLock({ $0.checked < failures }) else { return }
+        state.withLock { $0.checked = failures }
+        try await check { reservation in self.state.withLock { $0.held.append(reservation) } }
+    }
+
+    /// Releases the extra reservations (their amount is in the call's settlement).
+    func releaseHeld(_ ledger: (any SpendLedger)?) async {
+        let held = state.withLock { state in
+            defer { state.held = [] }
+            return state.held
+        }
+        guard let ledger else { return }
+        for reservation in held { try? await ledger.settle(reservation, actual: .zero) }
+    }
+}
+
 /// What the failed attempts of one model call were billed: the usage a provider reported, or the
 /// call's worst case when it did not, priced at the highest price of the models that may have
 /// served it.
@@ -163,7 +224,7 @@ final class BilledAttempts: Sendable {
     private let controls: SpendControls
     private let request: ChatRequest
     private let models: [String]
-    private let state = Mutex((usage: Usage.zero, costUSD: 0.0))
+    private let state = Mutex((usage: Usage.zero, costUSD: 0.0, failures: 0))
 
     init(controls: SpendControls, request: ChatRequest, models: [String]) {
         self.controls = controls
@@ -182,12 +243,18 @@ final class BilledAttempts: Sendable {
         state.withLock { state in
             state.usage += usage
             state.costUSD += cost
+            state.failures += 1
         }
     }
 
     /// What the failed attempts cost.
     var spend: Spend {
         state.withLock { Spend(tokens: $0.usage.totalTokens, costUSD: $0.costUSD) }
+    }
+
+    /// How many attempts failed after being billed.
+    var failures: Int {
+        state.withLock { $0.failures }
     }
 
     /// The tokens the failed attempts used.
