@@ -3,9 +3,10 @@ import KeelCore
 import KeelRuntime
 
 /// A ``RunStore`` that stands for a process that dies: it forwards to a real store until a given
-/// number of writes have gone through, and from then on every call — the write that would have
-/// been next included — throws ``SimulatedCrash`` without reaching the store. What the real store
-/// holds afterwards is exactly what a process killed between two writes leaves behind.
+/// number of writes have gone through, and from then on every call throws ``SimulatedCrash``. The
+/// write at which it dies either never reaches the store (killed between two writes) or, with
+/// `crashAfterWrite`, commits and the process dies before it hears back — both leave in the real
+/// store exactly what such a process leaves behind.
 ///
 /// Give the runtime that uses it an owner no live process has (``deadOwner(_:)``), so that the
 /// next runtime may take the run over at once, as it would after a real crash.
@@ -17,12 +18,17 @@ public final class CrashingRunStore: RunStore {
 
     public let base: any RunStore
     private let writesLeft: Locked<Int?>
+    private let crashAfterWrite: Bool
 
-    /// - Parameter writesBeforeCrash: how many writes go through before the crash; `nil` never
-    ///   crashes. Lease renewals do not count (they depend on timing), but fail after the crash.
-    public init(_ base: any RunStore, writesBeforeCrash: Int?) {
+    /// - Parameters:
+    ///   - writesBeforeCrash: how many writes go through before the crash; `nil` never crashes.
+    ///     Lease renewals do not count (they depend on timing), but fail after the crash.
+    ///   - crashAfterWrite: whether the write at which the process dies reaches the store first
+    ///     (it commits, and the process dies before it learns so) rather than not at all.
+    public init(_ base: any RunStore, writesBeforeCrash: Int?, crashAfterWrite: Bool = false) {
         self.base = base
         writesLeft = Locked(writesBeforeCrash)
+        self.crashAfterWrite = crashAfterWrite
     }
 
     /// Whether the store has died.
@@ -33,13 +39,17 @@ public final class CrashingRunStore: RunStore {
         RunOwner(id: "\(RunOwner.localMachine)/2147483646/0/\(name)")
     }
 
-    private func write() throws {
-        let alive = writesLeft.withLock { left -> Bool in
-            guard let remaining = left else { return true }
+    /// One write: through to the store while the process lives; at the crash, not at all or (with
+    /// `crashAfterWrite`) through and then the crash; after it, nothing.
+    private func written<T>(_ body: () async throws -> T) async throws -> T {
+        let remaining = writesLeft.withLock { left -> Int? in
+            guard let remaining = left else { return nil }
             left = remaining - 1
-            return remaining > 0
+            return remaining
         }
-        if !alive { throw SimulatedCrash() }
+        guard let remaining, remaining <= 0 else { return try await body() }
+        if remaining == 0, crashAfterWrite { _ = try? await body() }
+        throw SimulatedCrash()
     }
 
     private func read() throws {
@@ -47,8 +57,7 @@ public final class CrashingRunStore: RunStore {
     }
 
     public func createRun(_ run: NewRun) async throws -> (record: RunRecord, created: Bool) {
-        try write()
-        return try await base.createRun(run)
+        return try await written { try await base.createRun(run) }
     }
     public func run(id: String) async throws -> RunRecord? {
         try read()
@@ -63,48 +72,38 @@ public final class CrashingRunStore: RunStore {
         return try await base.journal(runID: runID)
     }
     public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
-        try write()
-        return try await base.claim(runID: runID, owner: owner, leaseDuration: leaseDuration)
+        return try await written { try await base.claim(runID: runID, owner: owner, leaseDuration: leaseDuration) }
     }
     public func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)? {
-        try write()
-        return try await base.claimNextRunnable(owner: owner, leaseDuration: leaseDuration, workflows: workflows)
+        return try await written { try await base.claimNextRunnable(owner: owner, leaseDuration: leaseDuration, workflows: workflows) }
     }
     public func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease {
         try read()
         return try await base.renew(lease, leaseDuration: leaseDuration)
     }
     public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
-        try write()
-        try await base.append(entry, lease: lease, settling: settling, audit: audit)
+        try await written { try await base.append(entry, lease: lease, settling: settling, audit: audit) }
     }
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
-        try write()
-        try await base.suspend(lease, wakeAt: wakeAt, waitingFor: waitingFor)
+        try await written { try await base.suspend(lease, wakeAt: wakeAt, waitingFor: waitingFor) }
     }
     public func finish(_ lease: Lease, status: RunStatus, output: JSONValue?, failure: RunFailure?) async throws {
-        try write()
-        try await base.finish(lease, status: status, output: output, failure: failure)
+        try await written { try await base.finish(lease, status: status, output: output, failure: failure) }
     }
     public func release(_ lease: Lease) async throws {
-        try write()
-        try await base.release(lease)
+        try await written { try await base.release(lease) }
     }
     public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
-        try write()
-        return try await base.signal(runID: runID, name: name, payload: payload, idempotencyKey: idempotencyKey)
+        return try await written { try await base.signal(runID: runID, name: name, payload: payload, idempotencyKey: idempotencyKey) }
     }
     public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
-        try write()
-        return try await base.takeSignal(runID: runID, name: name, sequence: sequence, stepName: stepName, lease: lease)
+        return try await written { try await base.takeSignal(runID: runID, name: name, sequence: sequence, stepName: stepName, lease: lease) }
     }
     public func cancel(runID: String) async throws -> RunRecord {
-        try write()
-        return try await base.cancel(runID: runID)
+        return try await written { try await base.cancel(runID: runID) }
     }
     public func reopen(runID: String) async throws -> RunRecord {
-        try write()
-        return try await base.reopen(runID: runID)
+        return try await written { try await base.reopen(runID: runID) }
     }
     public func deadLetters(includeResolved: Bool, limit: Int) async throws -> [DeadLetter] {
         try read()
@@ -115,8 +114,7 @@ public final class CrashingRunStore: RunStore {
         return try await base.costs(query)
     }
     public func requestApproval(_ request: ApprovalRequest, lease: Lease) async throws -> ApprovalRecord {
-        try write()
-        return try await base.requestApproval(request, lease: lease)
+        return try await written { try await base.requestApproval(request, lease: lease) }
     }
     public func approval(id: String) async throws -> ApprovalRecord? {
         try read()
@@ -127,17 +125,14 @@ public final class CrashingRunStore: RunStore {
         return try await base.approvals(runID: runID, status: status)
     }
     public func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord {
-        try write()
-        return try await base.decideApproval(id: id, decision: decision, by: by)
+        return try await written { try await base.decideApproval(id: id, decision: decision, by: by) }
     }
     @discardableResult
     public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
-        try write()
-        return try await base.closeApproval(id: id, as: status, lease: lease)
+        return try await written { try await base.closeApproval(id: id, as: status, lease: lease) }
     }
     public func appendAudit(_ records: [AuditRecord]) async throws {
-        try write()
-        try await base.appendAudit(records)
+        try await written { try await base.appendAudit(records) }
     }
     public func auditLog(runID: String?, tool: String?, limit: Int?) async throws -> [AuditEntry] {
         try read()
@@ -148,8 +143,7 @@ public final class CrashingRunStore: RunStore {
         return try await base.verifyAuditLog()
     }
     public func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord {
-        try write()
-        return try await base.fork(runID: runID, atSequence: sequence, newRunID: newRunID)
+        return try await written { try await base.fork(runID: runID, atSequence: sequence, newRunID: newRunID) }
     }
 
     public func currentTime() async throws -> Date {

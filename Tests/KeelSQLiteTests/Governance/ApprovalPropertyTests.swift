@@ -6,9 +6,10 @@ import KeelTesting
 import Testing
 
 /// Generated sequences of tool calls, human decisions, crashes (the process dies between any two
-/// writes to a real SQLite store) and restarts. Whatever happens:
+/// writes to a real SQLite store, or just after a write committed) and restarts. Whatever happens:
 /// - a `transfer` (every call needs approval) never runs without an approval for that very call,
-///   and runs with the arguments approved (edited ones, if the person edited them);
+///   and runs with the arguments approved (edited ones, if the person edited them) — unless the
+///   edited arguments break the tool's argument rule, when it does not run and the model reads why;
 /// - it never runs twice for one approval, and runs exactly once for each approval given;
 /// - a denial's reason reaches the model, as the result of that call;
 /// - a forged `approval:` signal approves nothing; the audit log verifies.
@@ -68,6 +69,8 @@ import Testing
     }
 
     struct PaymentsAgent: Workflow {
+        /// An amount the argument rule refuses, which only a person's edit ever asks for.
+        static let forbiddenAmount = 99_999
         let name = "payments"
         let model: TurnModel
         let ledger: Locked<[Execution]>
@@ -76,7 +79,9 @@ import Testing
         func run(_ input: String, context: RunContext) async throws -> AgentRunResult {
             var controls = AgentControls()
             controls.retry = .none
-            controls.governance = ToolGovernance(policies: ["transfer": ToolPolicy(permissions: [.spend], approval: .always)], granted: [.read, .spend])
+            var transfer = ToolPolicy(permissions: [.spend], approval: .always)
+            transfer.argumentRules = [.deny("/amount", values: [.number(Double(Self.forbiddenAmount))])]
+            controls.governance = ToolGovernance(policies: ["transfer": transfer], granted: [.read, .spend])
             var configuration = AgentConfiguration()
             configuration.toolConcurrency = toolConcurrency
             configuration.inDoubtPolicy = .askHuman
@@ -87,7 +92,7 @@ import Testing
     }
 
     enum Choice: Sendable {
-        case approve, edit, deny
+        case approve, edit, editAgainstTheRules, deny
     }
 
     /// What the generator picked for one scenario.
@@ -96,6 +101,8 @@ import Testing
         var choices: [String: Choice]
         var toolConcurrency: Int
         var crashes: [Int]
+        /// Whether each crash comes just after a write committed, rather than instead of it.
+        var crashesAfterWrites: [Bool]
     }
 
     static func scenario(_ number: Int, dice: inout SeededRandomGenerator) -> Scenario {
@@ -107,7 +114,7 @@ import Testing
                 let reference = "s\(number)t\(turn)c\(index)"
                 if Bool.random(using: &dice) || index == 0 {
                     calls.append(ToolCall(id: "c\(turn)-\(index)", name: "transfer", arguments: #"{"amount":\#(Int.random(in: 1...500, using: &dice)),"reference":"\#(reference)"}"#))
-                    choices[reference] = [Choice.approve, .edit, .deny].randomElement(using: &dice)
+                    choices[reference] = [Choice.approve, .edit, .editAgainstTheRules, .deny].randomElement(using: &dice)
                 } else {
                     calls.append(ToolCall(id: "c\(turn)-\(index)", name: "lookup", arguments: #"{"reference":"\#(reference)"}"#))
                 }
@@ -115,7 +122,8 @@ import Testing
             turns.append(calls)
         }
         let crashes = (0..<Int.random(in: 0...4, using: &dice)).map { _ in Int.random(in: 1...10, using: &dice) }
-        return Scenario(turns: turns, choices: choices, toolConcurrency: Int.random(in: 1...3, using: &dice), crashes: crashes)
+        let after = crashes.map { _ in Bool.random(using: &dice) }
+        return Scenario(turns: turns, choices: choices, toolConcurrency: Int.random(in: 1...3, using: &dice), crashes: crashes, crashesAfterWrites: after)
     }
 
     static func reference(in arguments: String) -> String? {
@@ -126,6 +134,8 @@ import Testing
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         var dice = SeededRandomGenerator(seed: 20_261_122)
         var crashesSeen = 0
+        var crashesAfterWritesSeen = 0
+        var editsRefused = 0
         var inDoubtSeen = 0
         for number in 0..<100 {
             let scenario = Self.scenario(number, dice: &dice)
@@ -133,7 +143,7 @@ import Testing
             let workflow = PaymentsAgent(model: TurnModel(turns: scenario.turns), ledger: ledger, toolConcurrency: scenario.toolConcurrency)
             let runID = "pay-\(number)"
             _ = try await store.createRun(NewRun(id: runID, workflow: workflow.name, input: .string("pay the invoices"), tenant: nil, deadline: nil))
-            var crashes = scenario.crashes
+            var crashes = Array(zip(scenario.crashes, scenario.crashesAfterWrites))
             var decided: [String: ApprovalDecision] = [:]
             var record = try #require(try await store.run(id: runID))
             var rounds = 0
@@ -141,13 +151,15 @@ import Testing
                 rounds += 1
                 try #require(rounds < 60, "scenario \(number) does not finish")
                 // A process that may die after some writes.
-                let crashing = CrashingRunStore(store, writesBeforeCrash: crashes.isEmpty ? nil : crashes.removeFirst())
+                let crash = crashes.isEmpty ? nil : crashes.removeFirst()
+                let crashing = CrashingRunStore(store, writesBeforeCrash: crash?.0, crashAfterWrite: crash?.1 ?? false)
                 let runtime = DurableRuntime(
                     store: crashing, workflows: [AnyWorkflow(workflow)], owner: CrashingRunStore.deadOwner("s\(number)r\(rounds)"))
                 do {
                     _ = try await runtime.run(runID)
                 } catch is CrashingRunStore.SimulatedCrash {
                     crashesSeen += 1
+                    if crash?.1 == true { crashesAfterWritesSeen += 1 }
                 }
                 record = try #require(try await store.run(id: runID))
                 guard record.status == .waiting else { continue }
@@ -170,6 +182,8 @@ import Testing
                         switch scenario.choices[reference] {
                         case .approve?: decision = .approve
                         case .edit?: decision = .approveWithArguments(#"{"amount":7777,"reference":"\#(reference)"}"#)
+                        case .editAgainstTheRules?:
+                            decision = .approveWithArguments(#"{"amount":\#(PaymentsAgent.forbiddenAmount),"reference":"\#(reference)"}"#)
                         case .deny?, nil: decision = .deny(reason: "no transfer for \(reference)")
                         }
                         decided[reference] = decision
@@ -193,8 +207,14 @@ import Testing
                 case .approve?:
                     #expect(ran.count == 1, "scenario \(number): \(reference) approved once, ran \(ran.count) times")
                     #expect(ran.first.map { $0.amount } == (try JSONValue(parsing: call.arguments))["amount"]?.intValue)
-                case .approveWithArguments?:
-                    #expect(ran.map { $0.amount } == [7777], "scenario \(number): \(reference) ran \(ran.map { $0.amount })")
+                case .approveWithArguments(let edited)?:
+                    if edited.contains("\(PaymentsAgent.forbiddenAmount)") {
+                        editsRefused += 1
+                        #expect(ran.isEmpty, "scenario \(number): \(reference) ran with arguments that break the rule")
+                        #expect(results[call.id]?.content.hasPrefix("Refused by policy: ") == true, "scenario \(number): \(String(describing: results[call.id]))")
+                    } else {
+                        #expect(ran.map { $0.amount } == [7777], "scenario \(number): \(reference) ran \(ran.map { $0.amount })")
+                    }
                 case .deny(let reason)?:
                     #expect(ran.isEmpty, "scenario \(number): \(reference) was denied, ran \(ran.count) times")
                     #expect(results[call.id]?.content == "Denied by tester: \(reason)")
@@ -208,6 +228,8 @@ import Testing
         #expect(verification.isIntact)
         // The generator reached the cases that matter.
         #expect(crashesSeen >= 50, "\(crashesSeen) crashes")
+        #expect(crashesAfterWritesSeen >= 20, "\(crashesAfterWritesSeen) crashes just after a write")
+        #expect(editsRefused >= 10, "\(editsRefused) edits against the rules")
         #expect(inDoubtSeen >= 2, "\(inDoubtSeen) calls in doubt")
     }
 }
