@@ -46,8 +46,9 @@ public final class PostgresRunStore: RunStore {
         /// it (its lease lapsed, or its process is gone) without finishing a step, before it is
         /// quarantined: failed into the dead-letter queue, so that a run that crashes whoever runs
         /// it does not take every worker down in turn. Finishing a step starts the count again.
-        /// Default: 5.
-        public var maxRecoveries: Int = 5
+        /// Default: 50 — well past what deploys and kills do to a healthy run (a process killed
+        /// before it finishes its first step after a restart counts too).
+        public var maxRecoveries: Int = 50
         /// The key of a keyed audit chain (HMAC-SHA256), such as ``KeelRuntime/AuditKey/fromEnvironment(_:)``.
         /// Default: none (a SHA-256 chain).
         public var auditKey: AuditKey?

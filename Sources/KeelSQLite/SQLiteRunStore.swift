@@ -28,8 +28,9 @@ public final class SQLiteRunStore: RunStore {
         /// it (its lease lapsed, or its process is gone) without finishing a step, before it is
         /// quarantined: failed into the dead-letter queue, so that a run that crashes whoever runs
         /// it does not take every worker down in turn. Finishing a step starts the count again.
-        /// Default: 5.
-        public var maxRecoveries: Int = 5
+        /// Default: 50 — well past what deploys and kills do to a healthy run (a process killed
+        /// before it finishes its first step after a restart counts too).
+        public var maxRecoveries: Int = 50
         /// The most the file may grow to, in bytes (SQLite's `max_page_count`). A write that needs
         /// more fails with ``KeelRuntime/StoreError/Code/unavailable`` and loses nothing already
         /// written — as a full disk does: a run being written is given back, and resumes once

@@ -9,12 +9,17 @@ extension EnduranceTests {
     /// Two `keel worker` processes on PostgreSQL, one of them behind a TCP proxy. That one is cut
     /// off by a partition (its connections stay open and carry nothing) past its lease, then let
     /// back with its late writes still queued; frozen with SIGSTOP past its lease and thawed; and
-    /// has every connection cut. The other worker takes its runs over each time. Afterwards:
+    /// has every connection cut. The other worker takes its runs over each time: each phase
+    /// submits as many runs as the two workers have slots, so the other one has room for the
+    /// cut-off worker's runs once their leases lapse (runs never started come first). Afterwards:
     /// every run completed with each of its steps journaled once, journal epochs only increase
     /// (no write of an older lease landed after a newer one), and finished runs stay as they are.
     @Suite(.timeLimit(.minutes(15))) struct Partition {
-        let runs = 24
+        /// Runs per phase: the slots of both workers.
+        let batch = 8
+        let phases = 3
         let sections = 10
+        var runs: Int { batch * phases }
 
         func worker(_ url: String, log: URL) throws -> BackgroundKeel {
             try BackgroundKeel(
@@ -65,9 +70,17 @@ extension EnduranceTests {
                 settings.operationTimeout = .seconds(60)
                 let store = try await PostgresRunStore.connect(settings)
                 let template = try #require(try await store.run(id: "run-1"))
-                for number in 2...runs {
-                    _ = try await store.createRun(NewRun(id: "run-\(number)", workflow: template.workflow, input: template.input))
+                /// Submits phase `phase`'s runs, and waits until the runs before them are done.
+                func submit(phase: Int) async throws {
+                    let deadline = ContinuousClock.now + .seconds(120)
+                    while try await store.listRuns(RunQuery(statuses: [.completed], limit: 1_000)).count < (phase - 1) * batch, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    for number in ((phase - 1) * batch + 1)...(phase * batch) where number > 1 {
+                        _ = try await store.createRun(NewRun(id: "run-\(number)", workflow: template.workflow, input: template.input))
+                    }
                 }
+                try await submit(phase: 1)
                 let cutOff = try worker(proxied, log: work.appendingPathComponent("behind-proxy.log"))
                 let steady = try worker(url, log: work.appendingPathComponent("direct.log"))
 
@@ -80,12 +93,14 @@ extension EnduranceTests {
                 proxy.mode = .pass  // its queued writes arrive late
 
                 // Frozen past the lease, then thawed.
+                try await submit(phase: 2)
                 let frozen = try await waitUntilBusy(cutOff.child.pid, store)
                 cutOff.freeze()
                 try await Task.sleep(for: .seconds(6))
                 cutOff.resume()
 
                 // Every connection cut at once.
+                try await submit(phase: 3)
                 _ = try await waitUntilBusy(cutOff.child.pid, store)
                 proxy.cutAll()
 

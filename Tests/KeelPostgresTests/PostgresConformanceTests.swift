@@ -13,8 +13,9 @@ func freshStore() async throws -> (PostgresRunStore, String) {
 
 /// A store with room for a loaded machine: the suites beside this one keep both cores busy, and
 /// a connection that takes more than the default 10 s is slow, not broken.
-func connectForTests(_ url: String) async throws -> PostgresRunStore {
+func connectForTests(_ url: String, maxRecoveries: Int? = nil) async throws -> PostgresRunStore {
     var configuration = try PostgresRunStore.Configuration(url: url)
+    if let maxRecoveries { configuration.maxRecoveries = maxRecoveries }
     configuration.connectTimeout = .seconds(60)
     configuration.operationTimeout = .seconds(60)
     configuration.maximumConnections = 4
@@ -24,7 +25,8 @@ func connectForTests(_ url: String) async throws -> PostgresRunStore {
 @Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresConformanceTests {
     @Test(arguments: RunStoreConformance.checks)
     func postgresConforms(_ check: RunStoreConformance.Check) async throws {
-        let (store, url) = try await freshStore()
+        let url = try await PostgresTestCluster.shared().createDatabase()
+        let store = try await connectForTests(url, maxRecoveries: RunStoreConformance.maxRecoveries)
         let others = Locked<[PostgresRunStore]>([])
         try await check.run(RunStoreConformance.StoreUnderTest(store: store, openAnother: {
             let another = try await connectForTests(url)

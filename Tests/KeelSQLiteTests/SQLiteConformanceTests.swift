@@ -13,8 +13,11 @@ func temporaryStorePath(_ name: String = "keel.db") throws -> String {
     @Test(arguments: RunStoreConformance.checks)
     func sqliteConforms(_ check: RunStoreConformance.Check) async throws {
         let path = try temporaryStorePath()
-        let store = try SQLiteRunStore(path: path)
-        try await check.run(RunStoreConformance.StoreUnderTest(store: store, openAnother: { try SQLiteRunStore(path: path) }))
+        var configuration = SQLiteRunStore.Configuration()
+        configuration.maxRecoveries = RunStoreConformance.maxRecoveries
+        let settings = configuration
+        let store = try SQLiteRunStore(path: path, configuration: settings)
+        try await check.run(RunStoreConformance.StoreUnderTest(store: store, openAnother: { try SQLiteRunStore(path: path, configuration: settings) }))
     }
 
     @Test(arguments: SpendLedgerConformance.checks)

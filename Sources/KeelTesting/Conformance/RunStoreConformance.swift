@@ -48,6 +48,10 @@ public enum RunStoreConformance {
         }
     }
 
+    /// The `maxRecoveries` a store under test must be opened with: the quarantine check takes a
+    /// run over that many times, then once more.
+    public static let maxRecoveries = 5
+
     static let owner = RunOwner(id: "conformance/1/a")
     static let otherOwner = RunOwner(id: "conformance/2/b")
 
@@ -126,7 +130,7 @@ public enum RunStoreConformance {
             for number in 4...8 {
                 lease = try await takeover(number).orFail("takeover \(number - 3) after a finished step")
             }
-            try expect(try await takeover(9) == nil, "the sixth takeover in a row without progress quarantines the run instead")
+            try expect(try await takeover(9) == nil, "the sixth takeover in a row without progress quarantines the run (open the store with maxRecoveries = \(maxRecoveries))")
             let record = try await store.run(id: "q")
             try expect(record?.status == .failed && record?.failure?.code == "quarantined", "a quarantined run is failed as quarantined, got \(String(describing: record))")
             let letters = try await store.deadLetters(includeResolved: false, limit: 10)

@@ -49,11 +49,12 @@ public enum SpendLedgerConformance {
         Check(name: "a renewed reservation outlives its first lifetime; a settled one cannot be renewed") { ledger in
             let scope = SpendScope.tenant("renewal", on: Date())
             let cap = Budget(maxTokens: 500)
-            guard let reservation = try await reserved(ledger, Spend(tokens: 400), scope, cap: cap, ttl: .seconds(1)) else {
+            // Five seconds, so that a loaded machine renews it before it lapses.
+            guard let reservation = try await reserved(ledger, Spend(tokens: 400), scope, cap: cap, ttl: .seconds(5)) else {
                 throw RunStoreConformance.Failure(description: "the first reservation must fit")
             }
             try expect(try await ledger.renew(reservation, ttl: .seconds(60)), "a live reservation renews")
-            try await Task.sleep(for: .milliseconds(1_500))
+            try await Task.sleep(for: .milliseconds(5_500))
             try expect(try await reserved(ledger, Spend(tokens: 400), scope, cap: cap) == nil, "a renewed reservation still holds after its first lifetime")
             try await ledger.settle(reservation, actual: Spend(tokens: 400))
             try expect(try await !ledger.renew(reservation, ttl: .seconds(60)), "a settled reservation is gone")
