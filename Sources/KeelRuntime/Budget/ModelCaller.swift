@@ -52,7 +52,7 @@ struct ModelCaller: Sendable {
             admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
         }
         let billed = BilledAttempts(controls: spend ?? SpendControls(), request: request, models: candidates)
-        let readmit = readmission(admission, billed: billed)
+        let readmit = readmission(admission, request: request, billed: billed)
         let response: ChatResponse
         var latency: Duration?
         let settles = admission?.reservation != nil && context.map { spend?.ledger as AnyObject === $0.store as AnyObject } == true
@@ -102,21 +102,13 @@ struct ModelCaller: Sendable {
     /// The check before each retry: a retry after an attempt the provider billed is a new call
     /// with a new worst case, so it must fit the run's cap after what was billed, and it holds a
     /// reservation of its own against the tenant's — or the caps could be passed by retries.
-    private func readmission(_ admission: SpendAdmission?, billed: BilledAttempts) -> Readmission {
-        guard let admission, let spend, spend.isLimited else { return Readmission(check: nil) }
-        let (spentBefore, runID) = (runSpent, runID)
+    private func readmission(_ admission: SpendAdmission?, request: ChatRequest, billed: BilledAttempts) -> Readmission {
+        guard admission != nil, let spend, spend.isLimited else { return Readmission(check: nil) }
+        let (spentBefore, runID, models) = (runSpent, runID, servingModels(of: model))
         return Readmission { held in
-            let worst = admission.worstCase
-            let spent = spentBefore + billed.spend
-            if let cap = spend.runBudget, !cap.allows(worst, after: spent) {
-                throw BudgetExceeded(scope: .run(runID), limit: cap, spent: spent, worstCase: worst)
-            }
-            if let tenant = spend.tenant, let cap = spend.tenantDailyBudget, cap.isLimited {
-                switch try await spend.ledger.reserve(worst, in: .tenant(tenant, on: Date()), cap: cap, ttl: spend.reservationLifetime) {
-                case .success(let reservation): held(reservation)
-                case .failure(let refusal): throw refusal
-                }
-            }
+            // The same admission as the first attempt's, after what the billed attempts cost.
+            let again = try await spend.admit(request, models: models, runID: runID, runSpent: spentBefore + billed.spend)
+            if let reservation = again.reservation { held(reservation) }
         } billedFailures: {
             billed.failures
         }
