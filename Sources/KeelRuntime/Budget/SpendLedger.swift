@@ -48,63 +48,78 @@ public struct SpendReservation: Sendable, Hashable {
 
 /// A ``SpendLedger`` for one process.
 public final class InMemorySpendLedger: SpendLedger {
-    private struct State {
-        var spent: [SpendScope: Spend] = [:]
-        var reservations: [String: (SpendReservation, ContinuousClock.Instant)] = [:]
-        var alerts: Set<String> = []
-        var quotas: [String: Int] = [:]
-        var nextID = 0
-    }
-
-    private let state = Mutex(State())
+    private let book = Mutex(SpendBook())
 
     public init() {}
 
     public func reserve(_ amount: Spend, in scope: SpendScope, cap: Budget, ttl: Duration) async throws -> Result<SpendReservation, BudgetExceeded> {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            state.reservations = state.reservations.filter { $0.value.1 > now }
-            let held = state.reservations.values.filter { $0.0.scope == scope }.reduce(Spend.zero) { $0 + $1.0.amount }
-            let spent = state.spent[scope] ?? .zero
-            guard cap.allows(amount, after: spent + held) else {
-                return .failure(BudgetExceeded(scope: scope, limit: cap, spent: spent + held, worstCase: amount))
-            }
-            state.nextID += 1
-            let reservation = SpendReservation(id: "r\(state.nextID)", scope: scope, amount: amount)
-            state.reservations[reservation.id] = (reservation, now + ttl)
-            return .success(reservation)
-        }
+        book.withLock { $0.reserve(amount, in: scope, cap: cap, ttl: ttl) }
     }
 
     public func renew(_ reservation: SpendReservation, ttl: Duration) async throws -> Bool {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            guard let held = state.reservations[reservation.id], held.1 > now else { return false }
-            state.reservations[reservation.id] = (held.0, now + ttl)
-            return true
-        }
+        book.withLock { $0.renew(reservation, ttl: ttl) }
     }
 
     public func settle(_ reservation: SpendReservation, actual: Spend) async throws {
-        state.withLock { state in
-            state.reservations.removeValue(forKey: reservation.id)
-            state.spent[reservation.scope, default: .zero] += actual
-        }
+        book.withLock { $0.settle(reservation, actual: actual) }
     }
 
     public func spent(in scope: SpendScope) async throws -> Spend {
-        state.withLock { $0.spent[scope] ?? .zero }
+        book.withLock { $0.spent[scope] ?? .zero }
     }
 
     public func markAlertFired(in scope: SpendScope, threshold: Double) async throws -> Bool {
-        state.withLock { $0.alerts.insert("\(scope.key)@\(threshold)").inserted }
+        book.withLock { $0.markAlertFired(in: scope, threshold: threshold) }
     }
 
     public func consumeQuota(_ key: String, limit: Int) async throws -> Bool {
-        state.withLock { state in
-            guard state.quotas[key, default: 0] < limit else { return false }
-            state.quotas[key, default: 0] += 1
-            return true
+        book.withLock { $0.consumeQuota(key, limit: limit) }
+    }
+}
+
+/// The bookkeeping of a ledger held in memory — settled spending, reservations with their expiry,
+/// alert marks and quotas — for ``InMemorySpendLedger`` and ``InMemoryRunStore``, which keep it
+/// under their own locks.
+struct SpendBook {
+    var spent: [SpendScope: Spend] = [:]
+    private var reservations: [String: (SpendReservation, ContinuousClock.Instant)] = [:]
+    private var alerts: Set<String> = []
+    private var quotas: [String: Int] = [:]
+    private var nextID = 0
+
+    mutating func reserve(_ amount: Spend, in scope: SpendScope, cap: Budget, ttl: Duration) -> Result<SpendReservation, BudgetExceeded> {
+        let now = ContinuousClock.now
+        reservations = reservations.filter { $0.value.1 > now }
+        let held = reservations.values.filter { $0.0.scope == scope }.reduce(Spend.zero) { $0 + $1.0.amount }
+        let spentSoFar = spent[scope] ?? .zero
+        guard cap.allows(amount, after: spentSoFar + held) else {
+            return .failure(BudgetExceeded(scope: scope, limit: cap, spent: spentSoFar + held, worstCase: amount))
         }
+        nextID += 1
+        let reservation = SpendReservation(id: "r\(nextID)", scope: scope, amount: amount)
+        reservations[reservation.id] = (reservation, now + ttl)
+        return .success(reservation)
+    }
+
+    mutating func renew(_ reservation: SpendReservation, ttl: Duration) -> Bool {
+        let now = ContinuousClock.now
+        guard let held = reservations[reservation.id], held.1 > now else { return false }
+        reservations[reservation.id] = (held.0, now + ttl)
+        return true
+    }
+
+    mutating func settle(_ reservation: SpendReservation, actual: Spend) {
+        reservations.removeValue(forKey: reservation.id)
+        spent[reservation.scope, default: .zero] += actual
+    }
+
+    mutating func markAlertFired(in scope: SpendScope, threshold: Double) -> Bool {
+        alerts.insert("\(scope.key)@\(threshold)").inserted
+    }
+
+    mutating func consumeQuota(_ key: String, limit: Int) -> Bool {
+        guard quotas[key, default: 0] < limit else { return false }
+        quotas[key, default: 0] += 1
+        return true
     }
 }

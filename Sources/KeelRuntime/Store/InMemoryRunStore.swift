@@ -1,0 +1,367 @@
+import Foundation
+import KeelCore
+import Synchronization
+
+/// A ``RunStore`` held in this process's memory: what backs a run that need not survive the
+/// process — ``Agent/run(_:observer:)``, tests, previews — so that it is the same code as a
+/// durable run, with the same journal, fencing, signals, approvals, audit chain and spend ledger.
+///
+/// It keeps the rules the database stores keep (it passes `RunStoreConformance`), under one lock:
+/// each operation is one transaction. Nothing survives the process; an owner's liveness is judged
+/// as the file stores judge it, so a run whose process is gone cannot be in this store at all.
+public final class InMemoryRunStore: RunStore, SpendLedger {
+    struct Signal {
+        var id: Int
+        var name: String
+        var payload: JSONValue
+        var idempotencyKey: String?
+        var consumed: Bool
+    }
+
+    struct StoredRun {
+        var record: RunRecord
+        var recoveries = 0
+        var journal: [Int: JournalEntry] = [:]
+        var signals: [Signal] = []
+    }
+
+    struct State {
+        var runs: [String: StoredRun] = [:]
+        var deadLetters: [String: DeadLetter] = [:]
+        var approvals: [String: ApprovalRecord] = [:]
+        var audit: [AuditEntry] = []
+        var book = SpendBook()
+        var nextSignal = 0
+    }
+
+    let state = Mutex(State())
+    let maxRecoveries: Int
+    let auditKey: AuditKey?
+
+    /// An empty store. `maxRecoveries` and `auditKey` mean what they mean for the database stores.
+    public init(maxRecoveries: Int = 50, auditKey: AuditKey? = nil) {
+        self.maxRecoveries = max(1, maxRecoveries)
+        self.auditKey = auditKey
+    }
+
+    // MARK: Runs
+
+    public func createRun(_ run: NewRun) async throws -> (record: RunRecord, created: Bool) {
+        try state.withLock { state in
+            if let existing = state.runs[run.id]?.record {
+                guard existing.workflow == run.workflow else {
+                    throw StoreError(.conflict, "run id '\(run.id)' already belongs to a '\(existing.workflow)' run")
+                }
+                return (existing, false)
+            }
+            let now = Date()
+            let record = RunRecord(
+                id: run.id, workflow: run.workflow, input: run.input, status: .pending, tenant: run.tenant, deadline: run.deadline, createdAt: now,
+                updatedAt: now)
+            state.runs[run.id] = StoredRun(record: record)
+            return (record, true)
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        state.withLock { $0.runs[id]?.record }
+    }
+
+    public func listRuns(_ query: RunQuery) async throws -> [RunRecord] {
+        state.withLock { state in
+            let matching = state.runs.values.map(\.record).filter { run in
+                (query.statuses.map { $0.isEmpty || $0.contains(run.status) } ?? true)
+                    && (query.workflow.map { $0 == run.workflow } ?? true) && (query.tenant.map { $0 == run.tenant } ?? true)
+            }
+            let newestFirst = matching.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
+            return Array(newestFirst.prefix(max(0, query.limit)))
+        }
+    }
+
+    public func journal(runID: String) async throws -> [JournalEntry] {
+        state.withLock { $0.runs[runID].map { $0.journal.values.sorted { $0.sequence < $1.sequence } } ?? [] }
+    }
+
+    // MARK: Leases
+
+    public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
+        state.withLock { state in
+            guard let run = state.runs[runID]?.record else { return .notFound }
+            if run.status.isFinished { return .finished(run) }
+            let now = Date()
+            if run.status == .running, let current = run.owner, current != owner.id, let expires = run.leaseExpiresAt, expires > now,
+                !RunOwner.isDeadLocally(current)
+            {
+                return .busy(owner: current, until: expires)
+            }
+            guard let (lease, record) = take(&state, runID, owner: owner, leaseDuration: leaseDuration, now: now) else {
+                return .finished(state.runs[runID]?.record ?? run)
+            }
+            return .claimed(lease, record)
+        }
+    }
+
+    public func claimNextRunnable(owner: RunOwner, leaseDuration: Duration, workflows: Set<String>?) async throws -> (Lease, RunRecord)? {
+        state.withLock { state in
+            let now = Date()
+            func runnable(_ stored: StoredRun) -> Bool {
+                let run = stored.record
+                guard workflows.map({ $0.contains(run.workflow) }) ?? true else { return false }
+                switch run.status {
+                case .pending: return true
+                case .waiting:
+                    if let wake = run.wakeAt, wake <= now { return true }
+                    return stored.signals.contains { !$0.consumed && !ApprovalRecord.isReservedSignalName($0.name) && run.waitingFor.contains($0.name) }
+                case .running: return run.leaseExpiresAt.map { $0 < now } ?? true
+                default: return false
+                }
+            }
+            let candidates = state.runs.values.filter(runnable).map(\.record).sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }
+            for run in candidates {
+                if let taken = take(&state, run.id, owner: owner, leaseDuration: leaseDuration, now: now) { return taken }
+            }
+            // Runs whose owner died on this host can be taken before their lease expires.
+            let orphans = state.runs.values.map(\.record).filter { run in
+                run.status == .running && (workflows.map { $0.contains(run.workflow) } ?? true) && run.owner.map(RunOwner.isDeadLocally) == true
+            }
+            for run in orphans.sorted(by: { $0.updatedAt < $1.updatedAt }) {
+                if let taken = take(&state, run.id, owner: owner, leaseDuration: leaseDuration, now: now) { return taken }
+            }
+            return nil
+        }
+    }
+
+    public func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease {
+        try state.withLock { state in
+            try Self.checkLease(state, lease)
+            var renewed = lease
+            renewed.expiresAt = Date().addingTimeInterval(leaseDuration.timeInterval)
+            state.runs[lease.runID]?.record.leaseExpiresAt = renewed.expiresAt
+            return renewed
+        }
+    }
+
+    /// Marks the run running under a new epoch — or quarantines it (see ``RunStore/claim(runID:owner:leaseDuration:)``)
+    /// and returns `nil`.
+    private func take(_ state: inout State, _ runID: String, owner: RunOwner, leaseDuration: Duration, now: Date) -> (Lease, RunRecord)? {
+        guard var stored = state.runs[runID] else { return nil }
+        if stored.record.status == .running { stored.recoveries += 1 }
+        if stored.recoveries > maxRecoveries {
+            let failure = RunFailure.quarantined(after: stored.recoveries, lastOwner: stored.record.owner)
+            stored.record.finish(.failed, output: nil, failure: failure, at: now)
+            state.runs[runID] = stored
+            Self.deadLetter(&state, runID: runID, failure)
+            return nil
+        }
+        let expires = now.addingTimeInterval(leaseDuration.timeInterval)
+        stored.record.status = .running
+        stored.record.owner = owner.id
+        stored.record.leaseExpiresAt = expires
+        stored.record.epoch += 1
+        stored.record.updatedAt = now
+        state.runs[runID] = stored
+        return (Lease(runID: runID, owner: owner.id, epoch: stored.record.epoch, expiresAt: expires), stored.record)
+    }
+
+    /// Throws ``StoreError/Code/leaseLost`` unless the run is still running under this lease.
+    static func checkLease(_ state: State, _ lease: Lease) throws {
+        guard let run = state.runs[lease.runID]?.record else { throw StoreError(.notFound, "no run '\(lease.runID)'") }
+        guard run.epoch == lease.epoch, run.owner == lease.owner, run.status == .running else {
+            let reason = run.status == .cancelled ? "was cancelled" : "was taken over (epoch \(run.epoch), this writer holds \(lease.epoch))"
+            throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
+        }
+    }
+
+    /// Puts a failed run in the dead-letter queue (again, if it was there before).
+    static func deadLetter(_ state: inout State, runID: String, _ failure: RunFailure) {
+        guard let stored = state.runs[runID] else { return }
+        state.deadLetters[runID] = DeadLetter(
+            runID: runID, workflow: stored.record.workflow, tenant: stored.record.tenant, failure: failure,
+            journalLength: stored.journal.values.count { $0.status == .completed }, createdAt: Date())
+    }
+
+    // MARK: Journal
+
+    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
+        let key = auditKey
+        try state.withLock { state in
+            try Self.checkLease(state, lease)
+            try Self.upsert(&state, entry)
+            state.runs[lease.runID]?.record.updatedAt = Date()
+            // A finished step is progress: the run is not what stops its workers.
+            if entry.status == .completed { state.runs[lease.runID]?.recoveries = 0 }
+            if let settling {
+                state.book.settle(settling, actual: Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0))
+            }
+            Self.appendAudit(&state, audit, key: key)
+        }
+    }
+
+    /// Inserts a started entry, or completes one; a second completion at a position is refused.
+    static func upsert(_ state: inout State, _ entry: JournalEntry) throws {
+        if let existing = state.runs[entry.runID]?.journal[entry.sequence] {
+            guard existing.name == entry.name else {
+                throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(existing.name)', not '\(entry.name)'")
+            }
+            guard existing.status == .started else {
+                throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
+            }
+        }
+        state.runs[entry.runID]?.journal[entry.sequence] = entry
+    }
+
+    public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
+        try state.withLock { state in
+            try Self.checkLease(state, lease)
+            guard var stored = state.runs[lease.runID] else { return }
+            // A signal that arrived (or an approval decided) before the wait leaves the run runnable.
+            let signalled = waitingFor.contains { name in
+                stored.signals.contains { !$0.consumed && $0.name == name && !ApprovalRecord.isReservedSignalName(name) }
+                    || state.approvals.values.contains {
+                        ApprovalRecord.signalName(for: $0.request.id) == name && ($0.status == .approved || $0.status == .denied)
+                    }
+            }
+            stored.record.status = signalled ? .pending : .waiting
+            stored.record.wakeAt = wakeAt
+            stored.record.waitingFor = waitingFor
+            stored.record.owner = nil
+            stored.record.leaseExpiresAt = nil
+            stored.record.updatedAt = Date()
+            stored.recoveries = 0
+            state.runs[lease.runID] = stored
+        }
+    }
+
+    public func finish(_ lease: Lease, status: RunStatus, output: JSONValue?, failure: RunFailure?) async throws {
+        guard status.isFinished else { throw StoreError(.invalidState, "finish needs completed, failed or cancelled, not \(status)") }
+        try state.withLock { state in
+            try Self.checkLease(state, lease)
+            state.runs[lease.runID]?.record.finish(status, output: output, failure: failure, at: Date())
+            if status == .failed, let failure { Self.deadLetter(&state, runID: lease.runID, failure) }
+        }
+    }
+
+    public func release(_ lease: Lease) async throws {
+        try state.withLock { state in
+            try Self.checkLease(state, lease)
+            state.runs[lease.runID]?.record.status = .pending
+            state.runs[lease.runID]?.record.owner = nil
+            state.runs[lease.runID]?.record.leaseExpiresAt = nil
+            state.runs[lease.runID]?.record.updatedAt = Date()
+        }
+    }
+
+    // MARK: Signals
+
+    public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
+        guard !ApprovalRecord.isReservedSignalName(name) else {
+            throw StoreError(.invalidState, "'\(name)' is an approval's signal; decide the approval instead (keel approve or keel deny)")
+        }
+        return try state.withLock { state in
+            guard var stored = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
+            if let idempotencyKey, stored.signals.contains(where: { $0.idempotencyKey == idempotencyKey }) {
+                return false  // sent before: the retry of a send whose reply was lost
+            }
+            guard !stored.record.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(stored.record.status); it takes no more signals") }
+            state.nextSignal += 1
+            stored.signals.append(Signal(id: state.nextSignal, name: name, payload: payload, idempotencyKey: idempotencyKey, consumed: false))
+            if stored.record.status == .waiting, stored.record.waitingFor.contains(name) {
+                stored.record.status = .pending
+                stored.record.updatedAt = Date()
+            }
+            state.runs[runID] = stored
+            return true
+        }
+    }
+
+    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
+        try state.withLock { state in
+            try Self.checkLease(state, lease)
+            guard let index = state.runs[runID]?.signals.firstIndex(where: { $0.name == name && !$0.consumed }),
+                let payload = state.runs[runID]?.signals[index].payload
+            else { return nil }
+            let now = Date()
+            try Self.upsert(
+                &state,
+                JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .completed, result: payload, startedAt: now, completedAt: now))
+            state.runs[runID]?.signals[index].consumed = true
+            return payload
+        }
+    }
+
+    // MARK: Cancel, reopen, fork
+
+    public func cancel(runID: String) async throws -> RunRecord {
+        try state.withLock { state in
+            guard var run = state.runs[runID]?.record else { throw StoreError(.notFound, "no run '\(runID)'") }
+            guard !run.status.isFinished else { return run }
+            // A new epoch fences off the owner, if any: its next write is refused.
+            run.epoch += 1
+            run.finish(.cancelled, output: nil, failure: nil, at: Date())
+            state.runs[runID]?.record = run
+            return run
+        }
+    }
+
+    public func reopen(runID: String) async throws -> RunRecord {
+        try state.withLock { state in
+            guard var stored = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
+            switch stored.record.status {
+            case .failed, .cancelled:
+                let now = Date()
+                stored.record.status = .pending
+                stored.record.failure = nil
+                stored.record.updatedAt = now
+                stored.recoveries = 0
+                state.runs[runID] = stored
+                if state.deadLetters[runID]?.resolvedAt == nil { state.deadLetters[runID]?.resolvedAt = now }
+                return stored.record
+            case .completed:
+                throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
+            case .pending, .running, .waiting:
+                return stored.record
+            }
+        }
+    }
+
+    public func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord {
+        try state.withLock { state in
+            guard let source = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
+            guard state.runs[newRunID] == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
+            let length = source.journal.count
+            guard sequence >= 0, sequence <= length else {
+                throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
+            }
+            let completed = source.journal.values.filter { $0.status == .completed }.sorted { $0.sequence > $1.sequence }
+            let before = completed.filter { $0.sequence < sequence }.prefix(256).map { (sequence: $0.sequence, name: $0.name) }
+            let position = JournalEntry.forkPosition(sequence, entriesBefore: Array(before))
+            let now = Date()
+            var record = RunRecord(
+                id: newRunID, workflow: source.record.workflow, input: source.record.input, status: .pending, parentRunID: runID,
+                forkedAt: position, tenant: source.record.tenant, deadline: source.record.deadline, createdAt: now, updatedAt: now)
+            record.epoch = 0
+            var copy = StoredRun(record: record)
+            for entry in completed where entry.sequence < position {
+                var entry = entry
+                entry.runID = newRunID
+                copy.journal[entry.sequence] = entry
+            }
+            state.runs[newRunID] = copy
+            return record
+        }
+    }
+}
+
+extension RunRecord {
+    /// Ends the run with `status`, giving up its lease and waits.
+    mutating func finish(_ status: RunStatus, output: JSONValue?, failure: RunFailure?, at now: Date) {
+        self.status = status
+        self.output = output
+        self.failure = failure
+        owner = nil
+        leaseExpiresAt = nil
+        wakeAt = nil
+        waitingFor = []
+        updatedAt = now
+    }
+}
