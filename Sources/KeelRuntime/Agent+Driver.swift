@@ -2,34 +2,32 @@ import Foundation
 import KeelCore
 
 extension Agent {
-    /// How the loop's calls are carried out.
-    enum Mode {
-        /// Directly; a failed model call ends the run with ``AgentOutcome/modelFailed(_:)``.
-        case inMemory
-        /// As journaled steps of a durable run; a failed model call fails the run (and is retried
-        /// when it resumes).
-        case durable(RunContext)
-
-        var context: RunContext? {
-            if case .durable(let context) = self { return context }
-            return nil
-        }
+    /// What a model call that fails (after its retries and fallbacks) does to the run.
+    enum ModelFailureHandling {
+        /// It ends the loop with ``AgentOutcome/modelFailed(_:)`` (a run kept in memory, which has
+        /// no dead-letter queue to resume from).
+        case endTheLoop
+        /// It fails the run, which is resumed from that call (a durable run: the dead-letter queue
+        /// and `keel runs resume` take it from there).
+        case failTheRun
     }
 
-    /// Performs the loop's actions until it finishes.
+    /// Performs the loop's actions, each as a step of `context`, until it finishes.
     ///
     /// 1. Before a model call the deadline is checked (on replay, the journal says how it was
     ///    decided); ``ModelCaller`` then checks the budgets, retries, times out, journals and
     ///    settles the call.
     /// 2. Tool calls run in parallel under the cap, from the caches where allowed.
-    func drive(_ loop: inout AgentLoop, mode: Mode, observer: (@Sendable (AgentEvent) -> Void)?) async throws -> AgentRunResult {
+    func drive(
+        _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
+    ) async throws -> AgentRunResult {
         let executor = toolExecutor
         let sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
         let identifier = model.identifier
-        let deadline = controls.deadline ?? mode.context?.deadline
+        let deadline = controls.deadline ?? context.deadline
         var caller = ModelCaller(
             model: model, spend: controls.spend, retry: controls.retry, modelTimeout: controls.modelTimeout, random: controls.random,
-            clock: clock, runID: mode.context?.runID ?? UUID().uuidString.lowercased())
+            clock: clock, runID: context.runID)
         var action = loop.start()
         while true {
             // Consumed, so that the pending request does not hold the transcript's storage while
@@ -39,7 +37,7 @@ extension Agent {
                 let number = loop.steps.count + 1
                 let isFinalAnswer = loop.isAskingForFinalAnswer
                 if !isFinalAnswer, let deadline {
-                    let passed = mode.context?.nextJournaledStepName.map { $0.hasPrefix("final-answer-") } ?? (Date() >= deadline)
+                    let passed = context.nextJournaledStepName.map { $0.hasPrefix("final-answer-") } ?? (Date() >= deadline)
                     if passed {
                         action = loop.handle(.deadlinePassed(finalAnswer: controls.finalAnswerAtDeadline))
                         continue
@@ -48,13 +46,12 @@ extension Agent {
                 observer?(.modelCallStarted(step: number))
                 do {
                     let (response, latency) = try await caller.call(
-                        consume request, stepName: isFinalAnswer ? "final-answer-\(number)" : "model-\(number)", context: mode.context,
+                        consume request, stepName: isFinalAnswer ? "final-answer-\(number)" : "model-\(number)", context: context,
                         streaming: configuration.streaming, observer: observer)
                     action = loop.handle(.modelResponded(response, latency: latency))
                 } catch let refusal as BudgetExceeded {
                     action = loop.handle(.budgetRefused(refusal))
-                } catch {
-                    guard case .inMemory = mode else { throw error }
+                } catch where modelFailures == .endTheLoop && !(error is RunSuspension) && !(error is CancellationError) {
                     let failure = ModelFailure(ModelError.classify(error))
                     logger.warning("model call failed", metadata: ["model": "\(identifier)", "code": "\(failure.code)"])
                     action = loop.handle(.modelFailed(failure))
@@ -62,7 +59,7 @@ extension Agent {
             case .runTools(let calls):
                 for call in calls { observer?(.toolCallStarted(call)) }
                 let results = try await runTools(
-                    calls, transcript: loop.transcript, mode: mode, executor: executor, sideEffecting: sideEffecting, caller: &caller)
+                    calls, transcript: loop.transcript, context: context, executor: executor, sideEffecting: sideEffecting, caller: &caller)
                 for result in results { observer?(.toolCallFinished(result)) }
                 action = loop.handle(.toolsFinished(results))
                 if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }

@@ -16,15 +16,14 @@ extension Agent {
     /// 3. Approvals and calls then run in parallel, at most ``AgentConfiguration/toolConcurrency``
     ///    at a time, answered from the caches where allowed.
     func runTools(
-        _ calls: [ToolCall], transcript: Transcript, mode: Mode, executor: ToolExecutor, sideEffecting: Set<String>, caller: inout ModelCaller
+        _ calls: [ToolCall], transcript: Transcript, context: RunContext, executor: ToolExecutor, sideEffecting: Set<String>, caller: inout ModelCaller
     ) async throws -> [ToolResult] {
         let controls = self.controls
         let governance = controls.governance
-        let context = mode.context
-        let runID = context?.runID ?? caller.runID
+        let runID = context.runID
         let slots = governance == nil ? 1 : 3
-        let positions = context.map { Array($0.reserveSequences(calls.count * slots)) } ?? []
-        @Sendable func position(_ index: Int, _ slot: Int) -> Int? { positions.isEmpty ? nil : positions[index * slots + slot] }
+        let positions = Array(context.reserveSequences(calls.count * slots))
+        @Sendable func position(_ index: Int, _ slot: Int) -> Int { positions[index * slots + slot] }
 
         // 1. Policy verdicts, in call order.
         var verdicts = [PolicyVerdict](repeating: PolicyVerdict(), count: calls.count)
@@ -39,11 +38,8 @@ extension Agent {
                         runID: runID, step: position(index, 0), tool: call.name, action: .policy, argumentsDigest: AuditRecord.digest(ofArguments: call.arguments),
                         decision: verdict.refusal.map { "refused: \($0)" } ?? verdict.approvalReason.map { "needs approval: \($0)" } ?? "allowed", actor: "policy")]
                 }
-                let verdict: PolicyVerdict
-                if let context, let sequence = position(index, 0) {
-                    verdict = try await context.step(at: sequence, "policy-\(call.name)-\(call.id)", retry: .none, audit: audit) { _ in await evaluate() }
-                } else {
-                    verdict = await evaluate()
+                let verdict = try await context.step(at: position(index, 0), "policy-\(call.name)-\(call.id)", retry: .none, audit: audit) { _ in
+                    await evaluate()
                 }
                 verdicts[index] = verdict
                 if verdict.refusal == nil {
@@ -68,7 +64,7 @@ extension Agent {
                 return nil
             }
         }
-        if results.contains(where: { $0 == nil }), let context {
+        if results.contains(where: { $0 == nil }) {
             throw context.suspend(RunSuspension(wakeAt: nil, waitingFor: []))
         }
         return results.compactMap { $0 }
@@ -84,8 +80,7 @@ extension Agent {
                     outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok", costUSD: result.isError ? nil : verdict.costUSD)]
             }
             func record(_ result: ToolResult, decision: String) async throws -> ToolResult {
-                guard let context, let sequence = position(index, 2) else { return result }
-                return try await context.step(at: sequence, "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, audit: {
+                return try await context.step(at: position(index, 2), "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, audit: {
                     finished($0, decision: decision, arguments: call.arguments)
                 }) { _ in result }
             }
@@ -118,10 +113,9 @@ extension Agent {
             }
             let approvedCall = ToolCall(id: call.id, name: call.name, arguments: arguments)
             @Sendable func perform(_ key: String) async -> ToolResult {
-                await Self.perform(approvedCall, key: key, runID: context == nil ? nil : runID, executor: executor, controls: controls, earlier: earlier)
+                await Self.perform(approvedCall, key: key, runID: runID, executor: executor, controls: controls, earlier: earlier)
             }
-            guard let context else { return await perform(call.id) }
-            let sequence = position(index, governance == nil ? 0 : 2) ?? 0
+            let sequence = position(index, governance == nil ? 0 : 2)
             let name = "tool-\(call.name)-\(call.id)"
             let audit = { (result: ToolResult) in finished(result, decision: decision, arguments: approvedCall.arguments) }
             if sideEffecting.contains(call.name) {
@@ -218,26 +212,18 @@ extension Agent {
         return policy.argumentRules.lazy.compactMap { $0.check(json) }.first
     }
 
-    /// Waits for a person's decision: durably in a durable run; through the governance's approver
-    /// in memory (or refuses, with no approver).
+    /// Waits durably for a person's decision on a call (a run kept in memory has it decided by
+    /// the governance's approver, or denied; see `InMemoryRun`).
     private func approve(
-        _ call: ToolCall, reason: String, policy: ToolPolicy?, runID: String, sequence: Int?, context: RunContext?
+        _ call: ToolCall, reason: String, policy: ToolPolicy?, runID: String, sequence: Int, context: RunContext
     ) async throws -> ApprovalOutcome {
-        let id = sequence.map { "\(runID):\($0)" } ?? "\(runID):\(call.id)"
         // The time limit runs on the store's clock, which every worker that resumes the run shares.
-        let now = try await context?.store.currentTime() ?? Date()
+        let now = try await context.store.currentTime()
         let request = ApprovalRequest(
-            id: id, kind: .toolCall, runID: runID, sequence: sequence ?? 0, tool: call.name, arguments: call.arguments, reason: reason,
+            id: "\(runID):\(sequence)", kind: .toolCall, runID: runID, sequence: sequence, tool: call.name, arguments: call.arguments, reason: reason,
             expiresAt: policy?.approvalTimeout.map { now.addingTimeInterval($0.timeInterval) },
             onTimeout: policy?.onApprovalTimeout ?? .deny)
-        if let sequence, let context {
-            return try await context.approval(at: sequence, request, alerts: controls.governance?.alerts ?? LogAlertHook())
-        }
-        guard let approver = controls.governance?.approver else {
-            return ApprovalOutcome(decision: .deny(reason: "this call needs approval (\(reason)), and nobody can approve in this run"), decidedBy: "policy", timedOut: false)
-        }
-        let decision = await approver(request)
-        return ApprovalOutcome(decision: decision, decidedBy: "approver", timedOut: false)
+        return try await context.approval(at: sequence, request, alerts: controls.governance?.alerts ?? LogAlertHook())
     }
 
     /// How many calls of each tool earlier steps made that a policy did not refuse.

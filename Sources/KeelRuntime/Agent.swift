@@ -9,8 +9,9 @@ import Logging
 /// print(result.answer ?? result.outcome.kind)
 /// ```
 ///
-/// ``run(_:observer:)`` keeps the run in memory; a durable run (which survives a crash) drives the
-/// same ``AgentLoop`` through journaled steps.
+/// ``run(_:observer:)`` keeps the run in memory; ``run(_:in:observer:)`` makes it durable (it
+/// survives a crash). Both are the same code: the ``AgentLoop`` driven through journaled steps of a
+/// ``RunContext``, whose journal is in memory or in a store.
 public struct Agent: Sendable {
     public var model: any ChatModel
     public var instructions: String?
@@ -62,12 +63,25 @@ public struct Agent: Sendable {
     }
 
     /// Runs a loop that was set up elsewhere (for example over an existing transcript).
+    ///
+    /// The run is kept in memory: the same steps as ``run(_:in:observer:)`` on an
+    /// ``InMemoryRunStore`` that ends with it. A model call that still fails after its retries
+    /// and fallbacks ends it with ``AgentOutcome/modelFailed(_:)``; calls that need approval go
+    /// to ``ToolGovernance/approver`` (or are denied, with none).
     public func run(_ loop: AgentLoop, observer: (@Sendable (AgentEvent) -> Void)? = nil) async -> AgentRunResult {
-        var loop = loop
+        let memory = InMemoryRun(clock: clock, logger: logger, deadline: nil, approver: controls.governance?.approver)
         do {
-            return try await drive(&loop, mode: .inMemory, observer: observer)
+            return try await memory.run { context in
+                // From the start on each pass: a pass after approvals replays the journal.
+                var current = loop
+                do {
+                    return try await drive(&current, in: context, modelFailures: .endTheLoop, observer: observer)
+                } catch where !(error is RunSuspension) {
+                    // Cancelled: the run ends with what it has.
+                    return current.result(outcome: .modelFailed(ModelFailure(ModelError.classify(error))))
+                }
+            }
         } catch {
-            // In memory nothing throws but cancellation; the run ends with what it has.
             return loop.result(outcome: .modelFailed(ModelFailure(ModelError.classify(error))))
         }
     }

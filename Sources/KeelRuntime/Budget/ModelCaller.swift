@@ -33,9 +33,9 @@ struct ModelCaller: Sendable {
         self.runID = runID
     }
 
-    /// Calls the model — as the journal step `stepName` of `context` when given — and returns the
-    /// reply and (in memory) its latency. Throws ``BudgetExceeded`` before calling when the
-    /// request could break a budget; a replayed step is not checked or charged again.
+    /// Calls the model as the journal step `stepName` of `context` and returns the reply and,
+    /// unless the step was replayed, how long it took. Throws ``BudgetExceeded`` before calling
+    /// when the request could break a budget; a replayed step is not checked or charged again.
     ///
     /// Attempts that failed after the provider accepted them (``KeelCore/ModelError/billing``) are
     /// metered too: with the usage the provider reported, or at the call's worst case when it did
@@ -43,23 +43,24 @@ struct ModelCaller: Sendable {
     /// entry), or counted against the budgets when no reply follows. While the call runs, its
     /// tenant reservation is renewed, so it lasts as long as the call.
     mutating func call(
-        _ request: ChatRequest, stepName: String, context: RunContext?, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?
+        _ request: ChatRequest, stepName: String, context: RunContext, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> (ChatResponse, Duration?) {
         let identifier = model.identifier
         let candidates = servingModels(of: model)
+        let replaying = context.nextJournaledStepName != nil
         var admission: SpendAdmission?
-        if context?.nextJournaledStepName == nil, let spend, spend.isLimited {
+        if !replaying, let spend, spend.isLimited {
             admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
         }
         let billed = BilledAttempts(controls: spend ?? SpendControls(), request: request, models: candidates)
         let readmit = readmission(admission, request: request, billed: billed)
         let response: ChatResponse
         var latency: Duration?
-        let settles = admission?.reservation != nil && context.map { spend?.ledger as AnyObject === $0.store as AnyObject } == true
+        let settles = admission?.reservation != nil && spend?.ledger as AnyObject === context.store as AnyObject
         do {
-            if let context {
-                let prices = spend?.prices ?? .defaults
-                response = try await renewing(admission?.reservation) {
+            let prices = spend?.prices ?? .defaults
+            (response, latency) = try await renewing(admission?.reservation) {
+                try await measureThrowing(on: clock) {
                     try await context.step(
                         at: context.reserveSequences(1).lowerBound, stepName, kind: .model,
                         metering: { response in
@@ -72,16 +73,8 @@ struct ModelCaller: Sendable {
                         return try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
                     }
                 }
-            } else {
-                (response, latency) = try await renewing(admission?.reservation) {
-                    try await measureThrowing(on: clock) {
-                        try await retry.run(clock: clock, random: random) { attempt in
-                            try await readmit.beforeAttempt(attempt)
-                            return try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
-                        }
-                    }
-                }
             }
+            if replaying { latency = nil }
         } catch {
             // What the failed attempts were billed counts against the budgets all the same.
             await readmit.releaseHeld(spend?.ledger)

@@ -14,6 +14,6 @@ extension Agent {
     /// resuming it calls the model again from that step.
     public func run(_ prompt: String, in context: RunContext, observer: (@Sendable (AgentEvent) -> Void)? = nil) async throws -> AgentRunResult {
         var loop = AgentLoop(instructions: instructions, prompt: prompt, tools: tools.map(\.definition), configuration: configuration)
-        return try await drive(&loop, mode: .durable(context), observer: observer)
+        return try await drive(&loop, in: context, modelFailures: .failTheRun, observer: observer)
     }
 }

@@ -67,6 +67,9 @@ public struct WorkflowError: Error, Sendable, CustomStringConvertible {
         public static let approvalTimedOut = Code("approval_timed_out")
         /// The run is completed, failed or cancelled.
         public static let finished = Code("finished")
+        /// A run kept in memory was asked to wait for something that cannot come to it (a signal
+        /// from another process).
+        public static let cannotWait = Code("cannot_wait")
         public var description: String { rawValue }
     }
 
