@@ -55,7 +55,7 @@ extension PostgresRunStore {
     public func journal(runID: String) async throws -> [JournalEntry] {
         let logger = self.logger
         return try await read { connection in
-            try await connection.rows("SELECT * FROM keel_journal WHERE run_id = \(runID) ORDER BY sequence", logger: logger).map(Self.decodeEntry)
+            try await connection.rows("SELECT * FROM keel_journal WHERE run_id = \(runID) ORDER BY scope, sequence", logger: logger).map(Self.decodeEntry)
         }
     }
 
@@ -257,7 +257,7 @@ extension PostgresRunStore {
         }
     }
 
-    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
+    public func takeSignal(runID: String, name: String, journaling entry: JournalEntry, lease: Lease) async throws -> JSONValue? {
         let logger = self.logger
         return try await write { connection in
             try await Self.fence(connection, lease, logger: logger)
@@ -270,11 +270,10 @@ extension PostgresRunStore {
             let columns = Columns(row)
             let id: Int = try columns("id")
             let payload = try Self.json(try columns("payload"), what: "signal \(id) payload")
-            try await connection.rows("UPDATE keel_signals SET consumed_sequence = \(sequence) WHERE id = \(id)", logger: logger)
-            let now = Date()
-            let entry = JournalEntry(
-                runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .completed, result: payload, startedAt: now, completedAt: now)
-            try await Self.upsert(connection, entry: entry, lease: lease, logger: logger)
+            try await connection.rows("UPDATE keel_signals SET consumed_sequence = \(entry.sequence) WHERE id = \(id)", logger: logger)
+            var taken = entry
+            taken.result = payload
+            try await Self.upsert(connection, entry: taken, lease: lease, logger: logger)
             return payload
         }
     }
@@ -326,35 +325,26 @@ extension PostgresRunStore {
         return try await write { connection in
             guard try await Self.fetchRun(connection, id: runID, logger: logger) != nil else { throw StoreError(.notFound, "no run '\(runID)'") }
             guard try await Self.fetchRun(connection, id: newRunID, logger: logger) == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
-            let count = try await connection.rows("SELECT COUNT(*) AS n FROM keel_journal WHERE run_id = \(runID)", logger: logger)
+            let count = try await connection.rows("SELECT COUNT(*) AS n FROM keel_journal WHERE run_id = \(runID) AND scope = ''", logger: logger)
             let length: Int = try count.first.map { try Columns($0)("n") } ?? 0
             guard sequence >= 0, sequence <= length else {
                 throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
             }
-            let before = try await connection.rows(
-                """
-                SELECT sequence, name FROM keel_journal WHERE run_id = \(runID) AND sequence < \(sequence) AND status = 'completed'
-                ORDER BY sequence DESC LIMIT 256
-                """, logger: logger
-            ).map { row in
-                let columns = Columns(row)
-                return (sequence: try columns("sequence") as Int, name: try columns("name") as String)
-            }
-            let sequence = JournalEntry.forkPosition(sequence, entriesBefore: before)
+            let completed = try await connection.rows(
+                "SELECT * FROM keel_journal WHERE run_id = \(runID) AND status = 'completed'", logger: logger
+            ).map(Self.decodeEntry)
+            let (sequence, kept) = JournalEntry.forked(completed, at: sequence)
             let now = Date().timeIntervalSince1970
             try await connection.rows(
                 """
                 INSERT INTO keel_runs (id, workflow, input, status, parent_run_id, forked_at, tenant, deadline_at, created_at, updated_at)
                 SELECT \(newRunID), workflow, input, 'pending', id, \(sequence), tenant, deadline_at, \(now), \(now) FROM keel_runs WHERE id = \(runID)
                 """, logger: logger)
-            try await connection.rows(
-                """
-                INSERT INTO keel_journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
-                SELECT \(newRunID), sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, 0
-                FROM keel_journal WHERE run_id = \(runID) AND sequence < \(sequence) AND status = 'completed'
-                """, logger: logger)
+            for entry in kept {
+                var copy = entry
+                copy.runID = newRunID
+                try await Self.insertCopy(connection, entry: copy, logger: logger)
+            }
             return try await Self.requireRun(connection, id: newRunID, logger: logger)
         }
     }
@@ -472,14 +462,15 @@ extension PostgresRunStore {
                     recoveries = CASE WHEN \(entry.status == .completed) THEN 0 ELSE keel_runs.recoveries END
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
             )
-            INSERT INTO keel_journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
-            SELECT fenced.id, \(entry.sequence), \(entry.name), \(entry.kind.rawValue), \(entry.status.rawValue), \(entry.result?.serialized()),
+            INSERT INTO keel_journal (run_id, scope, scope_anchor, sequence, name, kind, status, result, idempotency_key, side_effecting,
+                attempts, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at,
+                epoch)
+            SELECT fenced.id, \(entry.scope), \(entry.scopeAnchor), \(entry.sequence), \(entry.name), \(entry.kind.rawValue), \(entry.status.rawValue), \(entry.result?.serialized()),
                 \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts), \(entry.metering?.model), \(usage?.inputTokens),
                 \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens), \(entry.metering?.costUSD),
                 \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970), \(entry.completedAt?.timeIntervalSince1970), \(lease.epoch)
             FROM fenced
-            ON CONFLICT (run_id, sequence) DO UPDATE SET
+            ON CONFLICT (run_id, scope, sequence) DO UPDATE SET
                 kind = EXCLUDED.kind, status = EXCLUDED.status, result = EXCLUDED.result, idempotency_key = EXCLUDED.idempotency_key,
                 side_effecting = EXCLUDED.side_effecting, attempts = EXCLUDED.attempts, model = EXCLUDED.model,
                 input_tokens = EXCLUDED.input_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
@@ -493,12 +484,28 @@ extension PostgresRunStore {
         // another name.
         try await checkLease(connection, lease, logger: logger)
         let existing = try await connection.rows(
-            "SELECT name FROM keel_journal WHERE run_id = \(entry.runID) AND sequence = \(entry.sequence)", logger: logger)
+            "SELECT name FROM keel_journal WHERE run_id = \(entry.runID) AND scope = \(entry.scope) AND sequence = \(entry.sequence)", logger: logger)
         let name: String = try existing.first.map { try Columns($0)("name") } ?? ""
         guard name == entry.name else {
             throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
         }
         throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
+    }
+
+    /// Writes a completed entry into a new run's journal (a fork), at epoch 0.
+    static func insertCopy(_ connection: PostgresConnection, entry: JournalEntry, logger: Logger) async throws {
+        let usage = entry.metering?.usage
+        try await connection.rows(
+            """
+            INSERT INTO keel_journal (run_id, scope, scope_anchor, sequence, name, kind, status, result, idempotency_key, side_effecting,
+                attempts, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at,
+                epoch)
+            VALUES (\(entry.runID), \(entry.scope), \(entry.scopeAnchor), \(entry.sequence), \(entry.name), \(entry.kind.rawValue),
+                \(entry.status.rawValue), \(entry.result?.serialized()), \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts),
+                \(entry.metering?.model), \(usage?.inputTokens), \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens),
+                \(entry.metering?.costUSD), \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970),
+                \(entry.completedAt?.timeIntervalSince1970), 0)
+            """, logger: logger)
     }
 
     static func fetchRun(_ connection: PostgresConnection, id: String, logger: Logger) async throws -> RunRecord? {
@@ -551,7 +558,8 @@ extension PostgresRunStore {
             result: try result.map { try json($0, what: "journal entry \(sequence) of run '\(runID)'") },
             idempotencyKey: try columns("idempotency_key"), isSideEffecting: try columns("side_effecting"), attempts: try columns("attempts"),
             metering: metering, wakeAt: date(try columns("wake_at")),
-            startedAt: date(try columns("started_at")) ?? Date(timeIntervalSince1970: 0), completedAt: date(try columns("completed_at")))
+            startedAt: date(try columns("started_at")) ?? Date(timeIntervalSince1970: 0), completedAt: date(try columns("completed_at")),
+            scope: try columns("scope"), scopeAnchor: try columns("scope_anchor"))
     }
 
     static func json(_ text: String, what: String) throws -> JSONValue { try StoreCoding.json(text, what: what) }
@@ -562,13 +570,13 @@ extension PostgresRunStore {
 }
 
 extension PostgresRunStore {
-    /// The lease epoch under which each journal entry of a run was last written, in sequence
-    /// order. Fencing means it never decreases along the journal: a worker whose lease was taken
+    /// The lease epoch under which each of the run's own journal entries (outside scopes) was last
+    /// written, in sequence order. Fencing means it never decreases along the journal: a worker whose lease was taken
     /// over cannot write after the worker that took it.
     public func journalEpochs(runID: String) async throws -> [Int] {
         let logger = self.logger
         return try await read { connection in
-            try await connection.rows("SELECT epoch FROM keel_journal WHERE run_id = \(runID) ORDER BY sequence", logger: logger).map { try Columns($0)("epoch") }
+            try await connection.rows("SELECT epoch FROM keel_journal WHERE run_id = \(runID) AND scope = '' ORDER BY sequence", logger: logger).map { try Columns($0)("epoch") }
         }
     }
 }

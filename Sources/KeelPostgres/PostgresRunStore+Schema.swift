@@ -180,6 +180,13 @@ extension PostgresRunStore {
             "ALTER TABLE keel_signals ADD COLUMN idempotency_key TEXT",
             "CREATE UNIQUE INDEX keel_signals_key ON keel_signals (run_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
         ]),
+        Migration(id: "v7 scoped steps", statements: [
+            // A step's address is its scope and its position there.
+            "ALTER TABLE keel_journal ADD COLUMN scope TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE keel_journal ADD COLUMN scope_anchor BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE keel_journal DROP CONSTRAINT keel_journal_pkey",
+            "ALTER TABLE keel_journal ADD PRIMARY KEY (run_id, scope, sequence)",
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

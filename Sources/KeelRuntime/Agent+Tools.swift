@@ -126,7 +126,7 @@ extension Agent {
                     }
                 ) { key in await perform(key) }
             }
-            return try await context.step(at: sequence, name, kind: .tool, retry: .none, audit: audit) { _ in await perform("\(runID):\(sequence)") }
+            return try await context.step(at: sequence, name, kind: .tool, retry: .none, audit: audit) { _ in await perform(context.idempotencyKey(sequence)) }
         }
     }
 
@@ -220,7 +220,7 @@ extension Agent {
         // The time limit runs on the store's clock, which every worker that resumes the run shares.
         let now = try await context.store.currentTime()
         let request = ApprovalRequest(
-            id: "\(runID):\(sequence)", kind: .toolCall, runID: runID, sequence: sequence, tool: call.name, arguments: call.arguments, reason: reason,
+            id: context.idempotencyKey(sequence), kind: .toolCall, runID: runID, sequence: sequence, tool: call.name, arguments: call.arguments, reason: reason,
             expiresAt: policy?.approvalTimeout.map { now.addingTimeInterval($0.timeInterval) },
             onTimeout: policy?.onApprovalTimeout ?? .deny)
         return try await context.approval(at: sequence, request, alerts: controls.governance?.alerts ?? LogAlertHook())

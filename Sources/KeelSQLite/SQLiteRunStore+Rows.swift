@@ -116,9 +116,10 @@ extension SQLiteRunStore {
         let usage = entry.metering?.usage
         try db.cachedStatement(sql: """
             INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (run_id, sequence) DO UPDATE SET
+                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch,
+                scope, scope_anchor)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (run_id, scope, sequence) DO UPDATE SET
                 kind = excluded.kind, status = excluded.status, result = excluded.result, idempotency_key = excluded.idempotency_key,
                 side_effecting = excluded.side_effecting, attempts = excluded.attempts, model = excluded.model,
                 input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
@@ -132,10 +133,12 @@ extension SQLiteRunStore {
             entry.idempotencyKey, entry.isSideEffecting, entry.attempts, entry.metering?.model, usage?.inputTokens,
             usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.metering?.costUSD,
             entry.wakeAt?.timeIntervalSince1970, entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
+            entry.scope, entry.scopeAnchor,
         ])
         guard db.changesCount == 0 else { return }
         // Nothing changed: the position holds a completed step, or a step of another name.
-        let existing = try Row.fetchOne(db, sql: "SELECT status, name FROM journal WHERE run_id = ? AND sequence = ?", arguments: [entry.runID, entry.sequence])
+        let existing = try Row.fetchOne(
+            db, sql: "SELECT status, name FROM journal WHERE run_id = ? AND scope = ? AND sequence = ?", arguments: [entry.runID, entry.scope, entry.sequence])
         let name: String = try existing.map { try Columns($0, in: "journal")("name") } ?? ""
         guard name == entry.name else {
             throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(name)', not '\(entry.name)'")
@@ -162,7 +165,7 @@ extension SQLiteRunStore {
             result: try result.map { try json($0, what: "journal entry \(sequence) of run '\(runID)'") },
             idempotencyKey: column("idempotency_key"), isSideEffecting: column("side_effecting"), attempts: column("attempts"), metering: metering,
             wakeAt: date(column("wake_at")), startedAt: date(column("started_at")) ?? Date(timeIntervalSince1970: 0),
-            completedAt: date(column("completed_at")))
+            completedAt: date(column("completed_at")), scope: column("scope"), scopeAnchor: column("scope_anchor"))
     }
 
     static func json(_ text: String, what: String) throws -> JSONValue { try StoreCoding.json(text, what: what) }

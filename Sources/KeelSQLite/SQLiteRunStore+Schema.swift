@@ -160,6 +160,46 @@ extension SQLiteRunStore {
                 CREATE UNIQUE INDEX signals_key ON signals(run_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v7 scoped steps") { db in
+            // A step's address is its scope and its position there: the key grows a column,
+            // which in SQLite means a new table.
+            try db.execute(sql: """
+                CREATE TABLE journal_v7 (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    scope TEXT NOT NULL DEFAULT '',
+                    sequence INTEGER NOT NULL,
+                    scope_anchor INTEGER NOT NULL DEFAULT 0,
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    result TEXT,
+                    idempotency_key TEXT,
+                    side_effecting INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 1,
+                    model TEXT,
+                    input_tokens INTEGER,
+                    cached_input_tokens INTEGER,
+                    output_tokens INTEGER,
+                    reasoning_tokens INTEGER,
+                    cost_usd REAL,
+                    wake_at REAL,
+                    started_at REAL NOT NULL,
+                    completed_at REAL,
+                    epoch INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, scope, sequence)
+                );
+                INSERT INTO journal_v7 (
+                    run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model, input_tokens,
+                    cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
+                SELECT
+                    run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model, input_tokens,
+                    cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch
+                FROM journal;
+                DROP TABLE journal;
+                ALTER TABLE journal_v7 RENAME TO journal;
+                CREATE INDEX journal_metered ON journal(completed_at) WHERE model IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -168,7 +168,7 @@ public final class SQLiteRunStore: RunStore {
 
     public func journal(runID: String) async throws -> [JournalEntry] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY sequence", arguments: [runID]).map(Self.decodeEntry)
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY scope, sequence", arguments: [runID]).map(Self.decodeEntry)
         }
     }
 
@@ -337,7 +337,7 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
+    public func takeSignal(runID: String, name: String, journaling entry: JournalEntry, lease: Lease) async throws -> JSONValue? {
         try await write { db in
             try Self.checkLease(db, lease)
             guard let row = try Row.fetchOne(
@@ -347,12 +347,10 @@ public final class SQLiteRunStore: RunStore {
             let column = Columns(row, in: "signals")
             let id: Int64 = try column("id")
             let payload = try Self.json(column("payload"), what: "signal \(id) payload")
-            try db.execute(sql: "UPDATE signals SET consumed_sequence = ? WHERE id = ?", arguments: [sequence, id])
-            let now = Date()
-            let entry = JournalEntry(
-                runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .completed, result: payload, startedAt: now,
-                completedAt: now)
-            try Self.upsert(db, entry: entry, epoch: lease.epoch)
+            try db.execute(sql: "UPDATE signals SET consumed_sequence = ? WHERE id = ?", arguments: [entry.sequence, id])
+            var taken = entry
+            taken.result = payload
+            try Self.upsert(db, entry: taken, epoch: lease.epoch)
             return payload
         }
     }
@@ -395,18 +393,13 @@ public final class SQLiteRunStore: RunStore {
         try await write { db in
             guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
             guard try Self.fetchRun(db, id: newRunID) == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
-            let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ?", arguments: [runID]) ?? 0
+            let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ? AND scope = ''", arguments: [runID]) ?? 0
             guard sequence >= 0, sequence <= length else {
                 throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
             }
-            let before = try Row.fetchAll(
-                db, sql: "SELECT sequence, name FROM journal WHERE run_id = ? AND sequence < ? AND status = 'completed' ORDER BY sequence DESC LIMIT 256",
-                arguments: [runID, sequence]
-            ).map { row in
-                let column = Columns(row, in: "journal")
-                return (sequence: try column("sequence") as Int, name: try column("name") as String)
-            }
-            let sequence = JournalEntry.forkPosition(sequence, entriesBefore: before)
+            let completed = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? AND status = 'completed'", arguments: [runID])
+                .map(Self.decodeEntry)
+            let (sequence, kept) = JournalEntry.forked(completed, at: sequence)
             let now = Date().timeIntervalSince1970
             try db.execute(
                 sql: """
@@ -414,15 +407,11 @@ public final class SQLiteRunStore: RunStore {
                     SELECT ?, workflow, input, 'pending', id, ?, tenant, deadline_at, ?, ? FROM runs WHERE id = ?
                     """,
                 arguments: [newRunID, sequence, now, now, run.id])
-            try db.execute(
-                sql: """
-                    INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch)
-                    SELECT ?, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
-                        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, 0
-                    FROM journal WHERE run_id = ? AND sequence < ? AND status = 'completed'
-                    """,
-                arguments: [newRunID, runID, sequence])
+            for entry in kept {
+                var copy = entry
+                copy.runID = newRunID
+                try Self.upsert(db, entry: copy, epoch: 0)
+            }
             return try Self.requireRun(db, id: newRunID)
         }
     }

@@ -44,3 +44,17 @@ func connectForTests(_ url: String, maxRecoveries: Int? = nil) async throws -> P
         await store.close()
     }
 }
+
+/// Scoped steps on PostgreSQL: parallel agents and a fan-out in one run, killed 20 times.
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresScopedStepsTests {
+    @Test func parallelAgentsAndAFanOutSurviveKills() async throws {
+        let (store, _) = try await freshStore()
+        let report = try await ScopedRunKills.run(on: store, kills: 20)
+        await store.close()
+        #expect(report.kills == 20)
+        #expect(report.output == ScopedRunKills.Report.expectedOutput(fanOut: 12))
+        #expect(report.callsByBranch.count == 14)
+        #expect(report.extraCallsWithinBound, "\(report.callsByBranch)")
+        #expect(Set(report.journal.map(\.scope)) == Set(["", "writer", "critic"] + (0..<12).map { "research/agent-\($0)" }))
+    }
+}

@@ -33,7 +33,10 @@ import Testing
                 ApprovalRequest(id: "zombie-approval", kind: .toolCall, runID: lease.runID, sequence: 0, tool: "t", arguments: "{}", reason: "r"), lease: lease)
         },
         Write(name: "close an approval") { store, lease in try await store.closeApproval(id: "open-approval", as: .expired, lease: lease) },
-        Write(name: "take a signal") { store, lease in _ = try await store.takeSignal(runID: lease.runID, name: "go", sequence: 0, stepName: "go", lease: lease) },
+        Write(name: "take a signal") { store, lease in
+            let entry = JournalEntry(runID: lease.runID, sequence: 0, name: "go", kind: .signal, status: .completed, startedAt: Date(), completedAt: Date())
+            _ = try await store.takeSignal(runID: lease.runID, name: "go", journaling: entry, lease: lease)
+        },
     ]
 
     @Test(arguments: writes)

@@ -49,7 +49,7 @@ enum RunReport {
         lines.append("")
         let rows = journal.map { entry -> [String] in
             let tokens = entry.metering.map { "\($0.usage.inputTokens)+\($0.usage.outputTokens)" } ?? ""
-            return [String(entry.sequence), entry.name, entry.kind.rawValue, entry.status.rawValue, tokens, entry.attempts > 1 ? "\(entry.attempts)" : ""]
+            return [entry.address, entry.name, entry.kind.rawValue, entry.status.rawValue, tokens, entry.attempts > 1 ? "\(entry.attempts)" : ""]
         }
         lines.append(format([["STEP", "NAME", "KIND", "STATUS", "TOKENS", "ATTEMPTS"]] + rows))
         return lines.joined(separator: "\n")
@@ -62,13 +62,14 @@ enum RunReport {
         object["cost_usd"] = cost.map { .number($0) } ?? .null
         object["steps"] = .array(journal.map { entry in
             var step: [String: JSONValue] = [
-                "sequence": .number(Double(entry.sequence)), "name": .string(entry.name), "kind": .string(entry.kind.rawValue),
+                "sequence": .number(Double(entry.sequence)), "address": .string(entry.address), "name": .string(entry.name), "kind": .string(entry.kind.rawValue),
                 "status": .string(entry.status.rawValue), "attempts": .number(Double(entry.attempts)),
             ]
             if let metering = entry.metering {
                 step["model"] = .string(metering.model)
                 step["usage"] = AgentReport.usage(metering.usage)
             }
+            if !entry.scope.isEmpty { step["scope"] = .string(entry.scope) }
             if let key = entry.idempotencyKey { step["idempotency_key"] = .string(key) }
             return .object(step)
         })

@@ -173,7 +173,10 @@ public final class DurableRuntime: Sendable {
                 throw error
             } else {
                 var failure = Self.failure(for: error)
-                if failure.sequence == nil { failure.sequence = context.failedSequence }
+                if failure.sequence == nil, let failed = context.failedStep {
+                    failure.sequence = failed.sequence
+                    failure.scope = failed.scope.isEmpty ? nil : failed.scope
+                }
                 logger.error("run failed", metadata: ["code": "\(failure.code)"])
                 do {
                     try await store.finish(current, status: .failed, output: nil, failure: failure)
@@ -260,7 +263,7 @@ public final class DurableRuntime: Sendable {
     static func failure(for error: any Error) -> RunFailure {
         switch error {
         case let error as WorkflowError:
-            return RunFailure(code: error.code.rawValue, message: error.message, sequence: error.sequence)
+            return RunFailure(code: error.code.rawValue, message: error.message, sequence: error.sequence, scope: error.scope)
         case let error as ModelError:
             return RunFailure(code: error.code.rawValue, message: (error.statusCode.map { "HTTP \($0): " } ?? "") + error.message)
         case let error as StoreError:

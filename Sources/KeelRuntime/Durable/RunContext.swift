@@ -11,83 +11,211 @@ import Synchronization
 /// (after a crash or a wait) the journaled result is returned and the body does not run. A step
 /// returns its result as the journal holds it, so the first run and every replay see the same
 /// value.
+///
+/// **Scopes.** Work that runs concurrently inside one run — branches of a fan-out, agents side by
+/// side — takes a scope each (``scope(_:)``): a child context with its own position counter and
+/// an address under its parent's (`research/agent-2`), so that the branches journal and replay
+/// deterministically however their steps interleave. Replay checks each step's name within its
+/// scope; a branch that failed runs again alone when the run resumes, the others replaying.
 public final class RunContext: Sendable {
     /// The run's id.
     public let runID: String
     public let logger: Logger
+    /// This context's address in the run: empty for the run itself, `research/agent-2` for a
+    /// scope opened as `agent-2` inside the scope `research`.
+    public let scope: String
     let store: any RunStore
     let clock: any Clock<Duration>
     let inlineSleepLimit: Duration
     private let deadlineDate: Date?
+    /// The position of the run's own counter when this scope's outermost scope was opened (0 for
+    /// the run itself): a fork at a position keeps the scopes opened before it.
+    let scopeAnchor: Int
+    /// This scope's journal, by position.
     private let journal: [Int: JournalEntry]
-    private struct State {
-        var lease: Lease
-        var nextSequence = 0
-        var suspension: RunSuspension?
-        var failedSequence: Int?
+    /// What the scopes of one execution of the run share.
+    private let execution: Execution
+    private struct Positions {
+        var next = 0
+        var children: Set<String> = []
     }
-    private let state: Mutex<State>
+    private let positions = Mutex(Positions())
 
-    init(
+    /// The journal, the lease and how the run stops, shared by the run's context and its scopes.
+    private final class Execution: Sendable {
+        struct State {
+            var lease: Lease
+            var suspension: RunSuspension?
+            var failed: (scope: String, sequence: Int)?
+        }
+        let journal: [String: [Int: JournalEntry]]
+        let state: Mutex<State>
+        let completedSteps: Int
+
+        init(journal: [JournalEntry], lease: Lease) {
+            var byScope: [String: [Int: JournalEntry]] = [:]
+            for entry in journal { byScope[entry.scope, default: [:]][entry.sequence] = entry }
+            self.journal = byScope
+            completedSteps = journal.count { $0.status == .completed }
+            state = Mutex(State(lease: lease))
+        }
+    }
+
+    convenience init(
         runID: String, lease: Lease, journal: [JournalEntry], store: any RunStore, clock: any Clock<Duration>, inlineSleepLimit: Duration,
         deadline: Date? = nil, logger: Logger
     ) {
+        let execution = Execution(journal: journal, lease: lease)
+        self.init(
+            runID: runID, scope: "", scopeAnchor: 0, execution: execution, store: store, clock: clock, inlineSleepLimit: inlineSleepLimit,
+            deadline: deadline, logger: logger)
+    }
+
+    private init(
+        runID: String, scope: String, scopeAnchor: Int, execution: Execution, store: any RunStore, clock: any Clock<Duration>,
+        inlineSleepLimit: Duration, deadline: Date?, logger: Logger
+    ) {
         self.runID = runID
+        self.scope = scope
+        self.scopeAnchor = scopeAnchor
+        self.execution = execution
+        self.journal = execution.journal[scope] ?? [:]
         self.deadlineDate = deadline
         self.store = store
         self.clock = clock
         self.inlineSleepLimit = inlineSleepLimit
         self.logger = logger
-        self.journal = Dictionary(journal.map { ($0.sequence, $0) }, uniquingKeysWith: { $1 })
-        state = Mutex(State(lease: lease))
     }
 
-    /// The lease under which this process writes.
-    var lease: Lease { state.withLock { $0.lease } }
+    // MARK: Scopes
 
-    func updateLease(_ lease: Lease) { state.withLock { $0.lease = lease } }
+    /// A scope of this context named `name`: a child context with its own positions, at the
+    /// address `scope/name`. Open each name once per context (a scope opened twice would replay
+    /// the other's steps); give branches names that say which they are (`agent-2`, `item-17`).
+    /// Opening a scope takes no position here, so branches may open theirs concurrently.
+    ///
+    /// Throws ``WorkflowError/Code/invalidScope`` for an empty name, a name with `/`, or a
+    /// name this context has already opened.
+    public func scope(_ name: String) throws -> RunContext {
+        guard !name.isEmpty, !name.contains("/") else {
+            throw WorkflowError(.invalidScope, "a scope's name must be non-empty and without '/', not '\(name)'")
+        }
+        let anchor = try positions.withLock { positions in
+            guard positions.children.insert(name).inserted else {
+                throw WorkflowError(
+                    .invalidScope, "the scope '\(address(of: name))' is opened twice in run '\(runID)'; give each branch a name of its own")
+            }
+            return scope.isEmpty ? positions.next : scopeAnchor
+        }
+        var logger = self.logger
+        let path = scope.isEmpty ? name : "\(scope)/\(name)"
+        logger[metadataKey: "scope"] = "\(path)"
+        return RunContext(
+            runID: runID, scope: path, scopeAnchor: anchor, execution: execution, store: store, clock: clock, inlineSleepLimit: inlineSleepLimit,
+            deadline: deadlineDate, logger: logger)
+    }
+
+    /// Runs `body` in the scope `name` of this context (see ``scope(_:)``).
+    public func scope<T>(_ name: String, _ body: (RunContext) async throws -> T) async throws -> T {
+        try await body(try scope(name))
+    }
+
+    /// Runs `body` once per name, concurrently (at most `limit` at a time), each in the scope of
+    /// that name, and returns the results in the order of `names`: a fan-out.
+    ///
+    /// Every branch runs to its end: one that fails does not cancel the others, so that their
+    /// work is journaled; then the first failure in name order is thrown. When the run resumes,
+    /// the branches that completed replay and the failed one runs again alone. A branch that
+    /// waits (for an approval, a signal, a timer) makes the run wait once all have run.
+    public func branches<T: Sendable>(
+        _ names: [String], limit: Int = .max, _ body: @escaping @Sendable (_ name: String, _ scope: RunContext) async throws -> T
+    ) async throws -> [T] {
+        let scopes = try names.map { try scope($0) }
+        let outcomes = try await concurrentMap(Array(zip(names, scopes)), limit: limit) { _, branch -> Result<T, any Error> in
+            do {
+                return .success(try await body(branch.0, branch.1))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var suspension: RunSuspension?
+        for case .failure(let error) in outcomes {
+            guard let waiting = error as? RunSuspension else { throw error }
+            suspension = suspension ?? waiting
+        }
+        // Every branch's wait is recorded on the run (merged): wait for all of them.
+        if let suspension { throw pendingSuspension ?? suspension }
+        return try outcomes.map { try $0.get() }
+    }
+
+    /// The address of `component` in this scope: `scope/component`, or `component` in the run.
+    public func address(of component: some CustomStringConvertible) -> String {
+        scope.isEmpty ? component.description : "\(scope)/\(component)"
+    }
+
+    // MARK: The execution
+
+    /// The lease under which this process writes.
+    var lease: Lease { execution.state.withLock { $0.lease } }
+
+    func updateLease(_ lease: Lease) { execution.state.withLock { $0.lease = lease } }
 
     /// The suspension a workflow asked for, even if its code swallowed the error.
-    var pendingSuspension: RunSuspension? { state.withLock { $0.suspension } }
+    var pendingSuspension: RunSuspension? { execution.state.withLock { $0.suspension } }
 
-    /// The position of the last step whose body threw, for the run's failure record.
-    var failedSequence: Int? { state.withLock { $0.failedSequence } }
+    /// The address of the last step whose body threw, for the run's failure record.
+    var failedStep: (scope: String, sequence: Int)? { execution.state.withLock { $0.failed } }
 
     /// Runs a step's body, remembering its position if it throws.
     private func running<T>(_ sequence: Int, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch {
-            if !(error is RunSuspension) { state.withLock { $0.failedSequence = sequence } }
+            if !(error is RunSuspension) { execution.state.withLock { $0.failed = (scope, sequence) } }
             throw error
         }
     }
 
-    /// How many completed entries the journal held when the run was resumed.
-    public var replayedSteps: Int { journal.values.count { $0.status == .completed } }
+    /// How many completed entries the journal held when the run was resumed (in every scope).
+    public var replayedSteps: Int { execution.completedSteps }
 
     /// Whether the step at the next position is already journaled (the run is replaying).
-    public var isReplaying: Bool { journal[state.withLock { $0.nextSequence }]?.status == .completed }
+    public var isReplaying: Bool { journal[positions.withLock { $0.next }]?.status == .completed }
 
     /// The name of the completed step journaled at the next position, if any: how a workflow
     /// replays a decision it made from the clock or the world (such as "the deadline had passed")
     /// the same way it made it the first time.
     public var nextJournaledStepName: String? {
-        guard let entry = journal[state.withLock { $0.nextSequence }], entry.status == .completed else { return nil }
+        guard let entry = journal[positions.withLock { $0.next }], entry.status == .completed else { return nil }
         return entry.name
     }
 
     /// When the run must stop, if it has a deadline.
     public var deadline: Date? { deadlineDate }
 
-    /// Reserves the next `count` positions, in order, for steps that run in parallel.
+    /// Reserves the next `count` positions of this scope, in order, for steps that run in parallel.
     public func reserveSequences(_ count: Int) -> Range<Int> {
-        state.withLock { state in
-            let start = state.nextSequence
-            state.nextSequence += count
+        positions.withLock { positions in
+            let start = positions.next
+            positions.next += count
             return start..<(start + count)
         }
     }
+
+    /// A journal entry of this scope.
+    private func entry(
+        _ sequence: Int, _ name: String, kind: StepKind, status: JournalEntry.Status, result: JSONValue? = nil, idempotencyKey: String? = nil,
+        isSideEffecting: Bool = false, attempts: Int = 1, metering: StepMetering? = nil, wakeAt: Date? = nil, startedAt: Date = Date(),
+        completedAt: Date? = nil
+    ) -> JournalEntry {
+        JournalEntry(
+            runID: runID, sequence: sequence, name: name, kind: kind, status: status, result: result, idempotencyKey: idempotencyKey,
+            isSideEffecting: isSideEffecting, attempts: attempts, metering: metering, wakeAt: wakeAt, startedAt: startedAt, completedAt: completedAt,
+            scope: scope, scopeAnchor: scopeAnchor)
+    }
+
+    /// The idempotency key of the step at `sequence`: `run id:address`.
+    func idempotencyKey(_ sequence: Int) -> String { "\(runID):\(address(of: sequence))" }
 
     // MARK: Steps
 
@@ -162,7 +290,8 @@ public final class RunContext: Sendable {
     ) async throws -> T {
         let sequence = sequence ?? reserveSequences(1).lowerBound
         if let result = try replayed(sequence, name, as: T.self) { return result }
-        let key = "\(runID):\(sequence)"
+        let key = idempotencyKey(sequence)
+        let here = address(of: sequence)
         let previous = journal[sequence]
         if let previous, previous.status == .started, previous.isSideEffecting {
             switch inDoubt {
@@ -171,21 +300,21 @@ public final class RunContext: Sendable {
             case .fail:
                 throw WorkflowError(
                     .inDoubt,
-                    "step \(sequence) '\(name)' was started but not finished before the process stopped; whether its effect happened is in doubt (idempotency key \(key)). Check it, then fork the run at \(sequence + 1) or resume it with a retry policy.",
-                    sequence: sequence)
+                    "step \(here) '\(name)' was started but not finished before the process stopped; whether its effect happened is in doubt (idempotency key \(key)). Check it, then fork the run after it or resume it with a retry policy.",
+                    sequence: sequence, scope: scope)
             case .askHuman:
                 // One question per attempt: after an approved retry that was itself cut short, the
                 // next resume must ask again, not reuse the approval of the attempt before.
                 let request = ApprovalRequest(
                     id: "\(key):in-doubt:\(previous.attempts)", kind: .inDoubt, runID: runID, sequence: sequence, tool: name, arguments: arguments,
-                    reason: "step \(sequence) '\(name)' was started but not finished before the process stopped (idempotency key \(key)). Approve to run it again with the same key; deny if it did happen.")
+                    reason: "step \(here) '\(name)' was started but not finished before the process stopped (idempotency key \(key)). Approve to run it again with the same key; deny if it did happen.")
                 let record = try await store.requestApproval(request, lease: lease)
                 switch record.status {
                 case .approved:
                     break
                 case .denied, .expired:
                     guard let confirmedDone else {
-                        throw WorkflowError(.inDoubt, "step \(sequence) '\(name)' was confirmed done by \(record.decidedBy ?? "a person") but has no result to record", sequence: sequence)
+                        throw WorkflowError(.inDoubt, "step \(here) '\(name)' was confirmed done by \(record.decidedBy ?? "a person") but has no result to record", sequence: sequence, scope: scope)
                     }
                     return try await complete(
                         sequence, name, kind: kind, value: confirmedDone(record), metering: nil, startedAt: Date(), attempts: previous.attempts,
@@ -198,9 +327,7 @@ public final class RunContext: Sendable {
         let attempts = (previous?.attempts ?? 0) + 1
         let started = Date()
         try await store.append(
-            JournalEntry(
-                runID: runID, sequence: sequence, name: name, kind: kind, status: .started, idempotencyKey: key,
-                isSideEffecting: isSideEffecting, attempts: attempts, startedAt: started),
+            entry(sequence, name, kind: kind, status: .started, idempotencyKey: key, isSideEffecting: isSideEffecting, attempts: attempts, startedAt: started),
             lease: lease)
         let value = try await running(sequence) { try await body(key) }
         return try await complete(
@@ -214,8 +341,8 @@ public final class RunContext: Sendable {
         guard entry.name == name else {
             throw WorkflowError(
                 .nonDeterminism,
-                "non-determinism in run '\(runID)': the journal holds step \(sequence) as '\(entry.name)', but the workflow asked for '\(name)'. The workflow code changed or depends on something outside its steps; fork the run before step \(sequence) or start a new one.",
-                sequence: sequence)
+                "non-determinism in run '\(runID)': the journal holds step \(address(of: sequence)) as '\(entry.name)', but the workflow asked for '\(name)'. The workflow code changed or depends on something outside its steps; fork the run before that step or start a new one.",
+                sequence: sequence, scope: scope)
         }
         guard entry.status == .completed else { return nil }
         return try decode(entry.result ?? .null, as: T.self, sequence: sequence, name: name)
@@ -226,10 +353,18 @@ public final class RunContext: Sendable {
         idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil, audit: [AuditRecord] = []
     ) async throws -> T {
         let result = try JSONValue(encoding: value)
-        let entry = JournalEntry(
-            runID: runID, sequence: sequence, name: name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey,
-            isSideEffecting: isSideEffecting, attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
-        try await store.append(entry, lease: lease, settling: settling, audit: audit)
+        let completed = entry(
+            sequence, name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey, isSideEffecting: isSideEffecting,
+            attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
+        if Task.isCancelled {
+            // The body is done — a model was paid, a tool ran: its result is journaled even when
+            // the step's task is cancelled (a sibling branch failed, the worker stops), or it
+            // would run again on resume.
+            let (store, lease) = (store, lease)
+            try await Task { try await store.append(completed, lease: lease, settling: settling, audit: audit) }.value
+        } else {
+            try await store.append(completed, lease: lease, settling: settling, audit: audit)
+        }
         return try decode(result, as: T.self, sequence: sequence, name: name)
     }
 
@@ -239,8 +374,8 @@ public final class RunContext: Sendable {
         } catch {
             throw WorkflowError(
                 .nonDeterminism,
-                "the journaled result of step \(sequence) '\(name)' does not decode as \(T.self) (the workflow code changed): \(error)",
-                sequence: sequence)
+                "the journaled result of step \(address(of: sequence)) '\(name)' does not decode as \(T.self) (the workflow code changed): \(error)",
+                sequence: sequence, scope: scope)
         }
     }
 
@@ -283,7 +418,7 @@ public final class RunContext: Sendable {
                     if closed.status == .approved || closed.status == .denied {
                         return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
                     }
-                    throw WorkflowError(.approvalTimedOut, "nobody decided approval \(request.id) for \(request.tool) in time", sequence: sequence)
+                    throw WorkflowError(.approvalTimedOut, "nobody decided approval \(request.id) for \(request.tool) in time", sequence: sequence, scope: scope)
                 case .escalate:
                     let closed = try await store.closeApproval(id: request.id, as: .escalated, lease: lease)
                     if closed.status == .approved || closed.status == .denied {
@@ -318,7 +453,7 @@ public final class RunContext: Sendable {
         let wakeAt = journal[sequence]?.wakeAt ?? now.addingTimeInterval(Self.seconds(duration))
         if journal[sequence] == nil {
             try await store.append(
-                JournalEntry(runID: runID, sequence: sequence, name: name, kind: .sleep, status: .started, wakeAt: wakeAt, startedAt: Date()),
+                entry(sequence, name, kind: .sleep, status: .started, wakeAt: wakeAt),
                 lease: lease)
         }
         let remaining = wakeAt.timeIntervalSince(now)
@@ -327,7 +462,7 @@ public final class RunContext: Sendable {
             try await clock.sleep(for: Duration(boundedSeconds: remaining) ?? .zero)
         }
         try await store.append(
-            JournalEntry(runID: runID, sequence: sequence, name: name, kind: .sleep, status: .completed, result: .null, wakeAt: wakeAt, startedAt: Date(), completedAt: Date()),
+            entry(sequence, name, kind: .sleep, status: .completed, result: .null, wakeAt: wakeAt, completedAt: Date()),
             lease: lease)
     }
 
@@ -368,15 +503,16 @@ public final class RunContext: Sendable {
         }
         if journal[sequence] == nil {
             try await store.append(
-                JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .started, wakeAt: deadline, startedAt: Date()),
+                entry(sequence, stepName, kind: .signal, status: .started, wakeAt: deadline),
                 lease: lease)
         }
-        if let payload = try await store.takeSignal(runID: runID, name: name, sequence: sequence, stepName: stepName, lease: lease) {
+        let taken = entry(sequence, stepName, kind: .signal, status: .completed, completedAt: Date())
+        if let payload = try await store.takeSignal(runID: runID, name: name, journaling: taken, lease: lease) {
             return try decode(payload, as: T.self, sequence: sequence, name: stepName)
         }
         if let deadline, deadline <= (try await store.currentTime()) {
             try await store.append(
-                JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .sleep, status: .completed, result: .null, wakeAt: deadline, startedAt: Date(), completedAt: Date()),
+                entry(sequence, stepName, kind: .sleep, status: .completed, result: .null, wakeAt: deadline, completedAt: Date()),
                 lease: lease)
             return nil
         }
@@ -385,7 +521,7 @@ public final class RunContext: Sendable {
 
     /// Records a suspension (merging with others raised by parallel steps) and returns it to throw.
     func suspend(_ suspension: RunSuspension) -> RunSuspension {
-        state.withLock { state in
+        execution.state.withLock { state in
             if var existing = state.suspension {
                 existing.waitingFor.append(contentsOf: suspension.waitingFor.filter { !existing.waitingFor.contains($0) })
                 if let wake = suspension.wakeAt { existing.wakeAt = min(existing.wakeAt ?? wake, wake) }

@@ -70,6 +70,9 @@ public struct WorkflowError: Error, Sendable, CustomStringConvertible {
         /// A run kept in memory was asked to wait for something that cannot come to it (a signal
         /// from another process).
         public static let cannotWait = Code("cannot_wait")
+        /// A scope was opened with a name that is empty, holds `/`, or was opened before in the
+        /// same context.
+        public static let invalidScope = Code("invalid_scope")
         public var description: String { rawValue }
     }
 
@@ -77,11 +80,14 @@ public struct WorkflowError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The journal position involved, if any.
     public var sequence: Int?
+    /// The scope of that position (``RunContext/scope``), when it is not the run's own.
+    public var scope: String?
 
-    public init(_ code: Code, _ message: String, sequence: Int? = nil) {
+    public init(_ code: Code, _ message: String, sequence: Int? = nil, scope: String? = nil) {
         self.code = code
         self.message = message
         self.sequence = sequence
+        self.scope = scope.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public var description: String { message }

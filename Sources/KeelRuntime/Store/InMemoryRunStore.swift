@@ -18,10 +18,16 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         var consumed: Bool
     }
 
+    /// Where an entry is in its run's journal.
+    struct Address: Hashable {
+        var scope: String
+        var sequence: Int
+    }
+
     struct StoredRun {
         var record: RunRecord
         var recoveries = 0
-        var journal: [Int: JournalEntry] = [:]
+        var journal: [Address: JournalEntry] = [:]
         var signals: [Signal] = []
     }
 
@@ -79,7 +85,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     }
 
     public func journal(runID: String) async throws -> [JournalEntry] {
-        state.withLock { $0.runs[runID].map { $0.journal.values.sorted { $0.sequence < $1.sequence } } ?? [] }
+        state.withLock { $0.runs[runID].map { $0.journal.values.sorted { ($0.scope, $0.sequence) < ($1.scope, $1.sequence) } } ?? [] }
     }
 
     // MARK: Leases
@@ -199,7 +205,8 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
 
     /// Inserts a started entry, or completes one; a second completion at a position is refused.
     static func upsert(_ state: inout State, _ entry: JournalEntry) throws {
-        if let existing = state.runs[entry.runID]?.journal[entry.sequence] {
+        let address = Address(scope: entry.scope, sequence: entry.sequence)
+        if let existing = state.runs[entry.runID]?.journal[address] {
             guard existing.name == entry.name else {
                 throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(existing.name)', not '\(entry.name)'")
             }
@@ -207,7 +214,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
                 throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
             }
         }
-        state.runs[entry.runID]?.journal[entry.sequence] = entry
+        state.runs[entry.runID]?.journal[address] = entry
     }
 
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
@@ -274,16 +281,15 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         }
     }
 
-    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
+    public func takeSignal(runID: String, name: String, journaling entry: JournalEntry, lease: Lease) async throws -> JSONValue? {
         try state.withLock { state in
             try Self.checkLease(state, lease)
             guard let index = state.runs[runID]?.signals.firstIndex(where: { $0.name == name && !$0.consumed }),
                 let payload = state.runs[runID]?.signals[index].payload
             else { return nil }
-            let now = Date()
-            try Self.upsert(
-                &state,
-                JournalEntry(runID: runID, sequence: sequence, name: stepName, kind: .signal, status: .completed, result: payload, startedAt: now, completedAt: now))
+            var taken = entry
+            taken.result = payload
+            try Self.upsert(&state, taken)
             state.runs[runID]?.signals[index].consumed = true
             return payload
         }
@@ -328,23 +334,21 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         try state.withLock { state in
             guard let source = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
             guard state.runs[newRunID] == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
-            let length = source.journal.count
+            let length = source.journal.keys.count { $0.scope.isEmpty }
             guard sequence >= 0, sequence <= length else {
                 throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
             }
-            let completed = source.journal.values.filter { $0.status == .completed }.sorted { $0.sequence > $1.sequence }
-            let before = completed.filter { $0.sequence < sequence }.prefix(256).map { (sequence: $0.sequence, name: $0.name) }
-            let position = JournalEntry.forkPosition(sequence, entriesBefore: Array(before))
+            let (position, kept) = JournalEntry.forked(Array(source.journal.values), at: sequence)
             let now = Date()
             var record = RunRecord(
                 id: newRunID, workflow: source.record.workflow, input: source.record.input, status: .pending, parentRunID: runID,
                 forkedAt: position, tenant: source.record.tenant, deadline: source.record.deadline, createdAt: now, updatedAt: now)
             record.epoch = 0
             var copy = StoredRun(record: record)
-            for entry in completed where entry.sequence < position {
+            for entry in kept {
                 var entry = entry
                 entry.runID = newRunID
-                copy.journal[entry.sequence] = entry
+                copy.journal[Address(scope: entry.scope, sequence: entry.sequence)] = entry
             }
             state.runs[newRunID] = copy
             return record

@@ -33,12 +33,20 @@ public struct JournalEntry: Sendable, Hashable, Codable {
     public var wakeAt: Date?
     public var startedAt: Date
     public var completedAt: Date?
+    /// The scope the step belongs to (``RunContext/scope``): empty for the run's own steps.
+    /// ``sequence`` is the step's position within it.
+    public var scope: String
+    /// The position of the run's own steps at which the step's outermost scope was opened (0 for
+    /// the run's own steps): a fork at a position keeps the scopes opened before it.
+    public var scopeAnchor: Int
 
     public init(
         runID: String, sequence: Int, name: String, kind: StepKind, status: Status, result: JSONValue? = nil,
         idempotencyKey: String? = nil, isSideEffecting: Bool = false, attempts: Int = 1, metering: StepMetering? = nil,
-        wakeAt: Date? = nil, startedAt: Date, completedAt: Date? = nil
+        wakeAt: Date? = nil, startedAt: Date, completedAt: Date? = nil, scope: String = "", scopeAnchor: Int = 0
     ) {
+        self.scope = scope
+        self.scopeAnchor = scopeAnchor
         self.runID = runID
         self.sequence = sequence
         self.name = name
@@ -94,6 +102,9 @@ public struct StepMetering: Sendable, Hashable, Codable {
 }
 
 extension JournalEntry {
+    /// The step's address in its run: `research/agent-2/3` in a scope, `3` for the run's own.
+    public var address: String { scope.isEmpty ? "\(sequence)" : "\(scope)/\(sequence)" }
+
     /// Whether a step named `name` is a person's decision on a tool call (an approval).
     public static func isApproval(_ name: String) -> Bool { name.hasPrefix("approval-") }
 
@@ -108,5 +119,29 @@ extension JournalEntry {
             position = entry.sequence
         }
         return position
+    }
+}
+
+extension JournalEntry {
+    /// What a fork of a run at `position` (a position of the run's own steps) keeps of its
+    /// completed entries, and the position it really starts at. For store implementations: every
+    /// store copies what this returns, so all of them fork alike.
+    ///
+    /// - The run's own entries before the position are kept — less the approvals at its end
+    ///   (``forkPosition(_:entriesBefore:)``): the fork starts before them.
+    /// - A scope's entries are kept when the scope was opened before that position, each scope
+    ///   less the approvals at its end, for the same reason.
+    public static func forked(_ completed: [JournalEntry], at position: Int) -> (position: Int, entries: [JournalEntry]) {
+        let done = completed.filter { $0.status == .completed }
+        let own = done.filter { $0.scope.isEmpty }.sorted { $0.sequence > $1.sequence }
+        let start = forkPosition(position, entriesBefore: own.filter { $0.sequence < position }.map { ($0.sequence, $0.name) })
+        var kept = own.filter { $0.sequence < start }
+        let scoped = Dictionary(grouping: done.filter { !$0.scope.isEmpty && $0.scopeAnchor < start }, by: \.scope)
+        for (_, entries) in scoped {
+            let newestFirst = entries.sorted { $0.sequence > $1.sequence }
+            let end = forkPosition((newestFirst.first?.sequence ?? 0) + 1, entriesBefore: newestFirst.map { ($0.sequence, $0.name) })
+            kept += newestFirst.filter { $0.sequence < end }
+        }
+        return (start, kept.sorted { ($0.scope, $0.sequence) < ($1.scope, $1.sequence) })
     }
 }

@@ -83,15 +83,23 @@ public struct RunFailure: Sendable, Hashable, Codable, CustomStringConvertible {
     public var message: String
     /// The sequence of the step that failed, if a step did.
     public var sequence: Int?
+    /// The scope of that step when it was in one (``RunContext/scope``).
+    public var scope: String?
 
-    public init(code: String, message: String, sequence: Int? = nil) {
+    public init(code: String, message: String, sequence: Int? = nil, scope: String? = nil) {
         self.code = code
         self.message = message
         self.sequence = sequence
+        self.scope = scope.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The failed step's address: `research/agent-2/3`, or `3` for a step of the run's own.
+    public var step: String? {
+        sequence.map { sequence in scope.map { "\($0)/\(sequence)" } ?? "\(sequence)" }
     }
 
     public var description: String {
-        (sequence.map { "step \($0): " } ?? "") + "\(code): \(message)"
+        (step.map { "step \($0): " } ?? "") + "\(code): \(message)"
     }
 }
 

@@ -66,9 +66,9 @@ public protocol RunStore: Sendable {
     @discardableResult
     func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool
 
-    /// Takes the oldest unconsumed signal named `name` and journals it as the completed entry at
-    /// `sequence`, in one transaction; `nil` when none was sent.
-    func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue?
+    /// Takes the oldest unconsumed signal named `name` and journals it as the completed `entry`
+    /// (with the signal's payload as its result), in one transaction; `nil` when none was sent.
+    func takeSignal(runID: String, name: String, journaling entry: JournalEntry, lease: Lease) async throws -> JSONValue?
 
     /// Cancels a run that has not finished; its owner's next write is refused.
     func cancel(runID: String) async throws -> RunRecord

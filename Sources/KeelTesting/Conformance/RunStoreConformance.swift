@@ -67,6 +67,20 @@ public enum RunStoreConformance {
         JournalEntry(runID: runID, sequence: sequence, name: "step-\(sequence)", kind: .custom, status: status, result: status == .completed ? result : nil, startedAt: Date(), completedAt: status == .completed ? Date() : nil)
     }
 
+    /// The entry a signal taken at `sequence` is journaled as.
+    static func signalEntry(_ runID: String, _ sequence: Int, _ name: String) -> JournalEntry {
+        JournalEntry(runID: runID, sequence: sequence, name: name, kind: .signal, status: .completed, startedAt: Date(), completedAt: Date())
+    }
+
+    /// A completed entry at `sequence` of `scope`, opened at the run's position `anchor`.
+    static func scoped(_ runID: String, _ scope: String, _ sequence: Int, anchor: Int, name: String? = nil) -> JournalEntry {
+        var step = entry(runID, sequence, result: .string("\(scope)/\(sequence)"))
+        step.name = name ?? "step-\(sequence)"
+        step.scope = scope
+        step.scopeAnchor = anchor
+        return step
+    }
+
     /// Every check.
     public static let checks: [Check] = [
         Check(name: "a run is accepted durably and idempotently by id") { subject in
@@ -180,8 +194,8 @@ public enum RunStoreConformance {
             try expect(try await !store.signal(runID: "k", name: "go", payload: 1, idempotencyKey: "send-1"), "a retried send delivers nothing more")
             try expect(try await store.run(id: "k")?.status == .pending, "the signal woke the run")
             let lease = try await claimed(store, "k")
-            try expect(try await store.takeSignal(runID: "k", name: "go", sequence: 0, stepName: "signal-go", lease: lease) == 1, "the signal is taken")
-            try expect(try await store.takeSignal(runID: "k", name: "go", sequence: 1, stepName: "signal-go", lease: lease) == nil, "only one was delivered")
+            try expect(try await store.takeSignal(runID: "k", name: "go", journaling: signalEntry("k", 0, "signal-go"), lease: lease) == 1, "the signal is taken")
+            try expect(try await store.takeSignal(runID: "k", name: "go", journaling: signalEntry("k", 1, "signal-go"), lease: lease) == nil, "only one was delivered")
             try await store.finish(lease, status: .completed, output: nil, failure: nil)
             try expect(try await !store.signal(runID: "k", name: "go", payload: 1, idempotencyKey: "send-1"), "a retry after the run finished is not an error")
             try await expectStoreError(.invalidState, "a new send to a finished run") {
@@ -192,7 +206,7 @@ public enum RunStoreConformance {
             let store = subject.store
             _ = try await store.createRun(NewRun(id: "s", workflow: "w", input: nil))
             var lease = try await claimed(store, "s")
-            try expect(try await store.takeSignal(runID: "s", name: "go", sequence: 0, stepName: "signal:go", lease: lease) == nil, "no signal yet")
+            try expect(try await store.takeSignal(runID: "s", name: "go", journaling: signalEntry("s", 0, "signal:go"), lease: lease) == nil, "no signal yet")
             try await store.suspend(lease, wakeAt: nil, waitingFor: ["go", "stop"])
             let waiting = try await store.run(id: "s")
             try expect(waiting?.status == .waiting && waiting?.waitingFor == ["go", "stop"], "the run waits for its signals")
@@ -205,10 +219,10 @@ public enum RunStoreConformance {
             }
             try expect(record.id == "s", "the signalled run is claimed")
             lease = next
-            let payload = try await store.takeSignal(runID: "s", name: "go", sequence: 0, stepName: "signal:go", lease: lease)
+            let payload = try await store.takeSignal(runID: "s", name: "go", journaling: signalEntry("s", 0, "signal:go"), lease: lease)
             try expect(payload == ["approved": true], "the payload is delivered")
             try expect(try await store.journal(runID: "s").first?.result == ["approved": true], "taking a signal journals it")
-            try expect(try await store.takeSignal(runID: "s", name: "go", sequence: 1, stepName: "signal:go", lease: lease) == nil, "a signal is taken once")
+            try expect(try await store.takeSignal(runID: "s", name: "go", journaling: signalEntry("s", 1, "signal:go"), lease: lease) == nil, "a signal is taken once")
             try await store.signal(runID: "s", name: "early", payload: 1)
             try await store.suspend(lease, wakeAt: nil, waitingFor: ["early"])
             try expect(try await store.run(id: "s")?.status == .pending, "a signal sent before the wait leaves the run runnable")
@@ -307,6 +321,39 @@ public enum RunStoreConformance {
             let after = try await store.fork(runID: "g", atSequence: 4, newRunID: "g-after")
             let afterJournal = try await store.journal(runID: "g-after")
             try expect(after.forkedAt == 4 && afterJournal.count == 4, "an approval copied with its call stays")
+        },
+        Check(name: "scoped steps have their own positions, and a fork keeps the scopes opened before it") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "sc", workflow: "w", input: nil))
+            let lease = try await claimed(store, "sc")
+            try await store.append(entry("sc", 0), lease: lease)
+            // Two branches opened after step 0, each with positions from 0, written interleaved.
+            for sequence in 0..<3 {
+                try await store.append(scoped("sc", "fan/a", sequence, anchor: 1), lease: lease)
+                try await store.append(scoped("sc", "fan/b", sequence, anchor: 1), lease: lease)
+            }
+            try await store.append(entry("sc", 1), lease: lease)
+            try await store.append(scoped("sc", "late", 0, anchor: 2), lease: lease)
+            try await store.append(scoped("sc", "late", 1, anchor: 2, name: "approval-send-sc:late/1"), lease: lease)
+            try await store.append(entry("sc", 2), lease: lease)
+            try await expectStoreError(.duplicateStep, "a second completion at a scoped position") {
+                try await store.append(scoped("sc", "fan/a", 1, anchor: 1), lease: lease)
+            }
+            let journal = try await store.journal(runID: "sc")
+            try expect(journal.count == 11, "every scoped step is kept, got \(journal.count)")
+            try expect(
+                journal.filter { $0.scope == "fan/b" }.map(\.result) == ["fan/b/0", "fan/b/1", "fan/b/2"] && journal.filter { $0.scope == "fan/b" }.allSatisfy { $0.scopeAnchor == 1 },
+                "a scope's entries keep their scope, positions and anchor")
+            try await store.finish(lease, status: .completed, output: nil, failure: nil)
+            let early = try await store.fork(runID: "sc", atSequence: 1, newRunID: "sc-early")
+            let earlyJournal = try await store.journal(runID: "sc-early")
+            try expect(early.forkedAt == 1 && earlyJournal.map(\.scope) == [""], "a fork before the branches opened keeps none of them")
+            let between = try await store.journal(runID: try await store.fork(runID: "sc", atSequence: 2, newRunID: "sc-between").id)
+            try expect(
+                between.filter { $0.scope.hasPrefix("fan/") }.count == 6 && between.filter { $0.scope.isEmpty }.count == 2 && !between.contains { $0.scope == "late" },
+                "a fork keeps the branches opened before its position and not those opened at it")
+            let later = try await store.journal(runID: try await store.fork(runID: "sc", atSequence: 3, newRunID: "sc-later").id)
+            try expect(later.filter { $0.scope == "late" }.map(\.sequence) == [0], "a scope's approval is not kept without its call")
         },
         Check(name: "runs are listed newest first and filtered") { subject in
             let store = subject.store

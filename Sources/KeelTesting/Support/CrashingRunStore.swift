@@ -96,8 +96,8 @@ public final class CrashingRunStore: RunStore {
     public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
         return try await written { try await base.signal(runID: runID, name: name, payload: payload, idempotencyKey: idempotencyKey) }
     }
-    public func takeSignal(runID: String, name: String, sequence: Int, stepName: String, lease: Lease) async throws -> JSONValue? {
-        return try await written { try await base.takeSignal(runID: runID, name: name, sequence: sequence, stepName: stepName, lease: lease) }
+    public func takeSignal(runID: String, name: String, journaling entry: JournalEntry, lease: Lease) async throws -> JSONValue? {
+        return try await written { try await base.takeSignal(runID: runID, name: name, journaling: entry, lease: lease) }
     }
     public func cancel(runID: String) async throws -> RunRecord {
         return try await written { try await base.cancel(runID: runID) }
