@@ -79,6 +79,30 @@ import Testing
         }
     }
 
+    /// A run resumed by another command alerts where the run asked (when allowed there): the dead
+    /// letter of `keel runs resume` goes to the run's own webhook, and to standard error.
+    @Test func aResumedRunsDeadLetterAlertsWhereTheRunAsked() async throws {
+        let work = try folder()
+        let down = OpenAICompatibleServer.Responder { _ in .error(status: 503, message: "The engine is currently overloaded.", type: "overloaded_error") }
+        try await OpenAICompatibleServer.withServer(responder: .scripted([])) { hooks in
+            try await OpenAICompatibleServer.withServer(responder: down) { server in
+                let hook = "http://127.0.0.1:\(hooks.port)/alerts"
+                let submitted = try await KeelProcess.run(
+                    ["submit", "agent", "--store", "keel.db", "--run-id", "doomed", "--model", "openai:any", "--base-url", server.baseURL,
+                     "--attempts", "1", "--alert-url", hook, "1+2"],
+                    killAfter: nil, directory: work)
+                #expect(submitted.status == 0, "\(submitted.stderr)")
+                let resumed = try await KeelProcess.run(
+                    ["runs", "resume", "doomed", "--allow-base-url", server.baseURL, "--allow-alert-url", hook], killAfter: nil, directory: work)
+                #expect(resumed.status == 1)
+                #expect(resumed.stderr.contains("alert (dead_letter): run doomed (agent) failed"), "\(resumed.stderr)")
+                let posts = hooks.requests.filter { $0.uri == "/alerts" }
+                #expect(posts.count == 1)
+                #expect(posts.first?.json?["alert"]?["kind"] == "dead_letter")
+            }
+        }
+    }
+
     @Test func pricesTravelAsDataAndNoFileNamedByARunIsRead() async throws {
         let work = try folder()
         let prices = work.appendingPathComponent("prices.json")

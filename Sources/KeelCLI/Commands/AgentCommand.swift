@@ -168,7 +168,7 @@ struct AgentCommand: AsyncParsableCommand {
             // This command is the authority for the run it starts or resumes: its own flags.
             let authority = controlOptions.authority(model: modelOptions, mcp: mcp)
             let runtime = CLIRuntime.make(
-                store: store, authority: authority, agent: AgentWorkflow(observer: observer), alerts: authority.alertHook(for: input.controls))
+                store: store, authority: authority, agent: AgentWorkflow(observer: observer))
             var record = try await runtime.run(runID)
             var announced: Set<String> = []
             while record.status == .waiting {

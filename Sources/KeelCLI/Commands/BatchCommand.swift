@@ -68,7 +68,7 @@ struct BatchCommand: AsyncParsableCommand {
             }
         }
         let authority = controlOptions.authority(model: modelOptions)
-        let runtime = CLIRuntime.make(store: store, authority: authority, alerts: authority.alertHook(for: settings))
+        let runtime = CLIRuntime.make(store: store, authority: authority)
         let progress = BatchProgress(total: lines.count)
         let records = await withTaskGroup(of: (Int, Result<RunRecord, any Error>).self) { group in
             var results = [Result<RunRecord, any Error>?](repeating: nil, count: lines.count)

@@ -77,8 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
             let bar = ProgressBar()
             let authority = controlOptions.authority(model: modelOptions)
             let runtime = CLIRuntime.make(
-                store: store, authority: authority, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }),
-                alerts: authority.alertHook(for: input.controls))
+                store: store, authority: authority, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }))
             let record = try await runtime.run(runID)
             try finish(record, input: input, model: modelIdentifier)
         } catch let error as CLIError {

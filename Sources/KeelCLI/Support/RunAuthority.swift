@@ -46,15 +46,22 @@ struct RunAuthority: Sendable, Hashable {
             description: "the run's model is at \(Self.displayed(baseURL)), where \(what) may not go; start this process with --allow-base-url \(Self.displayed(baseURL)) to allow it")
     }
 
-    /// The alert hook of a run's settings: its webhook only when allowed here (otherwise alerts go
-    /// to the log and standard error alone, with a warning).
+    /// The alert hook of a run's settings: standard error (whatever the log level), and its
+    /// webhook only when allowed here (otherwise standard error alone, with a warning).
     func alertHook(for settings: ControlSettings?) -> any AlertHook {
-        guard let url = settings?.alertURL else { return LogAlertHook() }
+        guard let url = settings?.alertURL else { return ConsoleAlertHook() }
         guard alertURLs.contains(url) else {
-            Console.error("warning: the run's alert webhook is not allowed here (--allow-alert-url); its alerts go to the log only")
-            return LogAlertHook()
+            Console.error("warning: the run's alert webhook is not allowed here (--allow-alert-url); its alerts go to standard error only")
+            return ConsoleAlertHook()
         }
-        return AlertHooks([LogAlertHook(), WebhookAlertHook(url: url)])
+        return AlertHooks([ConsoleAlertHook(), WebhookAlertHook(url: url)])
+    }
+
+    /// The alert hook of a stored run: that of the settings in its input (both the agent's and
+    /// the report's input keep them under `controls`), so that whichever command runs it — a
+    /// worker, `runs resume`, `dead-letters retry`, `approve --resume` — alerts where it asked.
+    func alertHook(for run: RunRecord) -> any AlertHook {
+        alertHook(for: run.input["controls"].flatMap { try? $0.decode(as: ControlSettings.self) })
     }
 
     /// `url` without a trailing slash, for comparison.

@@ -94,7 +94,7 @@ struct AgentWorkflow: Workflow {
 enum CLIRuntime {
     static func make(
         store: any RunStore & SpendLedger, authority: RunAuthority, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
-        alerts: any AlertHook = LogAlertHook(), configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
+        configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
         var report = report
         report.ledger = store
@@ -102,6 +102,8 @@ enum CLIRuntime {
         var agent = agent
         agent.ledger = store
         agent.authority = authority
-        return DurableRuntime(store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: alerts)
+        return DurableRuntime(
+            store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: ConsoleAlertHook(),
+            runAlerts: { authority.alertHook(for: $0) })
     }
 }

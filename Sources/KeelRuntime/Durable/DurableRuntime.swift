@@ -28,18 +28,23 @@ public final class DurableRuntime: Sendable {
     public let store: any RunStore
     public let owner: RunOwner
     public let configuration: Configuration
-    /// Told about every run that fails into the dead-letter queue. Default: the log.
+    /// Told about every run that fails into the dead-letter queue — unless ``runAlerts`` names
+    /// the run's own hook. Default: the log.
     public let alerts: any AlertHook
+    /// The alert hook of one run (such as the one its input asks for), if it has its own.
+    public let runAlerts: (@Sendable (RunRecord) -> any AlertHook)?
     private let workflows: [String: AnyWorkflow]
     private let clock: any Clock<Duration>
     private let logger: Logger
 
     public init(
         store: any RunStore, workflows: [AnyWorkflow], owner: RunOwner = .currentProcess(), configuration: Configuration = Configuration(),
-        alerts: any AlertHook = LogAlertHook(), clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.runtime")
+        alerts: any AlertHook = LogAlertHook(), runAlerts: (@Sendable (RunRecord) -> any AlertHook)? = nil, clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "keel.runtime")
     ) {
         self.store = store
         self.alerts = alerts
+        self.runAlerts = runAlerts
         self.owner = owner
         self.configuration = configuration
         self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -180,7 +185,7 @@ public final class DurableRuntime: Sendable {
                 logger.error("run failed", metadata: ["code": "\(failure.code)"])
                 do {
                     try await store.finish(current, status: .failed, output: nil, failure: failure)
-                    await alerts.send(Alert(
+                    await (runAlerts?(record) ?? alerts).send(Alert(
                         kind: .deadLetter, message: "run \(record.id) (\(record.workflow)) failed at \(failure) and is in the dead-letter queue",
                         runID: record.id, failure: failure))
                 } catch let storeError as StoreError where storeError.code == .leaseLost {
