@@ -53,6 +53,7 @@ import Testing
             let resumed = try await KeelProcess.run(["runs", "resume", "r"], killAfter: nil, directory: work)
             #expect(resumed.status == 0, "\(resumed.stderr)")
             #expect(resumed.stdout.contains("run r is completed"))
+            #expect(resumed.stdout.contains("\nanswer: "), "the answer, as keel agent prints it: \(resumed.stdout)")
             #expect(server.chatRequests.count == 2)
             let lastRequest = try #require(server.chatRequests.last?.json)
             let messages = try #require(lastRequest["messages"]?.arrayValue)

@@ -102,6 +102,8 @@ import Testing
                 ["agent", "--db", "keel.db", "--run-id", "doomed", "--attempts", "2", "--model", "openai:any", "--base-url", server.baseURL,
                  "--tools", "calculator", "1+2"], killAfter: nil, directory: work)
             #expect(failed.status == 1)
+            // The dead letter's alert reaches standard error at the default log level.
+            #expect(failed.stderr.contains("alert (dead_letter): run doomed (agent) failed at step 4: overloaded"), "\(failed.stderr)")
             let list = try await KeelProcess.run(["dead-letters", "list"], killAfter: nil, directory: work)
             #expect(list.stdout.contains("doomed  agent     4     overloaded  open"))
             let show = try await KeelProcess.run(["dead-letters", "show", "doomed"], killAfter: nil, directory: work)
@@ -112,7 +114,8 @@ import Testing
             healthy.withLock { $0 = true }
             let retry = try await KeelProcess.run(["dead-letters", "retry", "doomed"], killAfter: nil, directory: work)
             #expect(retry.status == 0, "\(retry.stderr)")
-            #expect(retry.stdout == "run doomed is completed\n")
+            // As keel agent would: the answer, then what it took.
+            #expect(retry.stdout.hasPrefix("run doomed is completed\nanswer: 3\n2 model calls · "), "\(retry.stdout)")
             #expect(server.chatRequests.count == requestsBefore + 1)  // from the failed step, not from the start
             let after = try await KeelProcess.run(["dead-letters", "list"], killAfter: nil, directory: work)
             #expect(after.stdout == "no dead letters in keel.db\n")
@@ -128,6 +131,7 @@ import Testing
                      "--max-cost", "0.06", "--alert-url", "http://127.0.0.1:\(hooks.port)/alerts", "count forever"],
                     killAfter: nil, timeout: .seconds(60), directory: work)
                 #expect(output.status == 2)
+                #expect(output.stderr.contains("alert (budget_threshold): "), "the alert is on standard error too: \(output.stderr)")
             }
             let posts = hooks.requests.filter { $0.uri == "/alerts" }
             #expect(posts.count == 1)  // 80 % once; the cap itself is never reached

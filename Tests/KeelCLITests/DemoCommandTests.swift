@@ -54,8 +54,12 @@ import Testing
         let resumed = try await keel(["runs", "resume", "branch"], in: work)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("run branch is completed"))
+        // The outcome as keel demo gives it: the report, written.
+        #expect(resumed.stdout.contains("report written to branch.md · "), "\(resumed.stdout)")
+        #expect(FileManager.default.fileExists(atPath: work.appendingPathComponent("branch.md").path))
         let branchShow = try await keel(["runs", "show", "branch"], in: work)
         #expect(branchShow.stdout.contains("forked    from base at step 4"))
+        #expect(branchShow.stdout.contains("outcome   report of "), "\(branchShow.stdout)")
         let store = try SQLiteRunStore(path: work.appendingPathComponent("keel.db").path)
         #expect(try await store.journal(runID: "branch").count == 7)
         #expect(try await store.run(id: "branch")?.output == (try await store.run(id: "base")?.output))

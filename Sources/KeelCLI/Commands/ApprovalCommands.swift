@@ -55,7 +55,7 @@ private func decide(
     let verb = record.status == .approved ? "approved" : "denied"
     Console.line("\(verb) \(record.request.id) (\(record.request.tool) in run \(record.request.runID)) as \(by)")
     if let resumed {
-        Console.line("run \(resumed.id) is \(resumed.status)" + (resumed.failure.map { ": \($0)" } ?? ""))
+        for line in RunOutcome.lines(resumed, report: .write) { Console.line(line) }
     } else {
         Console.error("resume the run with: keel runs resume \(record.request.runID)")
     }

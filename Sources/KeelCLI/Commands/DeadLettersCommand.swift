@@ -79,7 +79,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 _ = try await store.reopen(runID: id)
                 return try await CLIRuntime.make(store: store, authority: authorityOptions.authority).run(id)
             }
-            Console.line("run \(record.id) is \(record.status)" + (record.failure.map { ": \($0)" } ?? ""))
+            for line in RunOutcome.lines(record, report: .write) where !line.hasPrefix("resume it with") { Console.line(line) }
             if record.status == .failed { throw CLIError("run \(record.id) failed again and is back in the dead-letter queue") }
         }
     }

@@ -68,7 +68,7 @@ struct RunsCommand: AsyncParsableCommand {
                 if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: id) }
                 return try await CLIRuntime.make(store: store, authority: authorityOptions.authority).run(id)
             }
-            Console.line("run \(record.id) is \(record.status)" + (record.failure.map { ": \($0)" } ?? ""))
+            for line in RunOutcome.lines(record, report: .write) { Console.line(line) }
             if record.status == .failed { throw CLIError("run \(record.id) failed again", exitCode: 1) }
         }
     }

@@ -39,6 +39,9 @@ enum RunReport {
     static func text(_ record: RunRecord, journal: [JournalEntry]) -> String {
         var lines = ["run       \(record.id)", "workflow  \(record.workflow)", "status    \(record.status.rawValue)"]
         if let failure = record.failure { lines.append("failure   \(failure)") }
+        if record.status == .completed {
+            for line in RunOutcome.lines(record, report: .describe).dropFirst() { lines.append("outcome   \(line)") }
+        }
         if let wakeAt = record.wakeAt { lines.append("wakes at  \(wakeAt.formatted(.iso8601))") }
         if !record.waitingFor.isEmpty { lines.append("waits for \(record.waitingFor.joined(separator: ", "))") }
         if let parent = record.parentRunID { lines.append("forked    from \(parent) at step \(record.forkedAt ?? 0)") }
