@@ -6,7 +6,7 @@ import Testing
 
 /// `keel agent --mcp`: a real MCP server (Python, the `mcp` package from PyPI) started by the real
 /// `keel` process over stdio, its tools called by the model.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct MCPCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPython) struct MCPCommandTests {
     /// The test MCP server shared with KeelMCPTests.
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("KeelMCPTests/Fixtures/keel_test_mcp_server.py")

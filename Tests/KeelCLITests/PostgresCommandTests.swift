@@ -4,7 +4,7 @@ import KeelTesting
 import Testing
 
 /// The commands that keep runs, on a PostgreSQL store given with `--store`.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresCommandTests {
     @Test func theRunCommandsWorkOnAPostgresStore() async throws {
         let url = try await PostgresTestCluster.shared().createDatabase("commands")
         let agent = try await KeelProcess.run(

@@ -15,7 +15,7 @@ import Darwin
 /// What a child inherits: its three standard streams and nothing else, while this process holds a
 /// listening socket, an open connection to it, a SQLite database and a PostgreSQL connection.
 /// Read from `/proc/PID/fd`, so Linux only.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct SpawnedDescriptorTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct SpawnedDescriptorTests {
     #if os(Linux)
     @Test func aSpawnedProcessGetsOnlyItsStandardStreams() async throws {
         try await withOpenDescriptors {

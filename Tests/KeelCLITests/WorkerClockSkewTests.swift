@@ -10,9 +10,8 @@ extension EnduranceTests {
     /// past the 10 s lease), one whose clock steps two minutes forward and then one back during the
     /// runs, all under libfaketime — share durable sleeps and approval time limits on PostgreSQL.
     /// No run is stolen, no step runs twice, and every wake-up and expiry comes on time.
-    @Suite(.timeLimit(.minutes(20))) struct ClockSkew {
+    @Suite(.timeLimit(.minutes(20)), .needsPostgreSQL) struct ClockSkew {
         static let library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-        static let required = ProcessInfo.processInfo.environment["CI"] != nil
         let runs = 12
         let sections = 5
         let pace = Duration.seconds(1)
@@ -33,7 +32,7 @@ extension EnduranceTests {
                 log: log, environment: environment)
         }
 
-        @Test(.enabled(if: FileManager.default.fileExists(atPath: library) || required, "needs Debian's faketime (apt-get install faketime)"))
+        @Test(.enabled(if: FileManager.default.fileExists(atPath: library) || MachineRequirements.required, "needs Debian's faketime (apt-get install faketime)"))
         func skewedAndSteppedClocksStealNothingAndWakeOnTime() async throws {
             try #require(FileManager.default.fileExists(atPath: Self.library), "libfaketime is missing: apt-get install faketime")
             let work = try TemporaryFolder.make("keel-skew")

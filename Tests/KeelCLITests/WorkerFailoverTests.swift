@@ -8,7 +8,7 @@ import Testing
 extension EnduranceTests {
     /// Four `keel worker` processes on one PostgreSQL store, one of them killed with SIGKILL every few
     /// seconds and restarted, until a hundred 20-section pipelines are done.
-    @Suite(.timeLimit(.minutes(20))) struct Failover {
+    @Suite(.timeLimit(.minutes(20)), .needsPostgreSQL) struct Failover {
         let runs = 100
         let sections = 20
         let concurrency = 4

@@ -9,7 +9,7 @@ extension EnduranceTests {
     /// Two `keel worker` processes start before their database, and later it goes away under them
     /// and comes back: they wait, reconnect and carry on, and every run completes with each
     /// section journaled once.
-    @Suite(.timeLimit(.minutes(20))) struct Outage {
+    @Suite(.timeLimit(.minutes(20)), .needsPostgreSQL) struct Outage {
         @Test func workersCarryOnAfterTheDatabaseComesBack() async throws {
             let work = try TemporaryFolder.make("keel-outage")
             defer { try? FileManager.default.removeItem(at: work) }

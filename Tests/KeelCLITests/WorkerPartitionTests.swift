@@ -14,7 +14,7 @@ extension EnduranceTests {
     /// cut-off worker's runs once their leases lapse (runs never started come first). Afterwards:
     /// every run completed with each of its steps journaled once, journal epochs only increase
     /// (no write of an older lease landed after a newer one), and finished runs stay as they are.
-    @Suite(.timeLimit(.minutes(15))) struct Partition {
+    @Suite(.timeLimit(.minutes(15)), .needsPostgreSQL) struct Partition {
         /// Runs per phase: the slots of both workers.
         let batch = 8
         let phases = 3

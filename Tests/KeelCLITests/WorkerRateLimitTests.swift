@@ -8,7 +8,7 @@ import Testing
 extension EnduranceTests {
     /// Four `keel worker` processes on one PostgreSQL store share one rate limit: together they stay
     /// within what the server allows, instead of each taking the whole allowance.
-    @Suite(.timeLimit(.minutes(20))) struct RateLimit {
+    @Suite(.timeLimit(.minutes(20)), .needsPostgreSQL) struct RateLimit {
         @Test func fourWorkersTogetherStayWithinSixHundredRequestsAMinute() async throws {
             let work = try TemporaryFolder.make("keel-shared-limits")
             defer { try? FileManager.default.removeItem(at: work) }

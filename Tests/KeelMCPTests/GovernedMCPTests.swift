@@ -8,7 +8,7 @@ import Testing
 
 /// An MCP tool under a policy, in a durable run on SQLite: the call waits for a person, who edits
 /// its arguments; the server moves the money once, with the edited amount.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct GovernedMCPTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPython) struct GovernedMCPTests {
     struct Payer: Workflow {
         let name = "payer"
         let model: any ChatModel

@@ -51,13 +51,13 @@ import Testing
         #expect(ledger.lines("ledger") == ["ES-1 12.5"])
     }
 
-    @Test func toolsOverStdioAreKeelTools() async throws {
+    @Test(.needsPython) func toolsOverStdioAreKeelTools() async throws {
         let scratch = try Scratch()
         defer { scratch.cleanup() }
         try await checkTools(of: try await TestMCPServer.stdio(ledger: scratch.file("ledger")), ledger: scratch)
     }
 
-    @Test func toolsOverStreamableHTTPAreKeelTools() async throws {
+    @Test(.needsPython) func toolsOverStreamableHTTPAreKeelTools() async throws {
         let scratch = try Scratch()
         defer { scratch.cleanup() }
         try await TestMCPServer.withHTTPServer(ledger: scratch.file("ledger")) { server in
@@ -65,7 +65,7 @@ import Testing
         }
     }
 
-    @Test func aServerThatCannotStartOrDiesGivesAClearError() async throws {
+    @Test(.needsPython) func aServerThatCannotStartOrDiesGivesAClearError() async throws {
         do {
             _ = try await MCPToolset.connect(.stdio(executable: "/nonexistent/mcp-server", arguments: []))
             Issue.record("connected to a missing program")

@@ -51,7 +51,7 @@ import Testing
     /// The cut comes while a PostgreSQL cluster starts: its processes are spawned while both ends
     /// of the connection are open in this process. Had they inherited the server's end, closing it
     /// here would send no FIN and the client would wait for its idle timeout.
-    @Test func aStreamCutShortWhileAClusterStartsIsAnError() async throws {
+    @Test(.needsPostgreSQL) func aStreamCutShortWhileAClusterStartsIsAnError() async throws {
         let cluster = Mutex<PostgresTestCluster?>(nil)
         let responder = OpenAICompatibleServer.Responder { [reply] _ in
             let started = try? await PostgresTestCluster.start(fsync: false)

@@ -7,7 +7,7 @@ import Testing
 
 /// The audit log on PostgreSQL against tampering that skips row triggers, and against false
 /// alarms under load.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresAuditTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresAuditTests {
     static func record(_ number: Int) -> AuditRecord {
         AuditRecord(runID: "r", step: number, tool: "t", action: .call, argumentsDigest: nil, decision: "ok", actor: "agent")
     }

@@ -22,7 +22,7 @@ func connectForTests(_ url: String, maxRecoveries: Int? = nil) async throws -> P
     return try await PostgresRunStore.connect(configuration)
 }
 
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresConformanceTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresConformanceTests {
     @Test(arguments: RunStoreConformance.checks)
     func postgresConforms(_ check: RunStoreConformance.Check) async throws {
         let url = try await PostgresTestCluster.shared().createDatabase()
@@ -46,7 +46,7 @@ func connectForTests(_ url: String, maxRecoveries: Int? = nil) async throws -> P
 }
 
 /// Scoped steps on PostgreSQL: parallel agents and a fan-out in one run, killed 20 times.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresScopedStepsTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresScopedStepsTests {
     @Test func parallelAgentsAndAFanOutSurviveKills() async throws {
         let (store, _) = try await freshStore()
         let report = try await ScopedRunKills.run(on: store, kills: 20)

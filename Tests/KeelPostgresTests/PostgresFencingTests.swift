@@ -11,7 +11,7 @@ import Testing
 /// connections: the claim is made in an open transaction, the zombie's write is started and seen
 /// waiting for the claim's row lock (or finished, if it takes none), then the claim commits. Every
 /// run-state write of the zombie must be refused as `leaseLost` and leave the claim in place.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresFencingTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresFencingTests {
     struct Write: Sendable, CustomTestStringConvertible {
         let name: String
         let perform: @Sendable (PostgresRunStore, Lease) async throws -> Void

@@ -7,7 +7,7 @@ import Testing
 
 /// A worker cut off from the database stops its run's work itself, before its lease expires
 /// and another worker may take the run over.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresLeaseTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresLeaseTests {
     /// One step that works until it is cancelled (at most a minute), noting when it stopped.
     struct Long: Workflow {
         let name = "long"

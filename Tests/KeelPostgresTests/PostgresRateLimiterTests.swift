@@ -6,7 +6,7 @@ import KeelTesting
 import Testing
 
 /// The fleet's shared buckets against what a hostile provider says.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresRateLimiterTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresRateLimiterTests {
     @Test func aYearLongRetryAfterPausesTheFleetForTwoMinutesAtMost() async throws {
         let (store, _) = try await freshStore()
         let limiter = PostgresRateLimiter(store: store, key: "openai:hostile", limits: RateLimits(requestsPerMinute: 6_000))

@@ -7,7 +7,7 @@ import Testing
 
 /// TLS and passwords against a cluster that refuses connections without TLS and has a
 /// self-signed certificate, with libpq's `sslmode`, `sslrootcert`, `PGPASSWORD` and password files.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresTLSTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresTLSTests {
     static let cluster = Task { try await PostgresTestCluster.start(fsync: false, tls: true) }
 
     /// A fresh database on the TLS cluster, owned by `owner`.

@@ -7,7 +7,7 @@ import Testing
 
 /// Durable workers on PostgreSQL, in process: the README's example, and two workers sharing
 /// runs without ever running one twice.
-@Suite(.serialized, .timeLimit(.minutes(10)), .heavy) struct PostgresWorkerTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .heavy, .needsPostgreSQL) struct PostgresWorkerTests {
     struct Counted: Workflow {
         let name = "counted"
         let calls: Locked<[String: Int]>
