@@ -21,8 +21,7 @@ extension Agent {
     func drive(
         _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> AgentRunResult {
-        let executor = toolExecutor
-        let sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
+        let toolSteps = ToolSteps(tools: tools, controls: controls, configuration: configuration, clock: clock, logger: logger)
         let identifier = model.identifier
         let deadline = controls.deadline ?? context.deadline
         var caller = ModelCaller(
@@ -58,8 +57,7 @@ extension Agent {
                 }
             case .runTools(let calls):
                 for call in calls { observer?(.toolCallStarted(call)) }
-                let results = try await runTools(
-                    calls, transcript: loop.transcript, context: context, executor: executor, sideEffecting: sideEffecting, caller: &caller)
+                let results = try await toolSteps.run(calls, transcript: loop.transcript, context: context, runSpent: &caller.runSpent)
                 for result in results { observer?(.toolCallFinished(result)) }
                 action = loop.handle(.toolsFinished(results))
                 if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }

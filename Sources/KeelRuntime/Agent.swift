@@ -50,9 +50,7 @@ public struct Agent: Sendable {
 
     /// The executor that runs this agent's tool calls.
     public var toolExecutor: ToolExecutor {
-        var executor = ToolExecutor(tools: tools, timeout: configuration.toolTimeout, concurrency: configuration.toolConcurrency, clock: clock, logger: logger)
-        executor.maximumResultCharacters = configuration.maxToolResultCharacters
-        return executor
+        ToolSteps(tools: tools, controls: controls, configuration: configuration, clock: clock, logger: logger).toolExecutor
     }
 
     /// Runs the agent on one prompt until it answers or a limit stops it. Never throws: failures

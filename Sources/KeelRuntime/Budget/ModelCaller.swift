@@ -12,13 +12,9 @@ struct ModelCaller: Sendable {
     let random: @Sendable () -> Double
     let clock: any Clock<Duration>
     let runID: String
-    /// What the run has spent so far (replayed steps included).
-    private(set) var runSpent = Spend.zero
-
-    /// Counts spending outside model calls (tools that cost money).
-    mutating func add(_ spend: Spend) {
-        runSpent += spend
-    }
+    /// What the run has spent so far (replayed steps included), model calls and tools that cost
+    /// money.
+    var runSpent = Spend.zero
 
     init(
         model: any ChatModel, spend: SpendControls?, retry: RetryPolicy, modelTimeout: Duration?, random: @escaping @Sendable () -> Double,

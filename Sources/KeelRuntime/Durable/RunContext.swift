@@ -51,13 +51,20 @@ public final class RunContext: Sendable {
         let journal: [String: [Int: JournalEntry]]
         let state: Mutex<State>
         let completedSteps: Int
+        /// What the run's metered steps cost, replayed and new, in every scope.
+        let spent: Mutex<Spend>
 
         init(journal: [JournalEntry], lease: Lease) {
             var byScope: [String: [Int: JournalEntry]] = [:]
-            for entry in journal { byScope[entry.scope, default: [:]][entry.sequence] = entry }
+            var spent = Spend.zero
+            for entry in journal {
+                byScope[entry.scope, default: [:]][entry.sequence] = entry
+                if entry.status == .completed, let metering = entry.metering { spent += metering.spend }
+            }
             self.journal = byScope
             completedSteps = journal.count { $0.status == .completed }
             state = Mutex(State(lease: lease))
+            self.spent = Mutex(spent)
         }
     }
 
@@ -175,6 +182,10 @@ public final class RunContext: Sendable {
             throw error
         }
     }
+
+    /// What the run's model steps have cost so far — replayed and new, in every scope — as their
+    /// journal entries meter it.
+    public var spent: Spend { execution.spent.withLock { $0 } }
 
     /// How many completed entries the journal held when the run was resumed (in every scope).
     public var replayedSteps: Int { execution.completedSteps }
@@ -356,6 +367,7 @@ public final class RunContext: Sendable {
         let completed = entry(
             sequence, name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey, isSideEffecting: isSideEffecting,
             attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
+        if let metering { execution.spent.withLock { $0 += metering.spend } }
         if Task.isCancelled {
             // The body is done — a model was paid, a tool ran: its result is journaled even when
             // the step's task is cancelled (a sibling branch failed, the worker stops), or it

@@ -99,6 +99,9 @@ public struct StepMetering: Sendable, Hashable, Codable {
         self.usage = usage
         self.costUSD = costUSD
     }
+
+    /// The tokens and dollars against budgets (an unpriced model's cost counts as nothing).
+    public var spend: Spend { Spend(tokens: usage.totalTokens, costUSD: costUSD ?? 0) }
 }
 
 extension JournalEntry {

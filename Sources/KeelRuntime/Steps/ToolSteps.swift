@@ -1,9 +1,25 @@
 import Foundation
 import KeelCore
+import Logging
 
-extension Agent {
+/// The governed tool calls of a run: what an ``Agent`` does with the calls of a reply, and what
+/// ``RunContext/tools(_:from:controls:configuration:transcript:)`` offers any workflow.
+struct ToolSteps: Sendable {
+    var tools: [AnyTool]
+    var controls: AgentControls
+    var configuration: AgentConfiguration
+    var clock: any Clock<Duration>
+    var logger: Logger
+
     /// The prefix of a refusal by policy, which the model reads and the per-run quota skips.
     static let refusalPrefix = "Refused by policy: "
+
+    /// The executor that runs the calls.
+    var toolExecutor: ToolExecutor {
+        var executor = ToolExecutor(tools: tools, timeout: configuration.toolTimeout, concurrency: configuration.toolConcurrency, clock: clock, logger: logger)
+        executor.maximumResultCharacters = configuration.maxToolResultCharacters
+        return executor
+    }
 
     /// Runs one reply's tool calls.
     ///
@@ -15,9 +31,9 @@ extension Agent {
     ///    call itself. Each is journaled with its audit entry in the same transaction.
     /// 3. Approvals and calls then run in parallel, at most ``AgentConfiguration/toolConcurrency``
     ///    at a time, answered from the caches where allowed.
-    func runTools(
-        _ calls: [ToolCall], transcript: Transcript, context: RunContext, executor: ToolExecutor, sideEffecting: Set<String>, caller: inout ModelCaller
-    ) async throws -> [ToolResult] {
+    func run(_ calls: [ToolCall], transcript: Transcript, context: RunContext, runSpent: inout Spend) async throws -> [ToolResult] {
+        let executor = toolExecutor
+        let sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
         let controls = self.controls
         let governance = controls.governance
         let runID = context.runID
@@ -30,9 +46,9 @@ extension Agent {
         if let governance {
             var allowedSoFar = Self.allowedCallCounts(in: transcript)
             for (index, call) in calls.enumerated() {
-                let runSpent = caller.runSpent
+                let spentSoFar = runSpent
                 let counts = allowedSoFar
-                let evaluate = { await self.evaluate(call, governance: governance, runID: runID, runSpent: runSpent, allowedCalls: counts) }
+                let evaluate = { await self.evaluate(call, governance: governance, runID: runID, runSpent: spentSoFar, allowedCalls: counts) }
                 let audit = { (verdict: PolicyVerdict) in
                     [AuditRecord(
                         runID: runID, step: position(index, 0), tool: call.name, action: .policy, argumentsDigest: AuditRecord.digest(ofArguments: call.arguments),
@@ -44,7 +60,7 @@ extension Agent {
                 verdicts[index] = verdict
                 if verdict.refusal == nil {
                     allowedSoFar[call.name, default: 0] += 1
-                    if let cost = verdict.costUSD { caller.add(Spend(costUSD: cost)) }
+                    if let cost = verdict.costUSD { runSpent += Spend(costUSD: cost) }
                 }
             }
         }
@@ -52,7 +68,7 @@ extension Agent {
         // 2. Approvals and calls, in parallel.
         // The run's earlier results are gathered only when a call here may be answered from
         // them: it is a walk over the whole transcript, which grows with every step.
-        let earlier = calls.contains { controls.caching(for: $0.name) == .perRun } ? Self.successfulResults(in: transcript) : [:]
+        let earlier = calls.contains { controls.caching(for: $0.name) == .perRun } ? Agent.successfulResults(in: transcript) : [:]
         let policy = configuration.inDoubtPolicy
         let work = Array(zip(calls.indices, zip(calls, verdicts)))
         let results = try await concurrentMap(work, limit: configuration.toolConcurrency) { _, item -> ToolResult? in
