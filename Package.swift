@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KeelSQLite", targets: ["KeelSQLite"]),
         .library(name: "KeelPostgres", targets: ["KeelPostgres"]),
         .library(name: "KeelMCP", targets: ["KeelMCP"]),
+        .library(name: "KeelApp", targets: ["KeelApp"]),
         .library(name: "KeelTesting", targets: ["KeelTesting"]),
         .executable(name: "keel", targets: ["KeelCLI"]),
     ],
@@ -67,7 +68,6 @@ let package = Package(
             name: "KeelOpenAI",
             dependencies: [
                 "KeelCore",
-                "KeelRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -110,11 +110,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelApp",
+            dependencies: [
+                "KeelCore",
+                "KeelRuntime",
+                "KeelOpenAI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelTesting",
             dependencies: [
                 "KeelCore",
                 "KeelRuntime",
                 "KeelOpenAI",
+                "KeelApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -131,7 +147,7 @@ let package = Package(
                 "KeelSQLite",
                 "KeelPostgres",
                 "KeelMCP",
-                "KeelTesting",
+                "KeelApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,23 +155,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "KeelCoreTests", dependencies: ["KeelCore", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelTesting"], swiftSettings: swiftSettings),
+            name: "KeelCoreTests", dependencies: ["KeelCore", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelSQLiteTests",
-            dependencies: ["KeelSQLite", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["KeelSQLite", "KeelApp", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelPostgresTests",
-            dependencies: ["KeelPostgres", "KeelRuntime", "KeelTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["KeelPostgres", "KeelRuntime", "KeelApp", "KeelTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelRuntime", "KeelSQLite", "KeelTesting"], resources: [.copy("Fixtures")],
+            name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelCLITests",
-            dependencies: ["KeelTesting", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["KeelTesting", "KeelApp", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KeelApp
 import KeelCore
 import KeelOpenAI
 import KeelRuntime

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KeelApp
 import KeelCore
 import KeelRuntime
 import KeelSQLite

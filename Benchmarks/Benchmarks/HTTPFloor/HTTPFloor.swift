@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Benchmark
+import KeelApp
 import KeelOpenAI
 import KeelTesting
 import NIOCore

@@ -1,5 +1,6 @@
 import Benchmark
 import Foundation
+import KeelApp
 import KeelCore
 import KeelPostgres
 import KeelRuntime

@@ -4,7 +4,6 @@ import KeelCore
 import KeelMCP
 import KeelRuntime
 import KeelSQLite
-import KeelTesting
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

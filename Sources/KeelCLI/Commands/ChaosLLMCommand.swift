@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
-import KeelTesting
 
 struct ChaosLLMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
-import KeelTesting
 import Logging
 import ServiceLifecycle
 
@@ -87,22 +87,6 @@ extension WorkerCommand {
             } catch let error as StoreError {
                 throw CLIError(error.message)
             }
-        }
-    }
-}
-
-/// The worker as a service: graceful shutdown stops claiming; cancellation gives the runs back.
-struct WorkerService: Service {
-    let runtime: DurableRuntime
-    let concurrency: Int
-    let pollInterval: Duration
-
-    func run() async throws {
-        let stopping = Locked(false)
-        await withGracefulShutdownHandler {
-            await runtime.work(concurrency: concurrency, pollInterval: pollInterval, isStopping: { stopping.value })
-        } onGracefulShutdown: {
-            stopping.withLock { $0 = true }
         }
     }
 }

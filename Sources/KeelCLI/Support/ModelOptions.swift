@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelOpenAI
-import KeelTesting
 
 /// `--model` and `--base-url`, shared by the commands that call a model.
 struct ModelOptions: ParsableArguments {

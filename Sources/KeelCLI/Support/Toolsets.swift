@@ -1,5 +1,5 @@
+import KeelApp
 import KeelCore
-import KeelTesting
 
 /// The toolsets `--tools` can name.
 enum Toolsets {

@@ -1,3 +1,4 @@
+import KeelApp
 import KeelCore
 import Synchronization
 
@@ -93,13 +94,3 @@ public final class ScriptedModel: ChatModel, Sendable {
     }
 }
 
-/// A rough, deterministic token count (about four bytes a token) for the test models.
-enum UsageEstimate {
-    static func tokens(in text: String) -> Int {
-        text.isEmpty ? 0 : max(1, (text.utf8.count + 3) / 4)
-    }
-
-    static func tokens(in request: ChatRequest) -> Int {
-        request.estimatedInputTokens
-    }
-}

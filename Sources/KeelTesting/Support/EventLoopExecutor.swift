@@ -1,3 +1,4 @@
+import KeelApp
 import NIOCore
 
 /// A Swift concurrency task executor that runs jobs on one NIO event loop.

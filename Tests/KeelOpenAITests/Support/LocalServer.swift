@@ -1,3 +1,4 @@
+import KeelApp
 import KeelCore
 import KeelOpenAI
 import KeelTesting

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KeelCore
+import KeelOpenAI
 import KeelRuntime
 import Logging
 import NIOCore
