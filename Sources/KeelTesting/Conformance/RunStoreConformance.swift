@@ -3,7 +3,8 @@ import KeelCore
 import KeelRuntime
 
 /// The checks every ``KeelRuntime/RunStore`` must pass: runs, journal, leases and fencing,
-/// signals, timers, cancel and fork, concurrent writers, approvals and the audit log. Run each against a fresh store:
+/// signals, timers, cancel and fork, scoped steps, dead letters and costs, concurrent writers, approvals and the audit
+/// log. Run each against a fresh store (memory, SQLite and PostgreSQL all run it):
 ///
 /// ```swift
 /// @Test(arguments: RunStoreConformance.checks)
@@ -354,6 +355,45 @@ public enum RunStoreConformance {
                 "a fork keeps the branches opened before its position and not those opened at it")
             let later = try await store.journal(runID: try await store.fork(runID: "sc", atSequence: 3, newRunID: "sc-later").id)
             try expect(later.filter { $0.scope == "late" }.map(\.sequence) == [0], "a scope's approval is not kept without its call")
+        },
+        Check(name: "a failed run is a dead letter until reopened, and costs add up the metered steps") { subject in
+            let store = subject.store
+            _ = try await store.createRun(NewRun(id: "c1", workflow: "w", input: nil, tenant: "acme"))
+            _ = try await store.createRun(NewRun(id: "c2", workflow: "w", input: nil))
+            func metered(_ runID: String, _ sequence: Int, model: String, cost: Double?, scope: String = "") -> JournalEntry {
+                var step = entry(runID, sequence)
+                step.kind = .model
+                step.metering = StepMetering(model: model, usage: Usage(inputTokens: 100, cachedInputTokens: 10, outputTokens: 20), costUSD: cost)
+                step.scope = scope
+                return step
+            }
+            let first = try await claimed(store, "c1")
+            try await store.append(metered("c1", 0, model: "openai:a", cost: 0.5), lease: first)
+            try await store.append(metered("c1", 0, model: "openai:b", cost: 0.25, scope: "branch"), lease: first)
+            try await store.append(entry("c1", 1), lease: first)
+            try await store.finish(first, status: .failed, output: nil, failure: RunFailure(code: "server", message: "down", sequence: 2))
+            let second = try await claimed(store, "c2")
+            try await store.append(metered("c2", 0, model: "openai:a", cost: nil), lease: second)
+            try await store.finish(second, status: .completed, output: "ok", failure: nil)
+
+            let letters = try await store.deadLetters(includeResolved: false, limit: 10)
+            try expect(letters.map(\.runID) == ["c1"], "the failed run is the one dead letter, got \(letters.map(\.runID))")
+            try expect(letters.first?.failure.code == "server" && letters.first?.journalLength == 3 && letters.first?.tenant == "acme", "the dead letter keeps the failure, the journal's length and the tenant: \(String(describing: letters.first))")
+            let byModel = try await store.costs(CostQuery(groupBy: .model))
+            try expect(byModel.map(\.key) == ["openai:a", "openai:b"], "costs by model, dearest first: \(byModel.map(\.key))")
+            try expect(byModel.first?.steps == 2 && byModel.first?.costUSD == 0.5 && byModel.first?.unpricedSteps == 1, "an unpriced step counts as a step and nothing more: \(String(describing: byModel.first))")
+            try expect(byModel.first?.usage == Usage(inputTokens: 200, cachedInputTokens: 20, outputTokens: 40), "usage adds up")
+            let byRun = try await store.costs(CostQuery(groupBy: .run))
+            try expect(byRun.first { $0.key == "c1" }?.costUSD == 0.75, "a run's cost counts its scoped steps")
+            let byTenant = try await store.costs(CostQuery(groupBy: .tenant, tenant: "acme"))
+            try expect(byTenant.map(\.key) == ["acme"] && byTenant.first?.steps == 2, "costs of one tenant: \(byTenant)")
+            let today = try await store.costs(CostQuery(groupBy: .day, since: Date().addingTimeInterval(-3_600)))
+            try expect(today.count == 1 && today.first?.steps == 3, "costs by day since an hour ago: \(today)")
+
+            _ = try await store.reopen(runID: "c1")
+            try expect(try await store.deadLetters(includeResolved: false, limit: 10).isEmpty, "reopening resolves the dead letter")
+            let all = try await store.deadLetters(includeResolved: true, limit: 10)
+            try expect(all.map(\.runID) == ["c1"] && all.first?.resolvedAt != nil, "a resolved dead letter is kept, resolved")
         },
         Check(name: "runs are listed newest first and filtered") { subject in
             let store = subject.store
