@@ -32,10 +32,15 @@ public struct PriceTable: Sendable, Hashable {
     /// The price of `model` (`name` or `provider:name`), or `nil` when unknown.
     public func price(for model: String) -> ModelPrice? {
         if let price = prices[model] { return price }
-        let name = model.split(separator: ":", maxSplits: 1).last.map(String.init) ?? model
+        let name = model.firstIndex(of: ":").map { String(model[model.index(after: $0)...]) } ?? model
         if let price = prices[name] { return price }
-        let match = prices.keys.filter { name.hasPrefix($0) || model.hasPrefix($0) }.max { $0.count < $1.count }
-        return match.flatMap { prices[$0] }
+        // The longest known prefix, without building a list of candidates (this runs per step).
+        var best: (length: Int, price: ModelPrice)?
+        for (key, price) in prices where name.hasPrefix(key) || model.hasPrefix(key) {
+            let length = key.utf8.count
+            if length > (best?.length ?? -1) { best = (length, price) }
+        }
+        return best?.price
     }
 
     /// The cost of `usage` on `model` in US dollars; `nil` when the model has no price.

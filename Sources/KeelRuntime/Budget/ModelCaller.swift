@@ -55,13 +55,16 @@ struct ModelCaller: Sendable {
         let settles = admission?.reservation != nil && spend?.ledger as AnyObject === context.store as AnyObject
         do {
             let prices = spend?.prices ?? .defaults
+            let ownPrice = prices.price(for: identifier)
             (response, latency) = try await renewing(admission?.reservation) {
                 try await measureThrowing(on: clock) {
                     try await context.step(
                         at: context.reserveSequences(1).lowerBound, stepName, kind: .model,
                         metering: { response in
                             let served = response.servedBy ?? identifier
-                            return StepMetering(model: served, usage: response.usage, costUSD: prices.cost(of: response.usage, model: served))
+                            // The caller's own model is priced once per call, not looked up again.
+                            let price = served == identifier ? ownPrice : prices.price(for: served)
+                            return StepMetering(model: served, usage: response.usage, costUSD: price?.cost(of: response.usage))
                         },
                         retry: retry, random: random, settling: settles ? admission?.reservation : nil
                     ) { attempt in

@@ -359,25 +359,28 @@ public final class RunContext: Sendable {
         return try decode(entry.result ?? .null, as: T.self, sequence: sequence, name: name)
     }
 
-    private func complete<T: Codable>(
+    private func complete<T: Codable & Sendable>(
         _ sequence: Int, _ name: String, kind: StepKind, value: T, metering: StepMetering?, startedAt: Date, attempts: Int,
         idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil, audit: [AuditRecord] = []
     ) async throws -> T {
-        let result = try JSONValue(encoding: value)
         let completed = entry(
-            sequence, name, kind: kind, status: .completed, result: result, idempotencyKey: idempotencyKey, isSideEffecting: isSideEffecting,
+            sequence, name, kind: kind, status: .completed, idempotencyKey: idempotencyKey, isSideEffecting: isSideEffecting,
             attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
         if let metering { execution.spent.withLock { $0 += metering.spend } }
+        let written: JSONValue?
         if Task.isCancelled {
             // The body is done — a model was paid, a tool ran: its result is journaled even when
             // the step's task is cancelled (a sibling branch failed, the worker stops), or it
             // would run again on resume.
             let (store, lease) = (store, lease)
-            try await Task { try await store.append(completed, lease: lease, settling: settling, audit: audit) }.value
+            written = try await Task { try await store.append(completed, result: value, lease: lease, settling: settling, audit: audit) }.value
         } else {
-            try await store.append(completed, lease: lease, settling: settling, audit: audit)
+            written = try await store.append(completed, result: value, lease: lease, settling: settling, audit: audit)
         }
-        return try decode(result, as: T.self, sequence: sequence, name: name)
+        // What the journal holds, as a replay will see it; a store that keeps the value itself
+        // (in memory) gives it back as it is.
+        guard let written else { return value }
+        return try decode(written, as: T.self, sequence: sequence, name: name)
     }
 
     private func decode<T: Decodable>(_ value: JSONValue, as type: T.Type, sequence: Int, name: String) throws -> T {

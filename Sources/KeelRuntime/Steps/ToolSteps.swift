@@ -5,21 +5,31 @@ import Logging
 /// The governed tool calls of a run: what an ``Agent`` does with the calls of a reply, and what
 /// ``RunContext/tools(_:from:controls:configuration:transcript:)`` offers any workflow.
 struct ToolSteps: Sendable {
-    var tools: [AnyTool]
-    var controls: AgentControls
-    var configuration: AgentConfiguration
-    var clock: any Clock<Duration>
-    var logger: Logger
+    let tools: [AnyTool]
+    let controls: AgentControls
+    let configuration: AgentConfiguration
+    let clock: any Clock<Duration>
+    let logger: Logger
+    /// The executor that runs the calls, made once for every reply of a run.
+    let toolExecutor: ToolExecutor
+    /// The tools that change the world (journaled as started before they run).
+    let sideEffecting: Set<String>
+
+    init(tools: [AnyTool], controls: AgentControls, configuration: AgentConfiguration, clock: any Clock<Duration>, logger: Logger) {
+        self.tools = tools
+        self.controls = controls
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        var executor = ToolExecutor(tools: tools, timeout: configuration.toolTimeout, concurrency: configuration.toolConcurrency, clock: clock, logger: logger)
+        executor.maximumResultCharacters = configuration.maxToolResultCharacters
+        toolExecutor = executor
+        sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
+    }
 
     /// The prefix of a refusal by policy, which the model reads and the per-run quota skips.
     static let refusalPrefix = "Refused by policy: "
 
-    /// The executor that runs the calls.
-    var toolExecutor: ToolExecutor {
-        var executor = ToolExecutor(tools: tools, timeout: configuration.toolTimeout, concurrency: configuration.toolConcurrency, clock: clock, logger: logger)
-        executor.maximumResultCharacters = configuration.maxToolResultCharacters
-        return executor
-    }
 
     /// Runs one reply's tool calls.
     ///
@@ -33,7 +43,6 @@ struct ToolSteps: Sendable {
     ///    at a time, answered from the caches where allowed.
     func run(_ calls: [ToolCall], transcript: Transcript, context: RunContext, runSpent: inout Spend) async throws -> [ToolResult] {
         let executor = toolExecutor
-        let sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
         let controls = self.controls
         let governance = controls.governance
         let runID = context.runID

@@ -28,6 +28,8 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         var record: RunRecord
         var recoveries = 0
         var journal: [Address: JournalEntry] = [:]
+        /// Results kept as values, encoded when the journal is read.
+        var values: [Address: any Encodable & Sendable] = [:]
         var signals: [Signal] = []
     }
 
@@ -85,7 +87,24 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     }
 
     public func journal(runID: String) async throws -> [JournalEntry] {
-        state.withLock { $0.runs[runID].map { $0.journal.values.sorted { ($0.scope, $0.sequence) < ($1.scope, $1.sequence) } } ?? [] }
+        try state.withLock { state in
+            guard var stored = state.runs[runID] else { return [] }
+            try Self.encodeValues(&stored)
+            state.runs[runID] = stored
+            return stored.journal.values.sorted { ($0.scope, $0.sequence) < ($1.scope, $1.sequence) }
+        }
+    }
+
+    /// Encodes the results kept as values into their entries.
+    private static func encodeValues(_ stored: inout StoredRun) throws {
+        for (address, value) in stored.values {
+            do {
+                stored.journal[address]?.result = try JSONValue(encoding: value)
+            } catch {
+                throw StoreError(.corrupt, "the result of step \(address.scope.isEmpty ? "" : "\(address.scope)/")\(address.sequence) of run '\(stored.record.id)' does not encode as JSON: \(error)")
+            }
+        }
+        stored.values = [:]
     }
 
     // MARK: Leases
@@ -172,6 +191,10 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     /// Throws ``StoreError/Code/leaseLost`` unless the run is still running under this lease.
     static func checkLease(_ state: State, _ lease: Lease) throws {
         guard let run = state.runs[lease.runID]?.record else { throw StoreError(.notFound, "no run '\(lease.runID)'") }
+        try checkLease(run, lease)
+    }
+
+    static func checkLease(_ run: RunRecord, _ lease: Lease) throws {
         guard run.epoch == lease.epoch, run.owner == lease.owner, run.status == .running else {
             let reason = run.status == .cancelled ? "was cancelled" : "was taken over (epoch \(run.epoch), this writer holds \(lease.epoch))"
             throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
@@ -189,13 +212,28 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     // MARK: Journal
 
     public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
+        try append(entry, value: nil, lease: lease, settling: settling, audit: audit)
+    }
+
+    /// Keeps the value itself: a run in memory pays for JSON only when its journal is read.
+    public func append<T: Encodable & Sendable>(
+        _ entry: JournalEntry, result: T, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]
+    ) async throws -> JSONValue? {
+        try append(entry, value: result, lease: lease, settling: settling, audit: audit)
+        return nil
+    }
+
+    private func append(_ entry: JournalEntry, value: (any Encodable & Sendable)?, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) throws {
         let key = auditKey
         try state.withLock { state in
-            try Self.checkLease(state, lease)
-            try Self.upsert(&state, entry)
-            state.runs[lease.runID]?.record.updatedAt = Date()
+            // One look-up of the run: this runs for every step of every run in memory.
+            guard let index = state.runs.index(forKey: lease.runID) else { throw StoreError(.notFound, "no run '\(lease.runID)'") }
+            try Self.checkLease(state.runs.values[index].record, lease)
+            try Self.upsert(&state.runs.values[index], entry)
+            if let value { state.runs.values[index].values[Address(scope: entry.scope, sequence: entry.sequence)] = value }
+            state.runs.values[index].record.updatedAt = Date()
             // A finished step is progress: the run is not what stops its workers.
-            if entry.status == .completed { state.runs[lease.runID]?.recoveries = 0 }
+            if entry.status == .completed { state.runs.values[index].recoveries = 0 }
             if let settling {
                 state.book.settle(settling, actual: Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0))
             }
@@ -204,9 +242,9 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     }
 
     /// Inserts a started entry, or completes one; a second completion at a position is refused.
-    static func upsert(_ state: inout State, _ entry: JournalEntry) throws {
+    static func upsert(_ stored: inout StoredRun, _ entry: JournalEntry) throws {
         let address = Address(scope: entry.scope, sequence: entry.sequence)
-        if let existing = state.runs[entry.runID]?.journal[address] {
+        if let existing = stored.journal[address] {
             guard existing.name == entry.name else {
                 throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(existing.name)', not '\(entry.name)'")
             }
@@ -214,7 +252,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
                 throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
             }
         }
-        state.runs[entry.runID]?.journal[address] = entry
+        stored.journal[address] = entry
     }
 
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
@@ -289,7 +327,9 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             else { return nil }
             var taken = entry
             taken.result = payload
-            try Self.upsert(&state, taken)
+            guard var stored = state.runs[runID] else { return nil }
+            try Self.upsert(&stored, taken)
+            state.runs[runID] = stored
             state.runs[runID]?.signals[index].consumed = true
             return payload
         }
@@ -338,7 +378,10 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             guard sequence >= 0, sequence <= length else {
                 throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
             }
-            let (position, kept) = JournalEntry.forked(Array(source.journal.values), at: sequence)
+            var encoded = source
+            try Self.encodeValues(&encoded)
+            state.runs[runID] = encoded
+            let (position, kept) = JournalEntry.forked(Array(encoded.journal.values), at: sequence)
             let now = Date()
             var record = RunRecord(
                 id: newRunID, workflow: source.record.workflow, input: source.record.input, status: .pending, parentRunID: runID,

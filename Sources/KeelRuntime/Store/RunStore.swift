@@ -49,6 +49,14 @@ public protocol RunStore: Sendable {
     /// log holds each decision and call exactly once.
     func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws
 
+    /// Completes a journal entry with `result` as its result, like
+    /// ``append(_:lease:settling:audit:)``, and returns the JSON the journal now holds — or `nil`
+    /// when the store keeps the value itself (``InMemoryRunStore``, which encodes it only when the
+    /// journal is read). The default encodes the value and appends the entry.
+    func append<T: Encodable & Sendable>(
+        _ entry: JournalEntry, result: T, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]
+    ) async throws -> JSONValue?
+
     /// Puts the run to wait for a timer, any of some signals, or both, and gives up the lease. A
     /// signal already sent for one of `waitingFor` leaves the run runnable at once.
     func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws
@@ -129,6 +137,16 @@ public protocol RunStore: Sendable {
 }
 
 extension RunStore {
+    public func append<T: Encodable & Sendable>(
+        _ entry: JournalEntry, result: T, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]
+    ) async throws -> JSONValue? {
+        var completed = entry
+        let json = try JSONValue(encoding: result)
+        completed.result = json
+        try await append(completed, lease: lease, settling: settling, audit: audit)
+        return json
+    }
+
     /// The store's clock: timers and expiries that several processes compare are computed and
     /// compared on it, so that a worker whose clock is off neither wakes runs early nor takes
     /// leases that have not expired. Default: this process's clock (one machine, one clock).
