@@ -156,6 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeelCoreTests", dependencies: ["KeelCore", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelAppTests", dependencies: ["KeelApp", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(

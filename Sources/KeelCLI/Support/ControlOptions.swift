@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelOpenAI
 import KeelRuntime

@@ -26,27 +26,10 @@ struct ModelOptions: ParsableArguments {
     }
 
     static func model(for spec: String, baseURL: String?, environment: [String: String]) throws -> any ChatModel {
-        let (provider, name) = spec.split(separator: ":", maxSplits: 1).map(String.init).splitPair
-        switch provider {
-        case "test": return TestModel()
-        case "arithmetic": return ArithmeticModel()
-        case "writer": return ReportWriterModel()
-        case "openai":
-            guard let name, !name.isEmpty else { throw CLIError("--model openai needs a model name, as in openai:gpt-4o-mini") }
-            var configuration = OpenAIConfiguration.fromEnvironment(environment)
-            if let baseURL { configuration.baseURL = baseURL }
-            guard let url = URL(string: configuration.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                throw CLIError("--base-url must be an http or https URL, got '\(configuration.baseURL)'")
-            }
-            return OpenAIChatModel(name: name, configuration: configuration)
-        default:
-            throw CLIError("unknown model '\(spec)': use test, arithmetic, writer or openai:NAME")
+        do {
+            return try ModelCatalog.standard.model(for: spec, baseURL: baseURL, environment: environment)
+        } catch let error as ModelCatalog.SpecError {
+            throw CLIError(error.description)
         }
-    }
-}
-
-extension Array where Element == String {
-    fileprivate var splitPair: (String, String?) {
-        (first ?? "", count > 1 ? self[1] : nil)
     }
 }

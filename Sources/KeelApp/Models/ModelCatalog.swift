@@ -1,0 +1,92 @@
+import Foundation
+import KeelCore
+import KeelOpenAI
+
+/// The models a spec string names — `openai:gpt-4o-mini`, `test`, `arithmetic`, `writer` — and
+/// the one place a provider registers: `keel --model`, the workflows and their resumes all go
+/// through it.
+///
+/// ```swift
+/// let model = try ModelCatalog.standard.model(for: "openai:gpt-4o-mini", baseURL: nil)
+/// ```
+public struct ModelCatalog: Sendable {
+    /// Makes the model `name` of a provider (the part after `provider:`, `nil` without one), at
+    /// `baseURL` when given, with keys from `environment`.
+    public typealias Maker = @Sendable (_ name: String?, _ baseURL: String?, _ environment: [String: String]) throws -> any ChatModel
+
+    /// A spec that names no model this catalog knows, or names one badly.
+    public struct SpecError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    private var makers: [String: Maker]
+    /// The providers that call no server.
+    public private(set) var offlineProviders: Set<String>
+
+    public init() {
+        makers = [:]
+        offlineProviders = []
+    }
+
+    /// Registers `provider` (the part before `:` in a spec).
+    public mutating func register(_ provider: String, offline: Bool = false, _ maker: @escaping Maker) {
+        makers[provider] = maker
+        if offline { offlineProviders.insert(provider) } else { offlineProviders.remove(provider) }
+    }
+
+    /// The offline models (`test`, `arithmetic`, `writer`) and OpenAI-compatible servers
+    /// (`openai:NAME`, with `OPENAI_API_KEY` and `OPENAI_BASE_URL` or a base URL).
+    public static let standard: ModelCatalog = {
+        var catalog = ModelCatalog()
+        catalog.register("test", offline: true) { _, _, _ in TestModel() }
+        catalog.register("arithmetic", offline: true) { _, _, _ in ArithmeticModel() }
+        catalog.register("writer", offline: true) { _, _, _ in ReportWriterModel() }
+        catalog.register("openai") { name, baseURL, environment in
+            guard let name, !name.isEmpty else { throw SpecError("--model openai needs a model name, as in openai:gpt-4o-mini") }
+            var configuration = OpenAIConfiguration.fromEnvironment(environment)
+            if let baseURL { configuration.baseURL = baseURL }
+            guard let url = URL(string: configuration.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw SpecError("--base-url must be an http or https URL, got '\(configuration.baseURL)'")
+            }
+            return OpenAIChatModel(name: name, configuration: configuration)
+        }
+        return catalog
+    }()
+
+    /// The model `spec` names.
+    public func model(for spec: String, baseURL: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any ChatModel {
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        let provider = parts.first ?? ""
+        guard let maker = makers[provider] else {
+            let known = makers.keys.sorted().map { offlineProviders.contains($0) ? $0 : "\($0):NAME" }
+            throw SpecError("unknown model '\(spec)': use \(known.joined(separator: ", "))")
+        }
+        return try maker(parts.count > 1 ? parts[1] : nil, baseURL, environment)
+    }
+
+    /// Whether `spec` names a model that calls no server.
+    public func isOffline(_ spec: String) -> Bool {
+        offlineProviders.contains(String(spec.prefix { $0 != ":" }))
+    }
+}
+
+/// A model as a durable run remembers it: the spec and base URL, never the key (which is read
+/// from the environment of whichever process resumes the run).
+public struct ModelSpec: Codable, Sendable, Hashable {
+    public var spec: String
+    public var baseURL: String?
+
+    public init(spec: String, baseURL: String? = nil) {
+        self.spec = spec
+        self.baseURL = baseURL
+    }
+
+    /// The model, from the standard catalog.
+    public func makeModel(catalog: ModelCatalog = .standard) throws -> any ChatModel {
+        try catalog.model(for: spec, baseURL: baseURL)
+    }
+
+    /// Whether the model calls no server.
+    public var isOffline: Bool { ModelCatalog.standard.isOffline(spec) }
+}
