@@ -347,7 +347,7 @@ public final class RunContext: Sendable {
     }
 
     /// The journaled result at `sequence`, or `nil` when the body must run.
-    private func replayed<T: Decodable>(_ sequence: Int, _ name: String, as type: T.Type) throws -> T? {
+    func replayed<T: Decodable>(_ sequence: Int, _ name: String, as type: T.Type) throws -> T? {
         guard let entry = journal[sequence] else { return nil }
         guard entry.name == name else {
             throw WorkflowError(
@@ -359,7 +359,7 @@ public final class RunContext: Sendable {
         return try decode(entry.result ?? .null, as: T.self, sequence: sequence, name: name)
     }
 
-    private func complete<T: Codable & Sendable>(
+    func complete<T: Codable & Sendable>(
         _ sequence: Int, _ name: String, kind: StepKind, value: T, metering: StepMetering?, startedAt: Date, attempts: Int,
         idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil, audit: [AuditRecord] = []
     ) async throws -> T {
@@ -383,7 +383,7 @@ public final class RunContext: Sendable {
         return try decode(written, as: T.self, sequence: sequence, name: name)
     }
 
-    private func decode<T: Decodable>(_ value: JSONValue, as type: T.Type, sequence: Int, name: String) throws -> T {
+    func decode<T: Decodable>(_ value: JSONValue, as type: T.Type, sequence: Int, name: String) throws -> T {
         do {
             return try value.decode(as: T.self)
         } catch {
@@ -391,61 +391,6 @@ public final class RunContext: Sendable {
                 .nonDeterminism,
                 "the journaled result of step \(address(of: sequence)) '\(name)' does not decode as \(T.self) (the workflow code changed): \(error)",
                 sequence: sequence, scope: scope)
-        }
-    }
-
-    // MARK: Approvals
-
-    /// Waits durably for a person's decision on `request` (its id stable for the call), at a
-    /// reserved position, and journals the decision there. The decision is read from the store's
-    /// approval record — never from a signal's payload — so only `decideApproval` can approve.
-    /// When the request times out its policy applies: deny (journaled as a denial), escalate (an
-    /// alert, then waiting without a limit), or fail the run.
-    public func approval(at sequence: Int, _ request: ApprovalRequest, alerts: any AlertHook) async throws -> ApprovalOutcome {
-        let name = "approval-\(request.tool)-\(request.id)"
-        if let outcome = try replayed(sequence, name, as: ApprovalOutcome.self) { return outcome }
-        let record = try await store.requestApproval(request, lease: lease)
-        @Sendable func decided(_ record: ApprovalRecord) -> ApprovalOutcome {
-            ApprovalOutcome(decision: record.decision ?? .deny(reason: "no decision recorded"), decidedBy: record.decidedBy ?? "unknown", timedOut: false)
-        }
-        switch record.status {
-        case .approved, .denied:
-            return try await complete(sequence, name, kind: .signal, value: decided(record), metering: nil, startedAt: Date(), attempts: 1)
-        case .expired:
-            let outcome = ApprovalOutcome(decision: .deny(reason: "the approval timed out"), decidedBy: "policy", timedOut: true)
-            return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1)
-        case .pending, .escalated:
-            if record.status == .pending, let expires = record.request.expiresAt, expires <= (try await store.currentTime()) {
-                switch record.request.onTimeout {
-                case .deny:
-                    let closed = try await store.closeApproval(id: request.id, as: .expired, lease: lease)
-                    if closed.status == .approved || closed.status == .denied {
-                        // A person decided just before the time ran out: the decision stands.
-                        return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
-                    }
-                    let outcome = ApprovalOutcome(decision: .deny(reason: "nobody decided within the approval's time limit"), decidedBy: "policy", timedOut: true)
-                    let audit = AuditRecord(
-                        runID: runID, step: request.sequence, tool: request.tool, action: .approval,
-                        argumentsDigest: AuditRecord.digest(ofArguments: request.arguments), decision: "denied: timed out", actor: "policy")
-                    return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1, audit: [audit])
-                case .fail:
-                    let closed = try await store.closeApproval(id: request.id, as: .expired, lease: lease)
-                    if closed.status == .approved || closed.status == .denied {
-                        return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
-                    }
-                    throw WorkflowError(.approvalTimedOut, "nobody decided approval \(request.id) for \(request.tool) in time", sequence: sequence, scope: scope)
-                case .escalate:
-                    let closed = try await store.closeApproval(id: request.id, as: .escalated, lease: lease)
-                    if closed.status == .approved || closed.status == .denied {
-                        return try await complete(sequence, name, kind: .signal, value: decided(closed), metering: nil, startedAt: Date(), attempts: 1)
-                    }
-                    await alerts.send(Alert(
-                        kind: .approvalEscalated, message: "approval \(request.id) for \(request.tool) in run \(runID) waited past its time limit: \(request.reason)",
-                        runID: runID))
-                    throw suspend(RunSuspension(wakeAt: nil, waitingFor: [ApprovalRecord.signalName(for: request.id)]))
-                }
-            }
-            throw suspend(RunSuspension(wakeAt: record.status == .pending ? record.request.expiresAt : nil, waitingFor: [ApprovalRecord.signalName(for: request.id)]))
         }
     }
 
