@@ -115,6 +115,7 @@ let package = Package(
                 "KeelCore",
                 "KeelRuntime",
                 "KeelOpenAI",
+                "KeelMCP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

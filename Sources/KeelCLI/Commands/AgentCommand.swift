@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelMCP
 import KeelRuntime
@@ -166,7 +167,7 @@ struct AgentCommand: AsyncParsableCommand {
             if !json { Console.error("run \(runID) in \(StoreOptions.location(of: path))") }
             // This command is the authority for the run it starts or resumes: its own flags.
             let authority = controlOptions.authority(model: modelOptions, mcp: mcp)
-            let runtime = CLIRuntime.make(
+            let runtime = Application.runtime(
                 store: store, authority: authority, agent: AgentWorkflow(observer: observer))
             var record = try await runtime.run(runID)
             var announced: Set<String> = []

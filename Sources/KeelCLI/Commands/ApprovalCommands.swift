@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
 
@@ -49,7 +50,7 @@ private func decide(
     let (record, resumed) = try await catching {
         let store = try await storeOptions.openStore()
         let record = try await store.decideApproval(id: id, decision: decision, by: by)
-        let resumed = resume ? try await CLIRuntime.make(store: store, authority: authority).run(record.request.runID) : nil
+        let resumed = resume ? try await Application.runtime(store: store, authority: authority).run(record.request.runID) : nil
         return (record, resumed)
     }
     let verb = record.status == .approved ? "approved" : "denied"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
 import Synchronization
@@ -68,7 +69,7 @@ struct BatchCommand: AsyncParsableCommand {
             }
         }
         let authority = controlOptions.authority(model: modelOptions)
-        let runtime = CLIRuntime.make(store: store, authority: authority)
+        let runtime = Application.runtime(store: store, authority: authority)
         let progress = BatchProgress(total: lines.count)
         let records = await withTaskGroup(of: (Int, Result<RunRecord, any Error>).self) { group in
             var results = [Result<RunRecord, any Error>?](repeating: nil, count: lines.count)

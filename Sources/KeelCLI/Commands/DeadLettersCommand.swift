@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
 
@@ -77,7 +78,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
                     throw CLIError("run '\(id)' is not an open dead letter in \(storeOptions.location)")
                 }
                 _ = try await store.reopen(runID: id)
-                return try await CLIRuntime.make(store: store, authority: authorityOptions.authority).run(id)
+                return try await Application.runtime(store: store, authority: authorityOptions.authority).run(id)
             }
             for line in RunOutcome.lines(record, report: .write) where !line.hasPrefix("resume it with") { Console.line(line) }
             if record.status == .failed { throw CLIError("run \(record.id) failed again and is back in the dead-letter queue") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
 
@@ -76,7 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
             let modelIdentifier = try input.model.makeModel().identifier
             let bar = ProgressBar()
             let authority = controlOptions.authority(model: modelOptions)
-            let runtime = CLIRuntime.make(
+            let runtime = Application.runtime(
                 store: store, authority: authority, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }))
             let record = try await runtime.run(runID)
             try finish(record, input: input, model: modelIdentifier)

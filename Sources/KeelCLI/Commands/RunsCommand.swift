@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
 
@@ -66,7 +67,7 @@ struct RunsCommand: AsyncParsableCommand {
                 let store = try await storeOptions.openStore()
                 guard let existing = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
                 if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: id) }
-                return try await CLIRuntime.make(store: store, authority: authorityOptions.authority).run(id)
+                return try await Application.runtime(store: store, authority: authorityOptions.authority).run(id)
             }
             for line in RunOutcome.lines(record, report: .write) { Console.line(line) }
             if record.status == .failed { throw CLIError("run \(record.id) failed again", exitCode: 1) }

@@ -59,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
         let store = try await waitForStore()
-        let runtime = CLIRuntime.make(store: store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
+        let runtime = Application.runtime(store: store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
         let logger = Logger(label: "keel.worker")
         let service = WorkerService(runtime: runtime, concurrency: concurrency, pollInterval: Duration(parsing: poll) ?? .milliseconds(250))
         var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

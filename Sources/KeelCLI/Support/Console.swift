@@ -1,5 +1,4 @@
 import Foundation
-import KeelRuntime
 
 /// Unbuffered output, so that lines reach a pipe (and a test reading it) as they are written.
 enum Console {
@@ -13,13 +12,5 @@ enum Console {
 
     static func error(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-}
-
-/// Alerts on standard error, whatever the log level: a person running `keel` sees a budget
-/// threshold or a dead letter as it happens.
-struct ConsoleAlertHook: AlertHook {
-    func send(_ alert: Alert) async {
-        Console.error("alert (\(alert.kind.rawValue)): \(alert.message)")
     }
 }

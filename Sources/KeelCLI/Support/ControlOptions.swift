@@ -5,63 +5,6 @@ import KeelCore
 import KeelOpenAI
 import KeelRuntime
 
-/// Budgets, pacing, retries and the deadline as a durable run remembers them, so that a resumed
-/// run keeps the controls it started with.
-struct ControlSettings: Codable, Sendable, Hashable {
-    var maxCostUSD: Double?
-    var maxTokens: Int?
-    var tenant: String?
-    var tenantDailyCostUSD: Double?
-    var tenantDailyTokens: Int?
-    var requestsPerMinute: Int?
-    var tokensPerMinute: Int?
-    var attempts: Int?
-    var modelTimeoutMilliseconds: Int?
-    /// Prices that override the defaults, read from `--prices` by the process that started the
-    /// run and kept as data: the process that resumes it reads no file an input names.
-    var prices: [String: ModelPrice]?
-    /// A price file named by runs of an earlier Keel; never read (see ``prices``).
-    var pricesPath: String?
-    /// A webhook for alerts; used only where the running process allows it (``RunAuthority``).
-    var alertURL: String?
-
-    /// The model with pacing, when limits are set: one limiter per provider, key and model, shared
-    /// by every run in the process — and by every worker, on a PostgreSQL store.
-    func pace(_ model: any ChatModel, spec: ModelSpec) -> any ChatModel {
-        let limits = RateLimits(requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute)
-        guard limits.isLimited else { return model }
-        // The same in every process: a fingerprint of the API key, never the key itself.
-        let fingerprint = SHA256.hexDigest(ProcessInfo.processInfo.environment["OPENAI_API_KEY"] ?? "").prefix(16)
-        let key = [spec.spec, spec.baseURL ?? "", String(fingerprint)].joined(separator: "|")
-        return RateLimitedModel(model, limiter: RateLimiters.shared.limiter(for: key, limits: limits))
-    }
-
-    /// The spending controls, with `ledger` holding tenant budgets and `alerts` for thresholds.
-    func spendControls(ledger: any SpendLedger, alerts: any AlertHook) -> SpendControls {
-        var controls = SpendControls()
-        controls.prices = priceTable
-        if maxCostUSD != nil || maxTokens != nil { controls.runBudget = Budget(maxTokens: maxTokens, maxCostUSD: maxCostUSD) }
-        controls.tenant = tenant
-        if tenantDailyCostUSD != nil || tenantDailyTokens != nil {
-            controls.tenantDailyBudget = Budget(maxTokens: tenantDailyTokens, maxCostUSD: tenantDailyCostUSD)
-        }
-        controls.ledger = ledger
-        controls.alerts = alerts
-        return controls
-    }
-
-    /// The default prices with the run's overrides.
-    var priceTable: PriceTable {
-        prices.map { PriceTable.defaults.merging(PriceTable($0)) } ?? .defaults
-    }
-
-    var retry: RetryPolicy {
-        RetryPolicy(maxAttempts: attempts ?? 3)
-    }
-
-    var modelTimeout: Duration? { modelTimeoutMilliseconds.map { .milliseconds($0) } }
-}
-
 /// The production-control flags of `keel agent`, `keel demo` and `keel batch`.
 struct ControlOptions: ParsableArguments {
     @Option(name: .customLong("max-cost"), help: ArgumentHelp("The most the run may spend, in US dollars.", valueName: "usd"))

@@ -1,4 +1,5 @@
 import Foundation
+import KeelApp
 import KeelCore
 import KeelRuntime
 

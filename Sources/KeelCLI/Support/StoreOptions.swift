@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelApp
 import KeelPostgres
 import KeelRuntime
 import KeelSQLite
@@ -76,6 +77,8 @@ extension CLIError {
         switch error {
         case let error as StoreError: CLIError(error.message)
         case let error as WorkflowError: CLIError(error.message, exitCode: error.code == .busy ? 3 : 1)
+        case let error as InputError: CLIError(error.description)
+        case let error as RunAuthority.Refusal: CLIError(error.description)
         default: error
         }
     }

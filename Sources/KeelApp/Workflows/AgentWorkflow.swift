@@ -1,42 +1,72 @@
 import Foundation
-import KeelApp
 import KeelCore
 import KeelMCP
 import KeelRuntime
 
 /// `keel agent` with `--db`/`--run-id`, and each line of `keel batch`: one agent as a durable
-/// workflow.
-struct AgentWorkflow: Workflow {
-    struct Input: Codable, Sendable, Hashable {
-        var prompt: String
-        var instructions: String?
-        var toolsets: [String]
-        var maxSteps: Int
-        var maxOutputTokens: Int
-        var streaming: Bool
-        var model: ModelSpec
-        var controls: ControlSettings?
+/// workflow, everything needed to resume it in its input.
+public struct AgentWorkflow: Workflow {
+    /// The agent a run asks for.
+    public struct Input: Codable, Sendable, Hashable {
+        public var prompt: String
+        public var instructions: String?
+        /// Toolset names (``Toolsets``).
+        public var toolsets: [String]
+        public var maxSteps: Int
+        public var maxOutputTokens: Int
+        public var streaming: Bool
+        public var model: ModelSpec
+        public var controls: ControlSettings?
         /// Tools whose calls need a person's approval, and how long they may wait.
-        var approvals: Approvals?
+        public var approvals: Approvals?
         /// MCP servers whose tools the agent gets (`stdio:COMMAND ARGS` or an http(s) URL).
-        var mcp: [String]?
+        public var mcp: [String]?
+
+        public init(
+            prompt: String, instructions: String? = nil, toolsets: [String] = [], maxSteps: Int, maxOutputTokens: Int, streaming: Bool = false,
+            model: ModelSpec, controls: ControlSettings? = nil, approvals: Approvals? = nil, mcp: [String]? = nil
+        ) {
+            self.prompt = prompt
+            self.instructions = instructions
+            self.toolsets = toolsets
+            self.maxSteps = maxSteps
+            self.maxOutputTokens = maxOutputTokens
+            self.streaming = streaming
+            self.model = model
+            self.controls = controls
+            self.approvals = approvals
+            self.mcp = mcp
+        }
     }
 
     /// `--require-approval` and its timeout.
-    struct Approvals: Codable, Sendable, Hashable {
-        var tools: [String]
-        var timeout: String?
-        var onTimeout: ApprovalTimeoutPolicy
+    public struct Approvals: Codable, Sendable, Hashable {
+        public var tools: [String]
+        /// A duration such as `10m`.
+        public var timeout: String?
+        public var onTimeout: ApprovalTimeoutPolicy
+
+        public init(tools: [String], timeout: String? = nil, onTimeout: ApprovalTimeoutPolicy = .deny) {
+            self.tools = tools
+            self.timeout = timeout
+            self.onTimeout = onTimeout
+        }
     }
 
-    let name = "agent"
-    var ledger: any SpendLedger = InMemorySpendLedger()
-    var observer: (@Sendable (AgentEvent) -> Void)?
+    public let name = "agent"
+    /// Where tenant budgets are held (the store, in a durable run).
+    public var ledger: any SpendLedger = InMemorySpendLedger()
+    /// Told about the agent's progress.
+    public var observer: (@Sendable (AgentEvent) -> Void)?
     /// What the run's input may make this process do: which MCP servers it may start or reach,
     /// where the key may go, where alerts may go.
-    var authority = RunAuthority()
+    public var authority = RunAuthority()
 
-    func run(_ input: Input, context: RunContext) async throws -> AgentRunResult {
+    public init(observer: (@Sendable (AgentEvent) -> Void)? = nil) {
+        self.observer = observer
+    }
+
+    public func run(_ input: Input, context: RunContext) async throws -> AgentRunResult {
         try authority.checkMCP(input.mcp ?? [])
         try authority.checkModel(input.model, usesMCP: !(input.mcp ?? []).isEmpty)
         return try await MCPToolsets.withTools(try Self.servers(input.mcp)) { mcpTools in
@@ -46,19 +76,20 @@ struct AgentWorkflow: Workflow {
     }
 
     /// The MCP servers of `--mcp`.
-    static func servers(_ specs: [String]?) throws -> [MCPServer] {
+    public static func servers(_ specs: [String]?) throws -> [MCPServer] {
         var servers: [MCPServer] = []
         for spec in specs ?? [] {
             do {
                 servers.append(try MCPServer(parsing: spec))
             } catch {
-                throw CLIError("--mcp: \(error.message)")
+                throw InputError("--mcp: \(error.message)")
             }
         }
         return servers
     }
 
-    static func agent(for input: Input, ledger: any SpendLedger, alerts: any AlertHook, extraTools: [AnyTool] = []) throws -> Agent {
+    /// The agent an input describes, its spending held in `ledger` and its alerts sent to `alerts`.
+    public static func agent(for input: Input, ledger: any SpendLedger, alerts: any AlertHook, extraTools: [AnyTool] = []) throws -> Agent {
         var configuration = AgentConfiguration()
         configuration.maxSteps = input.maxSteps
         configuration.maxOutputTokens = input.maxOutputTokens
@@ -75,7 +106,7 @@ struct AgentWorkflow: Workflow {
         if let approvals = input.approvals {
             let known = Set(tools.map(\.name))
             if let unknown = approvals.tools.first(where: { !known.contains($0) }) {
-                throw CLIError("--require-approval names '\(unknown)', which is not one of the agent's tools (\(known.sorted().joined(separator: ", ")))")
+                throw InputError("--require-approval names '\(unknown)', which is not one of the agent's tools (\(known.sorted().joined(separator: ", ")))")
             }
             var policy = ToolPolicy(approval: .always)
             policy.approvalTimeout = approvals.timeout.flatMap { Duration(parsing: $0) }
@@ -90,10 +121,11 @@ struct AgentWorkflow: Workflow {
     }
 }
 
-/// The runtime the CLI runs runs with: every workflow it knows, with the store as the spend
-/// ledger and the alert hook of the run's settings.
-enum CLIRuntime {
-    static func make(
+/// The application's runtime: every workflow it knows, with the store as the spend ledger, its
+/// alerts on standard error and each run's alerts where its settings ask (when allowed).
+public enum Application {
+    /// A runtime for `store`, acting on runs' inputs only as far as `authority` allows.
+    public static func runtime(
         store: any RunStore & SpendLedger, authority: RunAuthority, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
         configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
@@ -104,7 +136,7 @@ enum CLIRuntime {
         agent.ledger = store
         agent.authority = authority
         return DurableRuntime(
-            store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: ConsoleAlertHook(),
+            store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: StandardErrorAlertHook(),
             runAlerts: { authority.alertHook(for: $0) })
     }
 }
