@@ -71,21 +71,7 @@ public final class SQLiteRunStore: RunStore {
             config.prepareDatabase { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
-            try pool.writeWithoutTransaction { db in
-                // GRDB sets NORMAL when it turns WAL on; FULL is set after that, per writer connection.
-                try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous.rawValue)")
-            }
-            let migrator = Self.migrator
-            try pool.read { db in
-                let known = Set(migrator.migrations)
-                let applied = try migrator.appliedIdentifiers(db)
-                let unknown = applied.subtracting(known)
-                if !unknown.isEmpty {
-                    throw StoreError(.newerSchema, "\(path) was written by a newer Keel (it has schema \(unknown.sorted().joined(separator: ", ")), this build knows up to \(migrator.migrations.last ?? "none")); upgrade keel to open it")
-                }
-            }
-            try Self.migrate(pool, with: migrator)
+            pool = try Self.open(path, configuration: config, settings: configuration)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -93,19 +79,52 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    /// Opens the file and brings its schema up to date. Processes that open a new file at once
+    /// race to create it, turn on WAL and migrate it: the losers may be told the database is busy
+    /// at once, whatever the busy timeout (a WAL switch or a stale snapshot does not wait). So the
+    /// whole opening is tried again, for twice the busy timeout, before it fails.
+    private static func open(_ path: String, configuration config: GRDB.Configuration, settings: Configuration) throws -> DatabasePool {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + settings.busyTimeout * 2
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: config)
+                try pool.writeWithoutTransaction { db in
+                    // GRDB sets NORMAL when it turns WAL on; FULL is set after that, per writer connection.
+                    try db.execute(sql: "PRAGMA synchronous = \(settings.synchronous.rawValue)")
+                }
+                let migrator = Self.migrator
+                try pool.read { db in
+                    let known = Set(migrator.migrations)
+                    let applied = try migrator.appliedIdentifiers(db)
+                    let unknown = applied.subtracting(known)
+                    if !unknown.isEmpty {
+                        throw StoreError(.newerSchema, "\(path) was written by a newer Keel (it has schema \(unknown.sorted().joined(separator: ", ")), this build knows up to \(migrator.migrations.last ?? "none")); upgrade keel to open it")
+                    }
+                }
+                try Self.migrate(pool, with: migrator, patience: settings.busyTimeout * 2)
+                return pool
+            } catch let error as DatabaseError where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && clock.now < giveUp {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
+
     /// Brings the schema up to date. Two processes opening a new file at once may both try a
-    /// migration; the one that loses finds it applied by the other and carries on.
-    private static func migrate(_ pool: DatabasePool, with migrator: DatabaseMigrator) throws {
-        var attempt = 0
+    /// migration; the one that loses (its snapshot is stale, or the other holds the lock) finds it
+    /// applied by the other and carries on. It keeps trying for `patience` — a migration that
+    /// rebuilds a table takes a while on a loaded machine — and then fails with what it got.
+    private static func migrate(_ pool: DatabasePool, with migrator: DatabaseMigrator, patience: Duration) throws {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + patience
         while true {
             do {
                 try migrator.migrate(pool)
                 return
             } catch {
-                attempt += 1
                 if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
-                if attempt >= 20 { throw error }
-                usleep(50_000)
+                guard clock.now < giveUp else { throw error }
+                Thread.sleep(forTimeInterval: 0.05)
             }
         }
     }
