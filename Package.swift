@@ -7,6 +7,16 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// The layers (DESIGN.md §10); each target imports only from the layers below it:
+//
+//   keel (KeelCLI)          executable: argument parsing and printing
+//   KeelApp                 the application: workflows and their inputs, settings, authority, the
+//                           model catalog, offline models and toolsets, the chaos server, the worker
+//   KeelSQLite KeelPostgres stores
+//   KeelRuntime             runs and scoped steps, model and tool steps with their controls, the agent
+//   KeelOpenAI KeelMCP      providers and toolsets, on KeelCore alone
+//   KeelCore                transcript, ChatModel, Tool, schemas, usage, prices, errors, tokenizers
+//   KeelTesting             test kit above everything it tests; no shipped target imports it
 let package = Package(
     name: "keel",
     platforms: [.macOS(.v15)],
