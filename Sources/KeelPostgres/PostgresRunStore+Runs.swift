@@ -163,7 +163,7 @@ extension PostgresRunStore {
         try await write { connection in
             try await Self.upsert(connection, entry: entry, lease: lease, logger: logger)
             if let settling {
-                let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
+                let actual = entry.metering?.spend ?? .zero
                 try await Self.settle(connection, settling, actual: actual, logger: logger)
             }
             if !audit.isEmpty { try await Self.appendAudit(connection, audit, key: key, logger: logger) }

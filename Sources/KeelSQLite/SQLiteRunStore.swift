@@ -278,7 +278,7 @@ public final class SQLiteRunStore: RunStore {
             if db.changesCount == 0 { try Self.checkLease(db, lease) }
             try Self.upsert(db, entry: entry, epoch: lease.epoch)
             if let settling {
-                let actual = Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0)
+                let actual = entry.metering?.spend ?? .zero
                 try Self.settle(db, settling, actual: actual)
             }
             if !audit.isEmpty { try Self.appendAudit(db, audit, key: key) }

@@ -235,7 +235,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             // A finished step is progress: the run is not what stops its workers.
             if entry.status == .completed { state.runs.values[index].recoveries = 0 }
             if let settling {
-                state.book.settle(settling, actual: Spend(tokens: entry.metering?.usage.totalTokens ?? 0, costUSD: entry.metering?.costUSD ?? 0))
+                state.book.settle(settling, actual: entry.metering?.spend ?? .zero)
             }
             Self.appendAudit(&state, audit, key: key)
         }
