@@ -11,7 +11,8 @@ let swiftSettings: [SwiftSetting] = [
 //
 //   keel (KeelCLI)          executable: argument parsing and printing
 //   KeelApp                 the application: workflows and their inputs, settings, authority, the
-//                           model catalog, offline models and toolsets, the chaos server, the worker
+//                           model catalog, store locations, start-or-resume, batch, offline models
+//                           and toolsets, the chaos server, the worker
 //   KeelSQLite KeelPostgres stores
 //   KeelRuntime             runs and scoped steps, model and tool steps with their controls, the agent
 //   KeelOpenAI KeelMCP      providers and toolsets, on KeelCore alone
@@ -126,6 +127,8 @@ let package = Package(
                 "KeelRuntime",
                 "KeelOpenAI",
                 "KeelMCP",
+                "KeelSQLite",
+                "KeelPostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -149,6 +152,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test harness code — clusters, processes, proxies, folders, traits — for Keel's own tests;
+        // not a product.
+        .target(
+            name: "KeelTestSupport",
+            dependencies: ["KeelCore"],
+            path: "Tests/KeelTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "KeelCLI",
             dependencies: [
@@ -166,24 +177,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "KeelCoreTests", dependencies: ["KeelCore", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelAppTests", dependencies: ["KeelApp", "KeelCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelOpenAI", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
+            name: "KeelCoreTests", dependencies: ["KeelTestSupport", "KeelCore", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelAppTests", dependencies: ["KeelTestSupport", "KeelApp", "KeelRuntime", "KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelTestSupport", "KeelOpenAI", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelSQLiteTests",
-            dependencies: ["KeelSQLite", "KeelApp", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["KeelTestSupport", "KeelSQLite", "KeelApp", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelPostgresTests",
-            dependencies: ["KeelPostgres", "KeelRuntime", "KeelApp", "KeelTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["KeelTestSupport", "KeelPostgres", "KeelRuntime", "KeelApp", "KeelTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")],
+            name: "KeelMCPTests", dependencies: ["KeelTestSupport", "KeelMCP", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelCLITests",
-            dependencies: ["KeelTesting", "KeelApp", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["KeelTestSupport", "KeelTesting", "KeelApp", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
     ]
 )

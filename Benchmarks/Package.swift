@@ -32,7 +32,10 @@ let package = Package(
         benchmark("HTTPFloor", keelProducts: ["KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
         benchmark("RateLimits", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"]),
         benchmark("Journal", keelProducts: ["KeelCore", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"]),
-        benchmark("Workers", keelProducts: ["KeelCore", "KeelRuntime", "KeelPostgres", "KeelApp", "KeelTesting"]),
+        benchmark("Workers", keelProducts: ["KeelCore", "KeelRuntime", "KeelPostgres", "KeelApp", "KeelTesting"], others: ["BenchSupport"]),
+        // Keel's test harness (a throwaway PostgreSQL cluster), which is not a product of Keel:
+        // BenchSupport is a link to ../Tests/KeelTestSupport.
+        .target(name: "BenchSupport", dependencies: [.product(name: "KeelCore", package: keel)], path: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
         benchmark("AgentLoop", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
     ]
 )

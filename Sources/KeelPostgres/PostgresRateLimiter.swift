@@ -9,7 +9,7 @@ import PostgresNIO
 /// provider's tier allows.
 ///
 /// ```swift
-/// RateLimiters.shared.useBackend { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
+/// let limiters = RateLimiters { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
 /// ```
 ///
 /// Each call takes its share in one short transaction (the bucket row is locked for it) and then

@@ -1,6 +1,7 @@
 import Foundation
 import KeelApp
 import KeelCore
+import KeelTestSupport
 import KeelTesting
 import Testing
 

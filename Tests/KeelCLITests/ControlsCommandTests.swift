@@ -4,6 +4,7 @@ import KeelCore
 import KeelOpenAI
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -3,6 +3,7 @@ import KeelApp
 import KeelCore
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -1,3 +1,4 @@
+import KeelTestSupport
 import Testing
 
 /// The tests that run real `keel` processes under load for a long while — killed demos, the

@@ -2,6 +2,7 @@ import Foundation
 import KeelApp
 import KeelCore
 import KeelOpenAI
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -4,6 +4,7 @@ import KeelApp
 import KeelCore
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -4,6 +4,7 @@ import KeelCore
 import KeelPostgres
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

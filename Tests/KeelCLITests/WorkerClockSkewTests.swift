@@ -3,6 +3,7 @@ import KeelApp
 import KeelCore
 import KeelPostgres
 import KeelRuntime
+import KeelTestSupport
 import KeelTesting
 import Testing
 

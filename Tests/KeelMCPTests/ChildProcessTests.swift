@@ -1,5 +1,6 @@
 import Foundation
 import KeelApp
+import KeelTestSupport
 import KeelTesting
 import Testing
 

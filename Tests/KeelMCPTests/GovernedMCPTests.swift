@@ -3,6 +3,7 @@ import KeelCore
 import KeelMCP
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import KeelMCP
 import KeelRuntime
+import KeelTestSupport
 import KeelTesting
 import Testing
 

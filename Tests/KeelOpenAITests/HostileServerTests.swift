@@ -3,6 +3,7 @@ import KeelApp
 import KeelCore
 import KeelOpenAI
 import KeelRuntime
+import KeelTestSupport
 import KeelTesting
 import Testing
 

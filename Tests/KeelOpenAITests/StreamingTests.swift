@@ -1,6 +1,7 @@
 import KeelApp
 import KeelCore
 import KeelOpenAI
+import KeelTestSupport
 import KeelTesting
 import Synchronization
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import KeelPostgres
 import KeelRuntime
+import KeelTestSupport
 import KeelTesting
 import Testing
 

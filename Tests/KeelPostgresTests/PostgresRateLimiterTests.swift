@@ -1,7 +1,9 @@
 import Foundation
+import KeelApp
 import KeelCore
 import KeelPostgres
 import KeelRuntime
+import KeelTestSupport
 import KeelTesting
 import Testing
 
@@ -29,5 +31,25 @@ import Testing
         let error = await #expect(throws: ModelError.self) { try await limiter.acquire(tokens: 1, maxWait: .seconds(1)) }
         #expect(try #require(error?.retryAfter) <= .seconds(120))
         await store.close()
+    }
+
+    /// A PostgreSQL location's runs pace themselves in the database, on limiters of their own:
+    /// nothing process-wide is swapped, so a SQLite store in the same process still paces in it.
+    @Test func aPostgresLocationsLimitersKeepTheirBucketsInTheDatabase() async throws {
+        let (store, url) = try await freshStore()
+        await store.close()
+        let first = try await StoreLocation(url).open()
+        let second = try await StoreLocation(url).open()
+        let limits = RateLimits(requestsPerMinute: 60)
+        let a = first.rateLimiters.limiter(for: "openai:fleet", limits: limits)
+        let b = second.rateLimiters.limiter(for: "openai:fleet", limits: limits)
+        #expect(a is PostgresRateLimiter && b is PostgresRateLimiter)
+        #expect(RateLimiters.shared.limiter(for: "openai:fleet", limits: limits) is RateLimiter)
+        // A pause one worker hears of holds the other back.
+        await a.observe(RateLimitSnapshot(retryAfter: .seconds(30)))
+        let error = await #expect(throws: ModelError.self) { try await b.acquire(tokens: 1, maxWait: .milliseconds(100)) }
+        #expect(try #require(error?.retryAfter) > .seconds(20))
+        await (first.store as? PostgresRunStore)?.close()
+        await (second.store as? PostgresRunStore)?.close()
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchSupport
 import Foundation
 import KeelApp
 import KeelCore

@@ -45,15 +45,16 @@ public struct ControlSettings: Codable, Sendable, Hashable {
         self.alertURL = alertURL
     }
 
-    /// The model with pacing, when limits are set: one limiter per provider, key and model, shared
-    /// by every run in the process — and by every worker, on a PostgreSQL store.
-    public func pace(_ model: any ChatModel, spec: ModelSpec) -> any ChatModel {
+    /// The model with pacing, when limits are set: one limiter per provider, key and model from
+    /// `limiters`, shared by every run that uses them — by every worker, with a PostgreSQL
+    /// store's (``OpenedStore/rateLimiters``).
+    public func pace(_ model: any ChatModel, spec: ModelSpec, limiters: RateLimiters = .shared) -> any ChatModel {
         let limits = RateLimits(requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute)
         guard limits.isLimited else { return model }
         // The same in every process: a fingerprint of the API key, never the key itself.
         let fingerprint = SHA256.hexDigest(ProcessInfo.processInfo.environment["OPENAI_API_KEY"] ?? "").prefix(16)
         let key = [spec.spec, spec.baseURL ?? "", String(fingerprint)].joined(separator: "|")
-        return RateLimitedModel(model, limiter: RateLimiters.shared.limiter(for: key, limits: limits))
+        return RateLimitedModel(model, limiter: limiters.limiter(for: key, limits: limits))
     }
 
     /// The spending controls, with `ledger` holding tenant budgets and `alerts` for thresholds.

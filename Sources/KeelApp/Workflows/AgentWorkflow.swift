@@ -61,6 +61,8 @@ public struct AgentWorkflow: Workflow {
     /// What the run's input may make this process do: which MCP servers it may start or reach,
     /// where the key may go, where alerts may go.
     public var authority = RunAuthority()
+    /// The rate limiters the run's model is paced by (the store's, in a durable run).
+    public var rateLimiters = RateLimiters.shared
 
     public init(observer: (@Sendable (AgentEvent) -> Void)? = nil) {
         self.observer = observer
@@ -70,7 +72,8 @@ public struct AgentWorkflow: Workflow {
         try authority.checkMCP(input.mcp ?? [])
         try authority.checkModel(input.model, usesMCP: !(input.mcp ?? []).isEmpty)
         return try await MCPToolsets.withTools(try Self.servers(input.mcp)) { mcpTools in
-            try await Self.agent(for: input, ledger: ledger, alerts: authority.alertHook(for: input.controls), extraTools: mcpTools)
+            try await Self.agent(
+                for: input, ledger: ledger, rateLimiters: rateLimiters, alerts: authority.alertHook(for: input.controls), extraTools: mcpTools)
                 .run(input.prompt, in: context, observer: observer)
         }
     }
@@ -88,8 +91,11 @@ public struct AgentWorkflow: Workflow {
         return servers
     }
 
-    /// The agent an input describes, its spending held in `ledger` and its alerts sent to `alerts`.
-    public static func agent(for input: Input, ledger: any SpendLedger, alerts: any AlertHook, extraTools: [AnyTool] = []) throws -> Agent {
+    /// The agent an input describes, its spending held in `ledger`, its model paced by
+    /// `rateLimiters` and its alerts sent to `alerts`.
+    public static func agent(
+        for input: Input, ledger: any SpendLedger, rateLimiters: RateLimiters = .shared, alerts: any AlertHook, extraTools: [AnyTool] = []
+    ) throws -> Agent {
         var configuration = AgentConfiguration()
         configuration.maxSteps = input.maxSteps
         configuration.maxOutputTokens = input.maxOutputTokens
@@ -116,27 +122,7 @@ public struct AgentWorkflow: Workflow {
         governance.alerts = alerts
         controls.governance = governance
         return Agent(
-            model: settings.pace(try input.model.makeModel(), spec: input.model), instructions: input.instructions, tools: tools,
+            model: settings.pace(try input.model.makeModel(), spec: input.model, limiters: rateLimiters), instructions: input.instructions, tools: tools,
             configuration: configuration, controls: controls)
-    }
-}
-
-/// The application's runtime: every workflow it knows, with the store as the spend ledger, its
-/// alerts on standard error and each run's alerts where its settings ask (when allowed).
-public enum Application {
-    /// A runtime for `store`, acting on runs' inputs only as far as `authority` allows.
-    public static func runtime(
-        store: any RunStore & SpendLedger, authority: RunAuthority, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
-        configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
-    ) -> DurableRuntime {
-        var report = report
-        report.ledger = store
-        report.authority = authority
-        var agent = agent
-        agent.ledger = store
-        agent.authority = authority
-        return DurableRuntime(
-            store: store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration, alerts: StandardErrorAlertHook(),
-            runAlerts: { authority.alertHook(for: $0) })
     }
 }

@@ -33,6 +33,8 @@ public struct ReportWorkflow: Workflow {
     public var progress: (@Sendable (PipelineProgress) -> Void)?
     /// What the run's input may make this process do.
     public var authority = RunAuthority()
+    /// The rate limiters the run's model is paced by (the store's, in a durable run).
+    public var rateLimiters = RateLimiters.shared
 
     public init(progress: (@Sendable (PipelineProgress) -> Void)? = nil) {
         self.progress = progress
@@ -42,7 +44,7 @@ public struct ReportWorkflow: Workflow {
         try authority.checkModel(input.model, usesMCP: false)
         let settings = input.controls ?? ControlSettings()
         var pipeline = SequentialPipeline(
-            model: settings.pace(try input.model.makeModel(), spec: input.model), kinds: SectionKind.reportKinds,
+            model: settings.pace(try input.model.makeModel(), spec: input.model, limiters: rateLimiters), kinds: SectionKind.reportKinds,
             sections: PipelineSection.report(sections: input.sections, topic: input.topic), contextTokens: input.contextTokens,
             pace: .milliseconds(input.paceMilliseconds), tokenizer: try BPETokenizer.cl100kBase())
         let spend = settings.spendControls(ledger: ledger, alerts: authority.alertHook(for: settings))

@@ -4,7 +4,6 @@ import KeelApp
 import KeelCore
 import KeelMCP
 import KeelRuntime
-import KeelSQLite
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -154,21 +153,16 @@ struct AgentCommand: AsyncParsableCommand {
     private func runDurably(_ input: AgentWorkflow.Input, observer: @escaping @Sendable (AgentEvent) -> Void) async throws -> AgentRunResult {
         do {
             let path = db ?? "keel.db"
-            let store = try await StoreOptions.openStore(path)
+            let opened = try await StoreOptions.open(path)
+            let store = opened.store
             let runID = self.runID ?? newRunID("agent")
-            if let existing = try await store.run(id: runID) {
-                guard existing.workflow == "agent" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not an agent") }
-                if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: runID) }
-            } else {
-                _ = try await store.createRun(NewRun(
-                    id: runID, workflow: "agent", input: try JSONValue(encoding: input), tenant: controlOptions.tenant,
-                    deadline: controlOptions.deadlineDate))
-            }
-            if !json { Console.error("run \(runID) in \(StoreOptions.location(of: path))") }
+            _ = try await Application.startOrResume(
+                NewRun(id: runID, workflow: "agent", input: try JSONValue(encoding: input), tenant: controlOptions.tenant, deadline: controlOptions.deadlineDate),
+                in: store)
+            if !json { Console.error("run \(runID) in \(opened.location)") }
             // This command is the authority for the run it starts or resumes: its own flags.
             let authority = controlOptions.authority(model: modelOptions, mcp: mcp)
-            let runtime = Application.runtime(
-                store: store, authority: authority, agent: AgentWorkflow(observer: observer))
+            let runtime = Application.runtime(opened, authority: authority, agent: AgentWorkflow(observer: observer))
             var record = try await runtime.run(runID)
             var announced: Set<String> = []
             while record.status == .waiting {

@@ -48,9 +48,9 @@ private func decide(
     _ id: String, _ decision: ApprovalDecision, by: String, resume: Bool, storeOptions: StoreOptions, authority: RunAuthority
 ) async throws {
     let (record, resumed) = try await catching {
-        let store = try await storeOptions.openStore()
-        let record = try await store.decideApproval(id: id, decision: decision, by: by)
-        let resumed = resume ? try await Application.runtime(store: store, authority: authority).run(record.request.runID) : nil
+        let opened = try await storeOptions.open()
+        let record = try await opened.store.decideApproval(id: id, decision: decision, by: by)
+        let resumed = resume ? try await Application.runtime(opened, authority: authority).run(record.request.runID) : nil
         return (record, resumed)
     }
     let verb = record.status == .approved ? "approved" : "denied"

@@ -42,21 +42,13 @@ struct BatchCommand: AsyncParsableCommand {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
     }
 
-    struct Line {
-        var number: Int
-        var runID: String
-        var prompt: String
-        var instructions: String?
-        var tenant: String?
-    }
-
     func run() async throws {
         let lines = try readLines()
         let toolsets = tools.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         _ = try Toolsets.tools(named: tools)
         let settings = try controlOptions.settings()
         let spec = modelOptions.spec(offline: toolsets.isEmpty ? "test" : "arithmetic")
-        let store = try await storeOptions.openStore()
+        let opened = try await storeOptions.open()
         let deadline = controlOptions.deadlineDate
         try await catching {
             for line in lines {
@@ -65,43 +57,18 @@ struct BatchCommand: AsyncParsableCommand {
                 let runInput = AgentWorkflow.Input(
                     prompt: line.prompt, instructions: line.instructions, toolsets: toolsets, maxSteps: maxSteps, maxOutputTokens: maxOutputTokens,
                     streaming: false, model: spec, controls: lineSettings)
-                _ = try await store.createRun(NewRun(id: line.runID, workflow: "agent", input: try JSONValue(encoding: runInput), tenant: lineSettings.tenant, deadline: deadline))
+                _ = try await opened.store.createRun(NewRun(
+                    id: line.runID, workflow: "agent", input: try JSONValue(encoding: runInput), tenant: lineSettings.tenant, deadline: deadline))
             }
         }
-        let authority = controlOptions.authority(model: modelOptions)
-        let runtime = Application.runtime(store: store, authority: authority)
+        let runtime = Application.runtime(opened, authority: controlOptions.authority(model: modelOptions))
         let progress = BatchProgress(total: lines.count)
-        let records = await withTaskGroup(of: (Int, Result<RunRecord, any Error>).self) { group in
-            var results = [Result<RunRecord, any Error>?](repeating: nil, count: lines.count)
-            var next = 0
-            func startNext() {
-                guard next < lines.count else { return }
-                let index = next
-                let runID = lines[index].runID
-                group.addTask {
-                    do {
-                        var record = try await runtime.run(runID)
-                        if record.status == .failed, let reopened = try? await store.run(id: runID) { record = reopened }
-                        return (index, .success(record))
-                    } catch {
-                        return (index, .failure(error))
-                    }
-                }
-                next += 1
-            }
-            for _ in 0..<min(concurrency, lines.count) { startNext() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                progress.finished(result)
-                startNext()
-            }
-            return results
-        }
+        let records = await Batch.run(lines.map(\.runID), on: runtime, concurrency: concurrency, finished: progress.finished)
         progress.done()
         var text = ""
         var failures = 0
         for (line, result) in zip(lines, records) {
-            let object = Self.resultLine(line, result ?? .failure(CLIError("not run")), prices: settings.priceTable)
+            let object = Self.resultLine(line, result, prices: settings.priceTable)
             if object["status"] != "completed" { failures += 1 }
             text += object.serialized() + "\n"
         }
@@ -120,53 +87,21 @@ struct BatchCommand: AsyncParsableCommand {
     }
 
     /// The lines of the input, each checked; a bad line stops the batch before anything runs.
-    private func readLines() throws -> [Line] {
+    private func readLines() throws -> [Batch.Line] {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: input))
         } catch {
             throw CLIError("cannot read \(input): \(error.localizedDescription)")
         }
-        let batchName = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
-        var lines: [Line] = []
-        var problems: [String] = []
-        for (offset, raw) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            let number = offset + 1
-            guard !raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { continue }
-            let object: JSONValue
-            do {
-                object = try JSONValue(parsing: raw)
-            } catch {
-                problems.append("line \(number) is not JSON (\(error.description))")
-                continue
-            }
-            guard let prompt = object["prompt"]?.stringValue, !prompt.isEmpty else {
-                problems.append("line \(number) has no \"prompt\" string")
-                continue
-            }
-            let id = object["id"]?.stringValue ?? "\(batchName)-\(number)-\(Self.fingerprint(raw))"
-            lines.append(Line(number: number, runID: id, prompt: prompt, instructions: object["instructions"]?.stringValue, tenant: object["tenant"]?.stringValue))
+        do {
+            return try Batch.lines(of: data, name: URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent)
+        } catch let error as InputError {
+            throw CLIError("\(input): \(error.description)")
         }
-        guard problems.isEmpty else {
-            throw CLIError("\(input): \(problems.prefix(3).joined(separator: "; "))\(problems.count > 3 ? "; and \(problems.count - 3) more" : ""); nothing was run")
-        }
-        guard !lines.isEmpty else { throw CLIError("\(input) has no prompts") }
-        let ids = lines.map(\.runID)
-        if Set(ids).count != ids.count { throw CLIError("\(input) gives the same \"id\" to two lines; nothing was run") }
-        return lines
     }
 
-    /// Eight hex digits of FNV-1a: the same for the same line in every process.
-    static func fingerprint(_ bytes: some Sequence<UInt8>) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return String(String(hash, radix: 16).suffix(8))
-    }
-
-    static func resultLine(_ line: Line, _ result: Result<RunRecord, any Error>, prices: PriceTable) -> JSONValue {
+    static func resultLine(_ line: Batch.Line, _ result: Result<RunRecord, any Error>, prices: PriceTable) -> JSONValue {
         var object: [String: JSONValue] = ["line": .number(Double(line.number)), "id": .string(line.runID)]
         switch result {
         case .failure(let error):

@@ -73,12 +73,13 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let record = try await catching {
-                let store = try await storeOptions.openStore()
+                let opened = try await storeOptions.open()
+                let store = opened.store
                 guard try await store.deadLetters(includeResolved: false, limit: 10_000).contains(where: { $0.runID == id }) else {
                     throw CLIError("run '\(id)' is not an open dead letter in \(storeOptions.location)")
                 }
                 _ = try await store.reopen(runID: id)
-                return try await Application.runtime(store: store, authority: authorityOptions.authority).run(id)
+                return try await Application.runtime(opened, authority: authorityOptions.authority).run(id)
             }
             for line in RunOutcome.lines(record, report: .write) where !line.hasPrefix("resume it with") { Console.line(line) }
             if record.status == .failed { throw CLIError("run \(record.id) failed again and is back in the dead-letter queue") }

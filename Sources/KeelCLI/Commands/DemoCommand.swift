@@ -57,20 +57,18 @@ struct DemoCommand: AsyncParsableCommand {
         let runID = self.runID ?? newRunID("report")
         let requested = try requestedInput()
         do {
-            let store = try await storeOptions.openStore()
+            let opened = try await storeOptions.open()
+            let start = try await Application.startOrResume(
+                NewRun(id: runID, workflow: "report", input: try JSONValue(encoding: requested), tenant: controlOptions.tenant, deadline: controlOptions.deadlineDate),
+                in: opened.store)
             var input = requested
-            if let existing = try await store.run(id: runID) {
-                guard existing.workflow == "report" else { throw CLIError("run '\(runID)' is a '\(existing.workflow)' run, not a report") }
-                input = (try? existing.input.decode(as: ReportWorkflow.Input.self)) ?? requested
+            if let previous = start.previousStatus {
+                input = (try? start.record.input.decode(as: ReportWorkflow.Input.self)) ?? requested
                 if input != requested && self.runID != nil {
                     Console.line("note: resuming run \(runID) with the settings it started with (\(input.sections) sections, model \(input.model.spec))")
                 }
-                if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: runID) }
-                Console.line("run \(runID): resuming the \(input.sections)-section report (\(existing.status))")
+                Console.line("run \(runID): resuming the \(input.sections)-section report (\(previous))")
             } else {
-                _ = try await store.createRun(NewRun(
-                    id: runID, workflow: "report", input: try JSONValue(encoding: input), tenant: controlOptions.tenant,
-                    deadline: controlOptions.deadlineDate))
                 Console.line("run \(runID): writing a \(input.sections)-section report with \(input.model.spec) into \(storeOptions.location)")
                 Console.line("resume it after a crash with: keel demo --run-id \(runID)")
             }
@@ -78,7 +76,7 @@ struct DemoCommand: AsyncParsableCommand {
             let bar = ProgressBar()
             let authority = controlOptions.authority(model: modelOptions)
             let runtime = Application.runtime(
-                store: store, authority: authority, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }))
+                opened, authority: authority, report: ReportWorkflow(progress: { bar.update($0, model: modelIdentifier) }))
             let record = try await runtime.run(runID)
             try finish(record, input: input, model: modelIdentifier)
         } catch let error as CLIError {

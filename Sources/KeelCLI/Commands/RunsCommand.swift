@@ -64,10 +64,9 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let record = try await catching {
-                let store = try await storeOptions.openStore()
-                guard let existing = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
-                if existing.status == .failed || existing.status == .cancelled { _ = try await store.reopen(runID: id) }
-                return try await Application.runtime(store: store, authority: authorityOptions.authority).run(id)
+                let opened = try await storeOptions.open()
+                guard try await Application.resume(id, in: opened.store) != nil else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
+                return try await Application.runtime(opened, authority: authorityOptions.authority).run(id)
             }
             for line in RunOutcome.lines(record, report: .write) { Console.line(line) }
             if record.status == .failed { throw CLIError("run \(record.id) failed again", exitCode: 1) }

@@ -59,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
         let store = try await waitForStore()
-        let runtime = Application.runtime(store: store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
+        let runtime = Application.runtime(store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
         let logger = Logger(label: "keel.worker")
         let service = WorkerService(runtime: runtime, concurrency: concurrency, pollInterval: Duration(parsing: poll) ?? .milliseconds(250))
         var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -73,7 +73,7 @@ struct WorkerCommand: AsyncParsableCommand {
 extension WorkerCommand {
     /// Opens the store, waiting (with backoff, up to 5 s between tries) while it cannot be reached,
     /// so that workers started before their database, or during an outage, begin when it is back.
-    func waitForStore() async throws -> any KeelStore {
+    func waitForStore() async throws -> OpenedStore {
         var delay = Duration.milliseconds(250)
         var told = false
         while true {
@@ -126,7 +126,7 @@ struct SubmitCommand: AsyncParsableCommand {
 /// Creates the run (idempotently by id) and prints its id.
 private func submit(workflow: String, input: JSONValue, runID: String, store location: String, lockTimeout: String, controls: ControlOptions) async throws {
     let record = try await catching {
-        let store = try await StoreOptions.openStore(location, lockTimeout: lockTimeout)
+        let store = try await StoreOptions.open(location, lockTimeout: lockTimeout).store
         return try await store.createRun(NewRun(id: runID, workflow: workflow, input: input, tenant: controls.tenant, deadline: controls.deadlineDate)).record
     }
     Console.line(record.id)

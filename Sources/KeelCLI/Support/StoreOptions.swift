@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeelApp
-import KeelPostgres
 import KeelRuntime
-import KeelSQLite
 
 /// What the CLI keeps runs in: either store is also the spend ledger.
 typealias KeelStore = RunStore & SpendLedger
@@ -19,24 +17,20 @@ struct StoreOptions: ParsableArguments {
     var lockTimeout = "5s"
 
     func openStore() async throws -> any KeelStore {
-        try await Self.openStore(db, lockTimeout: lockTimeout)
+        try await open().store
+    }
+
+    /// The store with the rate limiters its runs share; a store error is one line.
+    func open() async throws -> OpenedStore {
+        try await Self.open(db, lockTimeout: lockTimeout)
     }
 
     /// The store's location for messages (a URL without its password).
-    var location: String { Self.location(of: db) }
-
-    static func isPostgres(_ location: String) -> Bool {
-        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
-    }
-
-    static func location(of store: String) -> String {
-        guard isPostgres(store), let configuration = try? PostgresRunStore.Configuration(url: store) else { return store }
-        return configuration.displayURL
-    }
+    var location: String { StoreLocation(db).description }
 
     /// Opens a SQLite file or connects to PostgreSQL, by the form of `location`; a store error is
     /// one line.
-    static func openStore(_ location: String, lockTimeout: String = "5s") async throws -> any KeelStore {
+    static func open(_ location: String, lockTimeout: String = "5s") async throws -> OpenedStore {
         do {
             return try await connect(location, lockTimeout: lockTimeout)
         } catch let error as StoreError {
@@ -45,7 +39,7 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens a SQLite file or connects to PostgreSQL; throws ``StoreError`` as it is.
-    static func connect(_ location: String, lockTimeout: String = "5s") async throws -> any KeelStore {
+    static func connect(_ location: String, lockTimeout: String = "5s") async throws -> OpenedStore {
         guard let timeout = Duration(parsing: lockTimeout) else { throw CLIError("--lock-timeout must be a duration such as 5s, got '\(lockTimeout)'") }
         // The audit chain is keyed when the environment holds a key: every writer and every
         // verifier of one store must have the same.
@@ -55,19 +49,7 @@ struct StoreOptions: ParsableArguments {
         } catch {
             throw CLIError(String(describing: error))
         }
-        if isPostgres(location) {
-            var configuration = try PostgresRunStore.Configuration(url: location)
-            configuration.auditKey = auditKey
-            configuration.connectTimeout = max(timeout, .seconds(2))
-            let store = try await PostgresRunStore.connect(configuration)
-            // Workers on one database pace themselves together.
-            RateLimiters.shared.useBackend { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
-            return store
-        }
-        var configuration = SQLiteRunStore.Configuration()
-        configuration.busyTimeout = timeout
-        configuration.auditKey = auditKey
-        return try SQLiteRunStore(path: location, configuration: configuration)
+        return try await StoreLocation(location).open(lockTimeout: timeout, auditKey: auditKey)
     }
 }
 

@@ -192,34 +192,36 @@ func elapsedSince(_ origin: any InstantProtocol<Duration>, on clock: any Clock<D
     return elapsed(clock)
 }
 
-/// The rate limiters of this process by key (such as `openai:<key fingerprint>` or
-/// `openai:<key>:gpt-4o` where a model has its own limits), so that every run in the process
-/// that uses a provider key shares one set of buckets.
+/// The rate limiters of a process by key (such as `openai:<key fingerprint>` or
+/// `openai:<key>:gpt-4o` where a model has its own limits), so that every run that uses a provider
+/// key shares one set of buckets.
+///
+/// ``shared`` keeps its buckets in this process. Workers that share a database pace themselves
+/// together with a registry whose backend keeps the buckets there:
+///
+/// ```swift
+/// let limiters = RateLimiters { key, limits in PostgresRateLimiter(store: store, key: key, limits: limits) }
+/// ```
 public final class RateLimiters: Sendable {
-    /// The process-wide registry.
+    /// The registry of in-process limiters.
     public static let shared = RateLimiters()
 
     private let limiters = Mutex<[String: any RateLimiting]>([:])
-    private let backend = Mutex<(@Sendable (String, RateLimits) -> any RateLimiting)?>(nil)
+    private let make: (@Sendable (String, RateLimits) -> any RateLimiting)?
 
-    public init() {}
+    /// A registry whose limiters are made by `backend`, or kept in this process when it is `nil`.
+    public init(backend: (@Sendable (String, RateLimits) -> any RateLimiting)? = nil) {
+        self.make = backend
+    }
 
-    /// The limiter for `key`, made with `limits` the first time it is asked for: in this process,
-    /// or by the backend set with ``useBackend(_:)``.
+    /// The limiter for `key`, made with `limits` the first time it is asked for (and again when
+    /// the limits change).
     public func limiter(for key: String, limits: RateLimits) -> any RateLimiting {
-        let make = backend.withLock { $0 }
-        return limiters.withLock { limiters in
+        limiters.withLock { limiters in
             if let existing = limiters[key], existing.limits == limits { return existing }
             let limiter = make?(key, limits) ?? RateLimiter(limits: limits)
             limiters[key] = limiter
             return limiter
         }
-    }
-
-    /// Makes every limiter asked for from now on with `make` — such as limiters whose buckets are
-    /// kept in a database shared by many workers.
-    public func useBackend(_ make: @escaping @Sendable (String, RateLimits) -> any RateLimiting) {
-        backend.withLock { $0 = make }
-        limiters.withLock { $0.removeAll() }
     }
 }

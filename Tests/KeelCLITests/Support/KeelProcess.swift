@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KeelTestSupport
 import KeelTesting
 
 /// The real `keel` executable, started as a child process.

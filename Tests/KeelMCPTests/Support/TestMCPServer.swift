@@ -1,5 +1,6 @@
 import Foundation
 import KeelMCP
+import KeelTestSupport
 import KeelTesting
 
 #if canImport(Glibc)

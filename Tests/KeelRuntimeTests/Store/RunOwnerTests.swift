@@ -1,5 +1,6 @@
 import Foundation
 import KeelRuntime
+import KeelTestSupport
 import KeelTesting
 import Testing
 

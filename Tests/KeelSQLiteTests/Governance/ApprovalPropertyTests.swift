@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import KeelRuntime
 import KeelSQLite
+import KeelTestSupport
 import KeelTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +34,7 @@ public final class PostgresTestCluster: Sendable {
     private let binaries: URL
     private let user: String?
     private let fsync: Bool
-    private let counter = Locked(0)
+    private let counter = Atomic(0)
 
     private init(port: Int, folder: URL, binaries: URL, user: String?, fsync: Bool) {
         self.port = port
@@ -70,10 +71,7 @@ public final class PostgresTestCluster: Sendable {
     /// and a server backend copying the template) starve a small machine for long enough that
     /// other tests' connections time out.
     public func createDatabase(_ prefix: String = "test") async throws -> String {
-        let number = counter.withLock { value -> Int in
-            value += 1
-            return value
-        }
+        let number = counter.wrappingAdd(1, ordering: .relaxed).newValue
         let name = "\(prefix)_\(ProcessInfo.processInfo.processIdentifier)_\(number)"
         _ = try await Self.oneAtATime.run {
             try await Self.execute(self.binaries.appendingPathComponent("createdb"), ["-h", "127.0.0.1", "-p", "\(self.port)", "-U", "keel", name], as: nil)
