@@ -15,7 +15,9 @@ let swiftSettings: [SwiftSetting] = [
 //                           and toolsets, the chaos server, the worker
 //   KeelSQLite KeelPostgres stores
 //   KeelRuntime             runs and scoped steps, model and tool steps with their controls, the agent
-//   KeelOpenAI KeelMCP      providers and toolsets, on KeelCore alone
+//   KeelOpenAI KeelMCP      providers and toolsets, on KeelCore (and KeelHTTP) alone
+//   KeelHTTP                the HTTP layer providers share: client, JSON and SSE transport with
+//                           size caps and timeouts, status and transport errors, redaction
 //   KeelCore                transcript, ChatModel, Tool, schemas, usage, prices, errors, tokenizers
 //   KeelTesting             test kit above everything it tests; no shipped target imports it
 let package = Package(
@@ -24,6 +26,7 @@ let package = Package(
     products: [
         .library(name: "KeelCore", targets: ["KeelCore"]),
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
+        .library(name: "KeelHTTP", targets: ["KeelHTTP"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
         .library(name: "KeelSQLite", targets: ["KeelSQLite"]),
         .library(name: "KeelPostgres", targets: ["KeelPostgres"]),
@@ -76,9 +79,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelHTTP",
+            dependencies: [
+                "KeelCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelOpenAI",
             dependencies: [
                 "KeelCore",
+                "KeelHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -125,6 +140,7 @@ let package = Package(
             dependencies: [
                 "KeelCore",
                 "KeelRuntime",
+                "KeelHTTP",
                 "KeelOpenAI",
                 "KeelMCP",
                 "KeelSQLite",
@@ -179,8 +195,9 @@ let package = Package(
         .testTarget(
             name: "KeelCoreTests", dependencies: ["KeelTestSupport", "KeelCore", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KeelAppTests", dependencies: ["KeelTestSupport", "KeelApp", "KeelRuntime", "KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelHTTPTests", dependencies: ["KeelHTTP", "KeelApp", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelTestSupport", "KeelOpenAI", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelOpenAITests", dependencies: ["KeelTestSupport", "KeelOpenAI", "KeelHTTP", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelSQLiteTests",
             dependencies: ["KeelTestSupport", "KeelSQLite", "KeelApp", "KeelTesting", .product(name: "GRDB", package: "GRDB.swift")],

@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        benchmark("HTTPFloor", keelProducts: ["KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
+        benchmark("HTTPFloor", keelProducts: ["KeelHTTP", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
         benchmark("RateLimits", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"]),
         benchmark("Journal", keelProducts: ["KeelCore", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"]),
         benchmark("Workers", keelProducts: ["KeelCore", "KeelRuntime", "KeelPostgres", "KeelApp", "KeelTesting"], others: ["BenchSupport"]),

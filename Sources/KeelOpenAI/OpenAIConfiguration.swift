@@ -1,4 +1,5 @@
 import Foundation
+import KeelHTTP
 
 /// Where and how to reach an OpenAI-compatible server.
 ///
@@ -83,11 +84,16 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
         secrets.reduce(text) { text, secret in text.replacingOccurrences(of: secret, with: "<redacted>") }
     }
 
-    /// `baseURL` joined with `path`.
-    func url(_ path: String) -> String {
-        var base = baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        return base + path
+    /// The transport's half of the configuration: the API root, the credential headers and the
+    /// limits, with the secrets to keep out of messages.
+    var endpoint: ProviderEndpoint {
+        var headers: [(String, String)] = []
+        if let apiKey, !apiKey.isEmpty { headers.append(("Authorization", "Bearer \(apiKey)")) }
+        if let organization { headers.append(("OpenAI-Organization", organization)) }
+        if let project { headers.append(("OpenAI-Project", project)) }
+        return ProviderEndpoint(
+            baseURL: baseURL, headers: headers + extraHeaders, requestTimeout: requestTimeout, idleTimeout: idleTimeout,
+            maximumResponseBytes: maximumResponseBytes, maximumStreamBytes: maximumStreamBytes, secrets: secrets)
     }
 
     /// The configuration with the API key, header values and any password in the URL redacted.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Benchmark
 import KeelApp
+import KeelHTTP
 import KeelOpenAI
 import KeelTesting
 import NIOCore

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KeelCore
+import KeelHTTP
 import KeelOpenAI
 import KeelRuntime
 import Logging

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KeelCore
+import KeelHTTP
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -19,14 +20,14 @@ public struct OpenAIChatModel: ChatModel {
     public let provider = "openai"
     public let name: String
     public let configuration: OpenAIConfiguration
-    private let transport: OpenAITransport
+    private let transport: ProviderTransport
     private let logger: Logger
 
     /// A model named `name` at the configured server, using `client` (default: ``AsyncHTTPClient/HTTPClient/keel``).
     public init(name: String, configuration: OpenAIConfiguration = OpenAIConfiguration(), client: HTTPClient = .keel, logger: Logger = Logger(label: "keel.openai")) {
         self.name = name
         self.configuration = configuration
-        self.transport = OpenAITransport(configuration: configuration, client: client, logger: logger)
+        self.transport = ProviderTransport(openAI: configuration, client: client, logger: logger)
         self.logger = logger
     }
 
@@ -36,9 +37,8 @@ public struct OpenAIChatModel: ChatModel {
         do {
             let reply = try await transport.post("/chat/completions", body: body)
             do {
-                let (json, rateLimit) = try await transport.readJSON(reply)
-                return try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
-            } catch var error as ModelError where (200..<300).contains(reply.response.status.code) {
+                return try ChatCompletionsWire.parseResponse(try await transport.readJSON(reply), rateLimit: reply.rateLimit)
+            } catch var error as ModelError where reply.isSuccess {
                 // The server accepted the request: what it processed is billed.
                 if error.billing == .notBilled { error.billing = .unknown }
                 throw error
@@ -61,14 +61,12 @@ public struct OpenAIChatModel: ChatModel {
             request, model: name, stream: true, includeStreamUsage: configuration.includeUsageInStreams,
             maxTokensParameter: configuration.effectiveMaxTokensParameter)
         let reply = try await transport.post("/chat/completions", body: body)
-        let rateLimit = OpenAITransport.rateLimit(reply.response.headers)
-        let status = Int(reply.response.status.code)
-        guard (200..<300).contains(status) else {
+        guard reply.isSuccess else {
             _ = try await transport.readJSON(reply)  // throws the error the status and body describe
-            throw ModelError(.server, message: "HTTP \(status).", statusCode: status, rateLimit: rateLimit)
+            throw ModelError(.server, message: "HTTP \(reply.status).", statusCode: reply.status, rateLimit: reply.rateLimit)
         }
         var accumulator = ChatResponseAccumulator()
-        accumulator.rateLimit = rateLimit
+        accumulator.rateLimit = reply.rateLimit
         var sawDone = false
         var sawUsage = false
         do {
@@ -81,15 +79,12 @@ public struct OpenAIChatModel: ChatModel {
     }
 
     private func readStream(
-        _ reply: OpenAITransport.Reply, into accumulator: inout ChatResponseAccumulator, sawDone: inout Bool, sawUsage: inout Bool,
+        _ reply: ProviderTransport.Reply, into accumulator: inout ChatResponseAccumulator, sawDone: inout Bool, sawUsage: inout Bool,
         onEvent: (ChatStreamEvent) async throws -> Void
     ) async throws -> ChatResponse {
-        let url = reply.url
         let rateLimit = accumulator.rateLimit
-        let status = Int(reply.response.status.code)
-        var parser = ServerSentEventParser(limits: .init(totalBytes: configuration.maximumStreamBytes))
-
-        func handle(_ events: [ServerSentEvent]) async throws {
+        let status = reply.status
+        try await transport.readEvents(reply) { events in
             for event in events where !sawDone {
                 if event.data == "[DONE]" {
                     sawDone = true
@@ -99,31 +94,20 @@ public struct OpenAIChatModel: ChatModel {
                 do {
                     chunk = try JSONValue(parsing: event.data)
                 } catch {
-                    throw ModelError(.malformedResponse, message: "A streamed chunk is not JSON (\(error.description)).", statusCode: status)
+                    throw ModelError(.malformedResponse, message: "A streamed chunk is not JSON (\(error)).", statusCode: status)
                 }
                 if chunk["usage"]?.objectValue != nil { sawUsage = true }
                 for delta in try ChatCompletionsWire.applyChunk(chunk, to: &accumulator, rateLimit: rateLimit) {
                     try await onEvent(delta)
                 }
             }
-        }
-
-        try await transport.readBody(reply) { chunks in
-            do {
-                for try await buffer in chunks {
-                    try await handle(parser.feed(buffer.readableBytesView))
-                    if sawDone { break }
-                }
-                try await handle(parser.finish())
-            } catch let error as ServerSentEventParser.LimitExceeded {
-                throw ModelError(.malformedResponse, message: "The stream is too large: \(error.description).", statusCode: status)
-            }
+            return sawDone
         }
         guard sawDone || accumulator.finishReason != nil else {
             throw ModelError(.malformedResponse, message: "The stream ended before the reply was complete.", statusCode: status)
         }
         if !sawUsage && configuration.includeUsageInStreams {
-            logger.warning("the server sent no usage for a streamed reply; its tokens are counted as zero", metadata: ["url": "\(url)"])
+            logger.warning("the server sent no usage for a streamed reply; its tokens are counted as zero", metadata: ["url": "\(reply.url)"])
         }
         return accumulator.response()
     }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import KeelCore
+import KeelHTTP
 import Logging
 import NIOCore
 
@@ -15,7 +16,7 @@ public struct OpenAIEmbeddingModel: EmbeddingModel {
     public let configuration: OpenAIConfiguration
     /// Ask for vectors of this many dimensions (models that support it). Default: `nil`.
     public var dimensions: Int?
-    private let transport: OpenAITransport
+    private let transport: ProviderTransport
 
     public init(
         name: String, configuration: OpenAIConfiguration = OpenAIConfiguration(), dimensions: Int? = nil, client: HTTPClient = .keel,
@@ -24,7 +25,7 @@ public struct OpenAIEmbeddingModel: EmbeddingModel {
         self.name = name
         self.configuration = configuration
         self.dimensions = dimensions
-        self.transport = OpenAITransport(configuration: configuration, client: client, logger: logger)
+        self.transport = ProviderTransport(openAI: configuration, client: client, logger: logger)
     }
 
     public func embed(_ inputs: [String]) async throws -> Embeddings {
@@ -34,8 +35,8 @@ public struct OpenAIEmbeddingModel: EmbeddingModel {
         ]
         if let dimensions { body["dimensions"] = .number(Double(dimensions)) }
         let reply = try await transport.post("/embeddings", body: .object(body))
-        let (json, _) = try await transport.readJSON(reply)
-        let status = Int(reply.response.status.code)
+        let json = try await transport.readJSON(reply)
+        let status = reply.status
         guard let data = json["data"]?.arrayValue else {
             throw ModelError(.malformedResponse, message: "The embeddings response has no 'data' list.", statusCode: status)
         }

@@ -1,4 +1,5 @@
 import KeelCore
+import KeelHTTP
 
 /// The Chat Completions wire format, both ways: the client writes requests and reads responses,
 /// and KeelTesting's local server reads requests and writes responses.
@@ -77,7 +78,7 @@ package enum ChatCompletionsWire {
     /// Reads a non-streamed response body.
     package static func parseResponse(_ body: JSONValue, rateLimit: RateLimitSnapshot?) throws(ModelError) -> ChatResponse {
         if let error = body["error"], !error.isNull {
-            throw ErrorMapping.error(status: 200, body: body, rateLimit: rateLimit)
+            throw HTTPErrors.error(status: 200, body: body, rateLimit: rateLimit)
         }
         guard let choice = body["choices"]?[0], let message = choice["message"] else {
             throw ModelError(.malformedResponse, message: "The response has no choices[0].message.")
@@ -135,7 +136,7 @@ package enum ChatCompletionsWire {
         _ chunk: JSONValue, to accumulator: inout ChatResponseAccumulator, rateLimit: RateLimitSnapshot?
     ) throws(ModelError) -> [ChatStreamEvent] {
         if let error = chunk["error"], !error.isNull {
-            throw ErrorMapping.error(status: 200, body: chunk, rateLimit: rateLimit)
+            throw HTTPErrors.error(status: 200, body: chunk, rateLimit: rateLimit)
         }
         if accumulator.id == nil { accumulator.id = chunk["id"]?.stringValue }
         if accumulator.model == nil { accumulator.model = chunk["model"]?.stringValue }

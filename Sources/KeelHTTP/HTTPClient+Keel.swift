@@ -5,7 +5,7 @@ extension HTTPClient {
     /// The client Keel's providers use unless given another: it fails fast when a server cannot
     /// be reached (Keel's own retry policy decides what happens next, rather than the connection
     /// pool retrying for 90 seconds), connects within 10 seconds, leaves the whole-request limit to
-    /// ``OpenAIConfiguration/requestTimeout``, and keeps up to 64 connections per host for runs
+    /// ``ProviderEndpoint/requestTimeout``, and keeps up to 64 connections per host for runs
     /// that share a provider. Redirects are not followed, so credentials never go to another
     /// origin.
     public static let keel: HTTPClient = {

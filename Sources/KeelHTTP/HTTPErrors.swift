@@ -2,10 +2,13 @@ import AsyncHTTPClient
 import KeelCore
 import NIOCore
 
-/// Maps HTTP statuses, error bodies and transport failures onto ``ModelError`` codes.
-package enum ErrorMapping {
+/// Maps HTTP statuses, error bodies and transport failures onto ``ModelError`` codes, for every
+/// provider: a status says what kind of failure it is, and an error body in the common shape
+/// (`{"error": {"message": …, "code" or "type": …}}`, as OpenAI, Anthropic and the compatible
+/// servers send) says more.
+public enum HTTPErrors {
     /// The error for a response with a failing status (or a 200 whose body is an error object).
-    package static func error(status: Int, body: JSONValue?, rawBody: String? = nil, rateLimit: RateLimitSnapshot?) -> ModelError {
+    public static func error(status: Int, body: JSONValue?, rawBody: String? = nil, rateLimit: RateLimitSnapshot?) -> ModelError {
         let errorObject = body?["error"]
         let providerMessage = errorObject?["message"]?.stringValue ?? errorObject?.stringValue ?? body?["message"]?.stringValue
         let providerCode = errorObject?["code"]?.stringValue ?? errorObject?["type"]?.stringValue
@@ -47,7 +50,7 @@ package enum ErrorMapping {
     }
 
     /// The error for a failure below HTTP: timeouts, refused or dropped connections.
-    package static func transportError(_ error: any Error, url: String) -> ModelError {
+    public static func transportError(_ error: any Error, url: String) -> ModelError {
         if let error = error as? ModelError { return error }
         if error is CancellationError { return ModelError(.cancelled, message: "The request to \(url) was cancelled.") }
         if let clientError = error as? HTTPClientError {
@@ -68,14 +71,14 @@ package enum ErrorMapping {
     }
 
     /// At most 200 characters of a body, on one line.
-    static func summarize(_ text: String) -> String {
+    public static func summarize(_ text: String) -> String {
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
         return line.count > 200 ? String(line.prefix(200)) + "…" : line
     }
 }
 
 /// An error kept only as its description, for underlying errors that are not `Sendable`.
-struct SendableDescription: Error, Sendable, CustomStringConvertible {
-    let description: String
-    init(_ error: any Error) { description = String(describing: error) }
+public struct SendableDescription: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ error: any Error) { description = String(describing: error) }
 }
