@@ -152,21 +152,20 @@ extension PostgresRunStore {
 
     // MARK: Journal
 
-    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
+    public func append(_ entry: JournalEntry, lease: Lease, effects: StepEffects) async throws {
         let logger = self.logger
         let key = configuration.auditKey
-        guard settling != nil || !audit.isEmpty else {
+        guard !effects.isEmpty else {
             // One statement, so no transaction: the common step costs one round trip.
             try await statement { connection in try await Self.upsert(connection, entry: entry, lease: lease, logger: logger) }
             return
         }
         try await write { connection in
             try await Self.upsert(connection, entry: entry, lease: lease, logger: logger)
-            if let settling {
-                let actual = entry.metering?.spend ?? .zero
-                try await Self.settle(connection, settling, actual: actual, logger: logger)
+            if let settling = effects.settling {
+                try await Self.settle(connection, settling, actual: entry.metering?.spend ?? .zero, logger: logger)
             }
-            if !audit.isEmpty { try await Self.appendAudit(connection, audit, key: key, logger: logger) }
+            if !effects.audit.isEmpty { try await Self.appendAudit(connection, effects.audit, key: key, logger: logger) }
         }
     }
 

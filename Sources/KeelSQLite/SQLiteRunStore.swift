@@ -265,7 +265,7 @@ public final class SQLiteRunStore: RunStore {
 
     // MARK: Journal
 
-    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
+    public func append(_ entry: JournalEntry, lease: Lease, effects: StepEffects) async throws {
         let key = auditKey
         try await write { db in
             // Touching the run under its lease checks the lease in the same statement.
@@ -277,11 +277,10 @@ public final class SQLiteRunStore: RunStore {
                 .execute(arguments: [Date().timeIntervalSince1970, entry.status == .completed, lease.runID, lease.epoch, lease.owner])
             if db.changesCount == 0 { try Self.checkLease(db, lease) }
             try Self.upsert(db, entry: entry, epoch: lease.epoch)
-            if let settling {
-                let actual = entry.metering?.spend ?? .zero
-                try Self.settle(db, settling, actual: actual)
+            if let settling = effects.settling {
+                try Self.settle(db, settling, actual: entry.metering?.spend ?? .zero)
             }
-            if !audit.isEmpty { try Self.appendAudit(db, audit, key: key) }
+            if !effects.audit.isEmpty { try Self.appendAudit(db, effects.audit, key: key) }
         }
     }
 

@@ -66,7 +66,7 @@ struct ModelCaller: Sendable {
                             let price = served == identifier ? ownPrice : prices.price(for: served)
                             return StepMetering(model: served, usage: response.usage, costUSD: price?.cost(of: response.usage))
                         },
-                        retry: retry, random: random, settling: settles ? admission?.reservation : nil
+                        retry: retry, random: random, effects: { _ in StepEffects(settling: settles ? admission?.reservation : nil) }
                     ) { attempt in
                         try await readmit.beforeAttempt(attempt)
                         return try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)

@@ -249,7 +249,7 @@ public final class RunContext: Sendable {
         at sequence: Int, _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil },
         _ body: () async throws -> T
     ) async throws -> T {
-        try await step(at: sequence, name, kind: kind, metering: metering, retry: .none, settling: nil) { _ in try await body() }
+        try await step(at: sequence, name, kind: kind, metering: metering, retry: .none) { _ in try await body() }
     }
 
     /// A step whose body is retried by `retry` (waiting on the run's clock between attempts); the
@@ -260,16 +260,16 @@ public final class RunContext: Sendable {
         random: @Sendable () -> Double = { Double.random(in: 0...1) }, _ body: (_ attempt: Int) async throws -> T
     ) async throws -> T {
         let sequence = reserveSequences(1).lowerBound
-        return try await step(at: sequence, name, kind: kind, metering: metering, retry: retry, random: random, settling: nil, body)
+        return try await step(at: sequence, name, kind: kind, metering: metering, retry: retry, random: random, body)
     }
 
-    /// ``step(_:kind:metering:retry:random:_:)`` at a reserved position. With `settling`, the
-    /// store settles that spend reservation at the step's metering in the transaction that
-    /// journals it.
+    /// ``step(_:kind:metering:retry:random:_:)`` at a reserved position; the store commits the
+    /// ``StepEffects`` that `effects` gives for the result — a spend settled, audit records — in
+    /// the transaction that journals it.
     public func step<T: Codable & Sendable>(
         at sequence: Int, _ name: String, kind: StepKind = .custom, metering: (T) -> StepMetering? = { _ in nil }, retry: RetryPolicy,
-        random: @Sendable () -> Double = { Double.random(in: 0...1) }, settling: SpendReservation? = nil,
-        audit: (T) -> [AuditRecord] = { _ in [] }, _ body: (_ attempt: Int) async throws -> T
+        random: @Sendable () -> Double = { Double.random(in: 0...1) }, effects: (T) -> StepEffects = { _ in .none },
+        _ body: (_ attempt: Int) async throws -> T
     ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
         let started = Date()
@@ -282,7 +282,7 @@ public final class RunContext: Sendable {
         }
         return try await complete(
             sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started,
-            attempts: (journal[sequence]?.attempts ?? 0) + attempts, settling: settling, audit: audit(value))
+            attempts: (journal[sequence]?.attempts ?? 0) + attempts, effects: effects(value))
     }
 
     /// A step that changes something outside the run. It is journaled as *started* before its
@@ -296,7 +296,7 @@ public final class RunContext: Sendable {
     /// what the step was doing.
     public func sideEffect<T: Codable & Sendable>(
         at sequence: Int? = nil, _ name: String, kind: StepKind = .tool, isSideEffecting: Bool = true, inDoubt: InDoubtPolicy = .fail,
-        arguments: String = "{}", audit: (T) -> [AuditRecord] = { _ in [] }, confirmedDone: ((ApprovalRecord) -> T)? = nil,
+        arguments: String = "{}", effects: (T) -> StepEffects = { _ in .none }, confirmedDone: ((ApprovalRecord) -> T)? = nil,
         _ body: (_ idempotencyKey: String) async throws -> T
     ) async throws -> T {
         let sequence = sequence ?? reserveSequences(1).lowerBound
@@ -343,7 +343,7 @@ public final class RunContext: Sendable {
         let value = try await running(sequence) { try await body(key) }
         return try await complete(
             sequence, name, kind: kind, value: value, metering: nil, startedAt: started, attempts: attempts, idempotencyKey: key,
-            isSideEffecting: isSideEffecting, audit: audit(value))
+            isSideEffecting: isSideEffecting, effects: effects(value))
     }
 
     /// The journaled result at `sequence`, or `nil` when the body must run.
@@ -361,7 +361,7 @@ public final class RunContext: Sendable {
 
     func complete<T: Codable & Sendable>(
         _ sequence: Int, _ name: String, kind: StepKind, value: T, metering: StepMetering?, startedAt: Date, attempts: Int,
-        idempotencyKey: String? = nil, isSideEffecting: Bool = false, settling: SpendReservation? = nil, audit: [AuditRecord] = []
+        idempotencyKey: String? = nil, isSideEffecting: Bool = false, effects: StepEffects = .none
     ) async throws -> T {
         let completed = entry(
             sequence, name, kind: kind, status: .completed, idempotencyKey: idempotencyKey, isSideEffecting: isSideEffecting,
@@ -373,9 +373,9 @@ public final class RunContext: Sendable {
             // the step's task is cancelled (a sibling branch failed, the worker stops), or it
             // would run again on resume.
             let (store, lease) = (store, lease)
-            written = try await Task { try await store.append(completed, result: value, lease: lease, settling: settling, audit: audit) }.value
+            written = try await Task { try await store.append(completed, result: value, lease: lease, effects: effects) }.value
         } else {
-            written = try await store.append(completed, result: value, lease: lease, settling: settling, audit: audit)
+            written = try await store.append(completed, result: value, lease: lease, effects: effects)
         }
         // What the journal holds, as a replay will see it; a store that keeps the value itself
         // (in memory) gives it back as it is.

@@ -33,7 +33,7 @@ extension RunContext {
                     let audit = AuditRecord(
                         runID: runID, step: request.sequence, tool: request.tool, action: .approval,
                         argumentsDigest: AuditRecord.digest(ofArguments: request.arguments), decision: "denied: timed out", actor: "policy")
-                    return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1, audit: [audit])
+                    return try await complete(sequence, name, kind: .signal, value: outcome, metering: nil, startedAt: Date(), attempts: 1, effects: StepEffects(audit: [audit]))
                 case .fail:
                     let closed = try await store.closeApproval(id: request.id, as: .expired, lease: lease)
                     if closed.status == .approved || closed.status == .denied {

@@ -59,11 +59,11 @@ struct ToolSteps: Sendable {
                 let counts = allowedSoFar
                 let evaluate = { await self.evaluate(call, governance: governance, runID: runID, runSpent: spentSoFar, allowedCalls: counts) }
                 let audit = { (verdict: PolicyVerdict) in
-                    [AuditRecord(
+                    StepEffects(audit: [AuditRecord(
                         runID: runID, step: position(index, 0), tool: call.name, action: .policy, argumentsDigest: AuditRecord.digest(ofArguments: call.arguments),
-                        decision: verdict.refusal.map { "refused: \($0)" } ?? verdict.approvalReason.map { "needs approval: \($0)" } ?? "allowed", actor: "policy")]
+                        decision: verdict.refusal.map { "refused: \($0)" } ?? verdict.approvalReason.map { "needs approval: \($0)" } ?? "allowed", actor: "policy")])
                 }
-                let verdict = try await context.step(at: position(index, 0), "policy-\(call.name)-\(call.id)", retry: .none, audit: audit) { _ in
+                let verdict = try await context.step(at: position(index, 0), "policy-\(call.name)-\(call.id)", retry: .none, effects: audit) { _ in
                     await evaluate()
                 }
                 verdicts[index] = verdict
@@ -105,8 +105,8 @@ struct ToolSteps: Sendable {
                     outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok", costUSD: result.isError ? nil : verdict.costUSD)]
             }
             func record(_ result: ToolResult, decision: String) async throws -> ToolResult {
-                return try await context.step(at: position(index, 2), "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, audit: {
-                    finished($0, decision: decision, arguments: call.arguments)
+                return try await context.step(at: position(index, 2), "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, effects: {
+                    StepEffects(audit: finished($0, decision: decision, arguments: call.arguments))
                 }) { _ in result }
             }
             if let refusal = verdict.refusal {
@@ -142,16 +142,16 @@ struct ToolSteps: Sendable {
             }
             let sequence = position(index, governance == nil ? 0 : 2)
             let name = "tool-\(call.name)-\(call.id)"
-            let audit = { (result: ToolResult) in finished(result, decision: decision, arguments: approvedCall.arguments) }
+            let audit = { (result: ToolResult) in StepEffects(audit: finished(result, decision: decision, arguments: approvedCall.arguments)) }
             if sideEffecting.contains(call.name) {
                 return try await context.sideEffect(
-                    at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, audit: audit,
+                    at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, effects: audit,
                     confirmedDone: { record in
                         ToolResult(callID: call.id, name: call.name, content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
                     }
                 ) { key in await perform(key) }
             }
-            return try await context.step(at: sequence, name, kind: .tool, retry: .none, audit: audit) { _ in await perform(context.idempotencyKey(sequence)) }
+            return try await context.step(at: sequence, name, kind: .tool, retry: .none, effects: audit) { _ in await perform(context.idempotencyKey(sequence)) }
         }
     }
 

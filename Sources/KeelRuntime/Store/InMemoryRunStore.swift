@@ -211,19 +211,19 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
 
     // MARK: Journal
 
-    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
-        try append(entry, value: nil, lease: lease, settling: settling, audit: audit)
+    public func append(_ entry: JournalEntry, lease: Lease, effects: StepEffects) async throws {
+        try append(entry, value: nil, lease: lease, effects: effects)
     }
 
     /// Keeps the value itself: a run in memory pays for JSON only when its journal is read.
     public func append<T: Encodable & Sendable>(
-        _ entry: JournalEntry, result: T, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]
+        _ entry: JournalEntry, result: T, lease: Lease, effects: StepEffects
     ) async throws -> JSONValue? {
-        try append(entry, value: result, lease: lease, settling: settling, audit: audit)
+        try append(entry, value: result, lease: lease, effects: effects)
         return nil
     }
 
-    private func append(_ entry: JournalEntry, value: (any Encodable & Sendable)?, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) throws {
+    private func append(_ entry: JournalEntry, value: (any Encodable & Sendable)?, lease: Lease, effects: StepEffects) throws {
         let key = auditKey
         try state.withLock { state in
             // One look-up of the run: this runs for every step of every run in memory.
@@ -234,10 +234,10 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             state.runs.values[index].record.updatedAt = Date()
             // A finished step is progress: the run is not what stops its workers.
             if entry.status == .completed { state.runs.values[index].recoveries = 0 }
-            if let settling {
+            if let settling = effects.settling {
                 state.book.settle(settling, actual: entry.metering?.spend ?? .zero)
             }
-            Self.appendAudit(&state, audit, key: key)
+            Self.appendAudit(&state, effects.audit, key: key)
         }
     }
 

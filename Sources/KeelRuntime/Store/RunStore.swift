@@ -42,20 +42,16 @@ public protocol RunStore: Sendable {
     /// Extends a lease. Throws ``StoreError/Code/leaseLost`` when it was taken over.
     func renew(_ lease: Lease, leaseDuration: Duration) async throws -> Lease
 
-    /// Appends a journal entry (`started`) or completes one (`completed`), under the lease. With
-    /// `settling`, the store — acting as the run's ``SpendLedger`` — settles that reservation at the
-    /// entry's metered tokens and cost in the same transaction, so that spending is exact across
-    /// crashes; `audit` records are appended to the audit log in that transaction too, so that the
-    /// log holds each decision and call exactly once.
-    func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws
+    /// Appends a journal entry (`started`) or completes one (`completed`), under the lease, and
+    /// commits the step's `effects` — the spend it settles, the audit records it adds — in the
+    /// same transaction.
+    func append(_ entry: JournalEntry, lease: Lease, effects: StepEffects) async throws
 
-    /// Completes a journal entry with `result` as its result, like
-    /// ``append(_:lease:settling:audit:)``, and returns the JSON the journal now holds — or `nil`
-    /// when the store keeps the value itself (``InMemoryRunStore``, which encodes it only when the
-    /// journal is read). The default encodes the value and appends the entry.
-    func append<T: Encodable & Sendable>(
-        _ entry: JournalEntry, result: T, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]
-    ) async throws -> JSONValue?
+    /// Completes a journal entry with `result` as its result, like ``append(_:lease:effects:)``,
+    /// and returns the JSON the journal now holds — or `nil` when the store keeps the value itself
+    /// (``InMemoryRunStore``, which encodes it only when the journal is read). The default encodes
+    /// the value and appends the entry.
+    func append<T: Encodable & Sendable>(_ entry: JournalEntry, result: T, lease: Lease, effects: StepEffects) async throws -> JSONValue?
 
     /// Puts the run to wait for a timer, any of some signals, or both, and gives up the lease. A
     /// signal already sent for one of `waitingFor` leaves the run runnable at once.
@@ -137,13 +133,11 @@ public protocol RunStore: Sendable {
 }
 
 extension RunStore {
-    public func append<T: Encodable & Sendable>(
-        _ entry: JournalEntry, result: T, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]
-    ) async throws -> JSONValue? {
+    public func append<T: Encodable & Sendable>(_ entry: JournalEntry, result: T, lease: Lease, effects: StepEffects) async throws -> JSONValue? {
         var completed = entry
         let json = try JSONValue(encoding: result)
         completed.result = json
-        try await append(completed, lease: lease, settling: settling, audit: audit)
+        try await append(completed, lease: lease, effects: effects)
         return json
     }
 
@@ -159,11 +153,6 @@ extension RunStore {
 
     /// Appends or completes a journal entry, settling nothing and auditing nothing.
     public func append(_ entry: JournalEntry, lease: Lease) async throws {
-        try await append(entry, lease: lease, settling: nil, audit: [])
-    }
-
-    /// Appends or completes a journal entry, settling a reservation.
-    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?) async throws {
-        try await append(entry, lease: lease, settling: settling, audit: [])
+        try await append(entry, lease: lease, effects: .none)
     }
 }

@@ -488,8 +488,8 @@ public enum RunStoreConformance {
             let lease = try await claimed(store, "au")
             let policy = AuditRecord(runID: "au", step: 0, tool: "search", action: .policy, argumentsDigest: AuditRecord.digest(ofArguments: #"{"q":"x"}"#), decision: "allowed", actor: "policy")
             let call = AuditRecord(runID: "au", step: 1, tool: "search", action: .call, argumentsDigest: policy.argumentsDigest, decision: "allowed", actor: "agent", outcome: "ok", costUSD: 0.002)
-            try await store.append(entry("au", 0), lease: lease, settling: nil, audit: [policy])
-            try await store.append(entry("au", 1), lease: lease, settling: nil, audit: [call])
+            try await store.append(entry("au", 0), lease: lease, effects: StepEffects(audit: [policy]))
+            try await store.append(entry("au", 1), lease: lease, effects: StepEffects(audit: [call]))
             try await subject.openAnother().appendAudit([AuditRecord(runID: nil, step: nil, tool: nil, action: .approval, argumentsDigest: nil, decision: "policy changed", actor: "ops")])
             let entries = try await store.auditLog(runID: nil, tool: nil, limit: nil)
             try expect(entries.map(\.sequence) == [1, 2, 3], "entries are numbered in order, got \(entries.map(\.sequence))")
@@ -501,7 +501,7 @@ public enum RunStoreConformance {
 
             // A write refused by the lease adds no audit entry.
             try await store.finish(lease, status: .completed, output: nil, failure: nil)
-            try await expectStoreError(.leaseLost, "an append after finishing") { try await store.append(entry("au", 2), lease: lease, settling: nil, audit: [call]) }
+            try await expectStoreError(.leaseLost, "an append after finishing") { try await store.append(entry("au", 2), lease: lease, effects: StepEffects(audit: [call])) }
             try expect(try await store.auditLog(runID: nil, tool: nil, limit: nil).count == 3, "the refused append audited nothing")
         },
     ]

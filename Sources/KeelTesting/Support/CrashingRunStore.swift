@@ -81,8 +81,8 @@ public final class CrashingRunStore: RunStore {
         try read()
         return try await base.renew(lease, leaseDuration: leaseDuration)
     }
-    public func append(_ entry: JournalEntry, lease: Lease, settling: SpendReservation?, audit: [AuditRecord]) async throws {
-        try await written { try await base.append(entry, lease: lease, settling: settling, audit: audit) }
+    public func append(_ entry: JournalEntry, lease: Lease, effects: StepEffects) async throws {
+        try await written { try await base.append(entry, lease: lease, effects: effects) }
     }
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
         try await written { try await base.suspend(lease, wakeAt: wakeAt, waitingFor: waitingFor) }

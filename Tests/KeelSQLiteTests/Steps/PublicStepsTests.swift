@@ -94,4 +94,42 @@ import Testing
         #expect(audit.contains("approval approved with edited arguments \(AuditRecord.digest(ofArguments: #"{"amount": 150}"#))"), "\(audit)")
         #expect(audit.filter { $0.hasPrefix("call ") }.count == 2)
     }
+
+    /// A workflow's own step that sends a message and audits it: the record is committed with the
+    /// step, so a run that fails after it and is resumed replays the step without auditing again.
+    struct Notify: Workflow {
+        struct Down: Error {}
+        let name = "notify"
+        let failures: Locked<Int>
+        func run(_ input: String, context: RunContext) async throws -> String {
+            let sequence = context.reserveSequences(1).lowerBound
+            let sent: String = try await context.step(at: sequence, "send", kind: .tool, retry: .none, effects: { (sent: String) in
+                StepEffects(audit: [AuditRecord(
+                    runID: context.runID, step: sequence, tool: "send", action: .call, argumentsDigest: nil, decision: "allowed", actor: "workflow",
+                    outcome: sent)])
+            }) { _ in "sent \(input)" }
+            let fails = failures.withLock { count -> Bool in
+                defer { count = max(0, count - 1) }
+                return count > 0
+            }
+            _ = try await context.step("after") {
+                if fails { throw Down() }
+                return true
+            }
+            return sent
+        }
+    }
+
+    @Test func aStepsEffectsAreCommittedWithItOnceAcrossAResume() async throws {
+        let store = try SQLiteRunStore(path: try temporaryStorePath())
+        let workflow = Notify(failures: Locked(1))
+        let runtime = DurableRuntime(store: store, workflows: [AnyWorkflow(workflow)])
+        #expect(try await runtime.start(workflow, input: "hello", runID: "n").status == .failed)
+        #expect(try await store.auditLog(runID: "n", tool: "send", limit: nil).map(\.record.outcome) == ["sent hello"])
+        _ = try await store.reopen(runID: "n")
+        let done = try await runtime.run("n")
+        #expect(done.status == .completed)
+        #expect(try done.output?.decode(as: String.self) == "sent hello")
+        #expect(try await store.auditLog(runID: "n", tool: "send", limit: nil).count == 1, "the replayed step audits nothing")
+    }
 }
