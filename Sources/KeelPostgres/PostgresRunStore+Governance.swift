@@ -51,8 +51,7 @@ extension PostgresRunStore {
             guard let record = try await Self.fetchApproval(connection, id: id, lock: true, logger: logger) else {
                 throw StoreError(.notFound, "no approval '\(id)'")
             }
-            try record.checkDecidable(with: decision)
-            let status: ApprovalStatus = decision.isApproval ? .approved : .denied
+            let status = try StoreRules.decide(record, with: decision, by: by, at: Date()).status
             let now = Date().timeIntervalSince1970
             try await connection.rows(
                 """
@@ -60,7 +59,7 @@ extension PostgresRunStore {
                     decided_by = \(by), decided_at = \(now) WHERE id = \(id)
                 """, logger: logger)
             try await Self.appendAudit(connection, [record.auditRecord(deciding: decision, by: by)], key: key, logger: logger)
-            // Wake the run if it waits for this decision.
+            // Wake the run if it waits for this decision (StoreRules.wakes, in SQL).
             try await connection.rows(
                 """
                 UPDATE keel_runs SET status = 'pending', updated_at = \(now)
@@ -76,7 +75,7 @@ extension PostgresRunStore {
 
     @discardableResult
     public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
-        guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
+        try StoreRules.checkClosing(as: status)
         let logger = self.logger
         return try await write { connection in
             try await Self.fence(connection, lease, logger: logger)
@@ -134,21 +133,19 @@ extension PostgresRunStore {
     static func appendAudit(_ connection: PostgresConnection, _ records: [AuditRecord], key: AuditKey?, logger: Logger) async throws {
         try await connection.rows("SELECT pg_advisory_xact_lock(\(auditLock))", logger: logger)
         let head = try await connection.rows("SELECT sequence, hash FROM keel_audit_head WHERE id = 1", logger: logger).first.map(Columns.init)
-        var sequence: Int = try head?("sequence") ?? 0
-        var previous: String = try head?("hash") ?? AuditEntry.genesis
-        for record in records {
-            sequence += 1
-            let micros = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
-            let time = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous, key: key)
+        var last: (sequence: Int, hash: String)?
+        if let head { last = (try head("sequence"), try head("hash")) }
+        let entries = StoreRules.chain(records, after: last, at: Date(), key: key)
+        for entry in entries {
+            let record = entry.record
             try await connection.rows(
                 """
                 INSERT INTO keel_audit (sequence, time_us, run_id, step, tool, action, arguments_digest, decision, actor, outcome, cost_usd, previous_hash, hash)
-                VALUES (\(sequence), \(micros), \(record.runID), \(record.step), \(record.tool), \(record.action.rawValue), \(record.argumentsDigest),
-                    \(record.decision), \(record.actor), \(record.outcome), \(record.costUSD), \(previous), \(hash))
+                VALUES (\(entry.sequence), \(StoreRules.microseconds(entry.time)), \(record.runID), \(record.step), \(record.tool), \(record.action.rawValue),
+                    \(record.argumentsDigest), \(record.decision), \(record.actor), \(record.outcome), \(record.costUSD), \(entry.previousHash), \(entry.hash))
                 """, logger: logger)
-            previous = hash
         }
+        let (sequence, previous) = entries.last.map { ($0.sequence, $0.hash) } ?? last ?? (0, AuditEntry.genesis)
         try await connection.rows(
             """
             INSERT INTO keel_audit_head (id, sequence, hash) VALUES (1, \(sequence), \(previous))

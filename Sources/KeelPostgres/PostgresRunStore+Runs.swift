@@ -72,11 +72,7 @@ extension PostgresRunStore {
             if run.status.isFinished { return .finished(run) }
             // The lease is judged on the database's clock, which wrote its expiry.
             let now = try await Self.databaseTime(connection, logger: logger)
-            if run.status == .running, let current = run.owner, current != owner.id,
-                let expires = run.leaseExpiresAt, expires > now, !RunOwner.isDeadLocally(current)
-            {
-                return .busy(owner: current, until: expires)
-            }
+            if let blocker = StoreRules.claimBlocker(run, claimant: owner, now: now) { return blocker }
             guard let taken = try await Self.take(connection, runID: run.id, owner: owner, leaseDuration: leaseDuration, maxRecoveries: maxRecoveries, logger: logger) else {
                 return .finished(try await Self.requireRun(connection, id: runID, logger: logger))
             }
@@ -304,18 +300,12 @@ extension PostgresRunStore {
                 throw StoreError(.notFound, "no run '\(runID)'")
             }
             let run = try Self.decodeRun(row)
-            switch run.status {
-            case .failed, .cancelled:
-                let now = Date().timeIntervalSince1970
-                try await connection.rows("UPDATE keel_runs SET status = 'pending', failure = NULL, recoveries = 0, updated_at = \(now) WHERE id = \(runID)", logger: logger)
-                try await connection.rows(
-                    "UPDATE keel_dead_letters SET resolved_at = \(now) WHERE run_id = \(runID) AND resolved_at IS NULL", logger: logger)
-                return try await Self.requireRun(connection, id: runID, logger: logger)
-            case .completed:
-                throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
-            case .pending, .running, .waiting:
-                return run
-            }
+            guard try StoreRules.reopens(run) else { return run }
+            let now = Date().timeIntervalSince1970
+            try await connection.rows("UPDATE keel_runs SET status = 'pending', failure = NULL, recoveries = 0, updated_at = \(now) WHERE id = \(runID)", logger: logger)
+            try await connection.rows(
+                "UPDATE keel_dead_letters SET resolved_at = \(now) WHERE run_id = \(runID) AND resolved_at IS NULL", logger: logger)
+            return try await Self.requireRun(connection, id: runID, logger: logger)
         }
     }
 
@@ -326,9 +316,7 @@ extension PostgresRunStore {
             guard try await Self.fetchRun(connection, id: newRunID, logger: logger) == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
             let count = try await connection.rows("SELECT COUNT(*) AS n FROM keel_journal WHERE run_id = \(runID) AND scope = ''", logger: logger)
             let length: Int = try count.first.map { try Columns($0)("n") } ?? 0
-            guard sequence >= 0, sequence <= length else {
-                throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
-            }
+            try StoreRules.checkFork(runID: runID, at: sequence, length: length)
             let completed = try await connection.rows(
                 "SELECT * FROM keel_journal WHERE run_id = \(runID) AND status = 'completed'", logger: logger
             ).map(Self.decodeEntry)
@@ -370,8 +358,7 @@ extension PostgresRunStore {
         ).first else { throw StoreError(.notFound, "no run '\(runID)'") }
         let columns = Columns(row)
         let recoveries: Int = try columns("recoveries")
-        if recoveries > maxRecoveries {
-            let failure = RunFailure.quarantined(after: recoveries, lastOwner: try columns("previous_owner"))
+        if let failure = StoreRules.quarantine(recoveries: recoveries, maxRecoveries: maxRecoveries, lastOwner: try columns("previous_owner")) {
             try await connection.rows(
                 """
                 UPDATE keel_runs SET status = 'failed', failure = \(try encodeFailure(failure)), owner = NULL, lease_expires_at = NULL,
@@ -440,10 +427,8 @@ extension PostgresRunStore {
         let epoch: Int = try columns("epoch")
         let owner: String? = try columns("owner")
         let status: String = try columns("status")
-        guard epoch == lease.epoch, owner == lease.owner, status == RunStatus.running.rawValue else {
-            let reason = status == RunStatus.cancelled.rawValue ? "was cancelled" : "was taken over (epoch \(epoch), this writer holds \(lease.epoch))"
-            throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
-        }
+        guard let known = RunStatus(rawValue: status) else { throw StoreError(.corrupt, "run '\(lease.runID)' has an unknown status '\(status)'") }
+        try StoreRules.checkLease(lease, epoch: epoch, owner: owner, status: known)
     }
 
     /// Inserts a started entry, or completes one; a second completion at a position is refused.

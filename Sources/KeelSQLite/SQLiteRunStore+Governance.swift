@@ -36,17 +36,14 @@ extension SQLiteRunStore {
         let key = auditKey
         return try await write { db in
             guard let record = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
-            try record.checkDecidable(with: decision)
-            let status: ApprovalStatus = decision.isApproval ? .approved : .denied
+            let decided = try StoreRules.decide(record, with: decision, by: by, at: Date())
             let now = Date().timeIntervalSince1970
             try db.execute(
                 sql: "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-                arguments: [status.rawValue, try JSONValue(encoding: decision).serialized(), by, now, id])
+                arguments: [decided.status.rawValue, try JSONValue(encoding: decision).serialized(), by, now, id])
             try Self.appendAudit(db, [record.auditRecord(deciding: decision, by: by)], key: key)
             // Wake the run if it waits for this decision.
-            if let run = try Self.fetchRun(db, id: record.request.runID), run.status == .waiting,
-                run.waitingFor.contains(ApprovalRecord.signalName(for: id))
-            {
+            if let run = try Self.fetchRun(db, id: record.request.runID), StoreRules.wakes(run, onDecisionOf: id) {
                 try db.execute(sql: "UPDATE runs SET status = 'pending', updated_at = ? WHERE id = ?", arguments: [now, run.id])
             }
             guard let decided = try Self.fetchApproval(db, id: id) else { throw StoreError(.notFound, "no approval '\(id)'") }
@@ -56,7 +53,7 @@ extension SQLiteRunStore {
 
     @discardableResult
     public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
-        guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
+        try StoreRules.checkClosing(as: status)
         return try await write { db in
             try Self.checkLease(db, lease)
             try db.execute(
@@ -103,32 +100,28 @@ extension SQLiteRunStore {
     /// Appends records to the chain: each entry's hash covers the previous entry's hash.
     static func appendAudit(_ db: Database, _ records: [AuditRecord], key: AuditKey?) throws {
         let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_head WHERE id = 1")
-        var sequence = 0
-        var previous = AuditEntry.genesis
+        var last: (sequence: Int, hash: String)?
         if let head {
             let column = Columns(head, in: "audit_head")
-            sequence = try column("sequence")
-            previous = try column("hash")
+            last = (try column("sequence"), try column("hash"))
         }
-        for record in records {
-            sequence += 1
-            let micros = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
-            let time = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous, key: key)
+        let entries = StoreRules.chain(records, after: last, at: Date(), key: key)
+        for entry in entries {
+            let record = entry.record
             try db.execute(
                 sql: """
                     INSERT INTO audit (sequence, time_us, run_id, step, tool, action, arguments_digest, decision, actor, outcome, cost_usd, previous_hash, hash)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    sequence, micros, record.runID, record.step, record.tool, record.action.rawValue, record.argumentsDigest, record.decision,
-                    record.actor, record.outcome, record.costUSD, previous, hash,
+                    entry.sequence, StoreRules.microseconds(entry.time), record.runID, record.step, record.tool, record.action.rawValue,
+                    record.argumentsDigest, record.decision, record.actor, record.outcome, record.costUSD, entry.previousHash, entry.hash,
                 ])
-            previous = hash
         }
+        let newHead = entries.last.map { ($0.sequence, $0.hash) } ?? last ?? (0, AuditEntry.genesis)
         try db.execute(
             sql: "INSERT INTO audit_head (id, sequence, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash",
-            arguments: [sequence, previous])
+            arguments: [newHead.0, newHead.1])
     }
 
     static func decodeAudit(_ row: Row) throws -> AuditEntry {

@@ -61,8 +61,7 @@ extension SQLiteRunStore {
                 """,
             arguments: [owner.id, expires.timeIntervalSince1970, now.timeIntervalSince1970, run.id])
         let recoveries = try Int.fetchOne(db, sql: "SELECT recoveries FROM runs WHERE id = ?", arguments: [run.id]) ?? 0
-        if recoveries > maxRecoveries {
-            let failure = RunFailure.quarantined(after: recoveries, lastOwner: run.owner)
+        if let failure = StoreRules.quarantine(recoveries: recoveries, maxRecoveries: maxRecoveries, lastOwner: run.owner) {
             try db.execute(
                 sql: """
                     UPDATE runs SET status = 'failed', failure = ?, owner = NULL, lease_expires_at = NULL, wake_at = NULL,
@@ -97,10 +96,8 @@ extension SQLiteRunStore {
         let epoch: Int = try column("epoch")
         let owner: String? = try column("owner")
         let status: String = try column("status")
-        guard epoch == lease.epoch, owner == lease.owner, status == RunStatus.running.rawValue else {
-            let reason = status == RunStatus.cancelled.rawValue ? "was cancelled" : "was taken over (epoch \(epoch), this writer holds \(lease.epoch))"
-            throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
-        }
+        guard let known = RunStatus(rawValue: status) else { throw StoreError(.corrupt, "run '\(lease.runID)' has an unknown status '\(status)'") }
+        try StoreRules.checkLease(lease, epoch: epoch, owner: owner, status: known)
     }
 
     static func requireLease(_ db: Database, _ lease: Lease) throws {

@@ -197,13 +197,8 @@ public final class SQLiteRunStore: RunStore {
         let maxRecoveries = self.maxRecoveries
         return try await write { db in
             guard let run = try Self.fetchRun(db, id: runID) else { return .notFound }
-            if run.status.isFinished { return .finished(run) }
             let now = Date()
-            if run.status == .running, let current = run.owner, current != owner.id,
-                let expires = run.leaseExpiresAt, expires > now, !RunOwner.isDeadLocally(current)
-            {
-                return .busy(owner: current, until: expires)
-            }
+            if let blocker = StoreRules.claimBlocker(run, claimant: owner, now: now) { return blocker }
             guard let taken = try Self.take(db, run: run, owner: owner, leaseDuration: leaseDuration, now: now, maxRecoveries: maxRecoveries) else {
                 return .finished(try Self.requireRun(db, id: runID))
             }
@@ -393,17 +388,11 @@ public final class SQLiteRunStore: RunStore {
     public func reopen(runID: String) async throws -> RunRecord {
         try await write { db in
             guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
-            switch run.status {
-            case .failed, .cancelled:
-                let now = Date().timeIntervalSince1970
-                try db.execute(sql: "UPDATE runs SET status = 'pending', failure = NULL, recoveries = 0, updated_at = ? WHERE id = ?", arguments: [now, runID])
-                try db.execute(sql: "UPDATE dead_letters SET resolved_at = ? WHERE run_id = ? AND resolved_at IS NULL", arguments: [now, runID])
-                return try Self.requireRun(db, id: runID)
-            case .completed:
-                throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
-            case .pending, .running, .waiting:
-                return run
-            }
+            guard try StoreRules.reopens(run) else { return run }
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: "UPDATE runs SET status = 'pending', failure = NULL, recoveries = 0, updated_at = ? WHERE id = ?", arguments: [now, runID])
+            try db.execute(sql: "UPDATE dead_letters SET resolved_at = ? WHERE run_id = ? AND resolved_at IS NULL", arguments: [now, runID])
+            return try Self.requireRun(db, id: runID)
         }
     }
 
@@ -412,9 +401,7 @@ public final class SQLiteRunStore: RunStore {
             guard let run = try Self.fetchRun(db, id: runID) else { throw StoreError(.notFound, "no run '\(runID)'") }
             guard try Self.fetchRun(db, id: newRunID) == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
             let length = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE run_id = ? AND scope = ''", arguments: [runID]) ?? 0
-            guard sequence >= 0, sequence <= length else {
-                throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
-            }
+            try StoreRules.checkFork(runID: runID, at: sequence, length: length)
             let completed = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? AND status = 'completed'", arguments: [runID])
                 .map(Self.decodeEntry)
             let (sequence, kept) = JournalEntry.forked(completed, at: sequence)

@@ -72,18 +72,14 @@ extension InMemoryRunStore {
     public func decideApproval(id: String, decision: ApprovalDecision, by: String) async throws -> ApprovalRecord {
         let key = auditKey
         return try state.withLock { state in
-            guard var record = state.approvals[id] else { throw StoreError(.notFound, "no approval '\(id)'") }
-            try record.checkDecidable(with: decision)
+            guard let undecided = state.approvals[id] else { throw StoreError(.notFound, "no approval '\(id)'") }
             let now = Date()
-            record.status = decision.isApproval ? .approved : .denied
-            record.decision = decision
-            record.decidedBy = by
-            record.decidedAt = now
+            let record = try StoreRules.decide(undecided, with: decision, by: by, at: now)
             state.approvals[id] = record
             Self.appendAudit(&state, [record.auditRecord(deciding: decision, by: by)], key: key)
             // Wake the run if it waits for this decision.
             let runID = record.request.runID
-            if let run = state.runs[runID]?.record, run.status == .waiting, run.waitingFor.contains(ApprovalRecord.signalName(for: id)) {
+            if let run = state.runs[runID]?.record, StoreRules.wakes(run, onDecisionOf: id) {
                 state.runs[runID]?.record.status = .pending
                 state.runs[runID]?.record.updatedAt = now
             }
@@ -93,7 +89,7 @@ extension InMemoryRunStore {
 
     @discardableResult
     public func closeApproval(id: String, as status: ApprovalStatus, lease: Lease) async throws -> ApprovalRecord {
-        guard status == .expired || status == .escalated else { throw StoreError(.invalidState, "an approval can only be closed as expired or escalated") }
+        try StoreRules.checkClosing(as: status)
         return try state.withLock { state in
             try Self.checkLease(state, lease)
             guard var record = state.approvals[id] else { throw StoreError(.notFound, "no approval '\(id)'") }
@@ -129,15 +125,8 @@ extension InMemoryRunStore {
 
     /// Appends records to the chain: each entry's hash covers the previous entry's hash.
     static func appendAudit(_ state: inout State, _ records: [AuditRecord], key: AuditKey?) {
-        for record in records {
-            let sequence = (state.audit.last?.sequence ?? 0) + 1
-            let previous = state.audit.last?.hash ?? AuditEntry.genesis
-            // Whole microseconds, as the hash and the database stores keep time.
-            let micros = (Date().timeIntervalSince1970 * 1_000_000).rounded()
-            let time = Date(timeIntervalSince1970: micros / 1_000_000)
-            let hash = AuditEntry.hash(sequence: sequence, time: time, record: record, previousHash: previous, key: key)
-            state.audit.append(AuditEntry(sequence: sequence, time: time, record: record, previousHash: previous, hash: hash))
-        }
+        let head = state.audit.last.map { (sequence: $0.sequence, hash: $0.hash) }
+        state.audit += StoreRules.chain(records, after: head, at: Date(), key: key)
     }
 
     // MARK: Spend ledger

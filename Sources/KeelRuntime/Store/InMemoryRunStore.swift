@@ -112,13 +112,8 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     public func claim(runID: String, owner: RunOwner, leaseDuration: Duration) async throws -> ClaimResult {
         state.withLock { state in
             guard let run = state.runs[runID]?.record else { return .notFound }
-            if run.status.isFinished { return .finished(run) }
             let now = Date()
-            if run.status == .running, let current = run.owner, current != owner.id, let expires = run.leaseExpiresAt, expires > now,
-                !RunOwner.isDeadLocally(current)
-            {
-                return .busy(owner: current, until: expires)
-            }
+            if let blocker = StoreRules.claimBlocker(run, claimant: owner, now: now) { return blocker }
             guard let (lease, record) = take(&state, runID, owner: owner, leaseDuration: leaseDuration, now: now) else {
                 return .finished(state.runs[runID]?.record ?? run)
             }
@@ -170,9 +165,8 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     /// and returns `nil`.
     private func take(_ state: inout State, _ runID: String, owner: RunOwner, leaseDuration: Duration, now: Date) -> (Lease, RunRecord)? {
         guard var stored = state.runs[runID] else { return nil }
-        if stored.record.status == .running { stored.recoveries += 1 }
-        if stored.recoveries > maxRecoveries {
-            let failure = RunFailure.quarantined(after: stored.recoveries, lastOwner: stored.record.owner)
+        stored.recoveries = StoreRules.recoveries(after: stored.record.status, had: stored.recoveries)
+        if let failure = StoreRules.quarantine(recoveries: stored.recoveries, maxRecoveries: maxRecoveries, lastOwner: stored.record.owner) {
             stored.record.finish(.failed, output: nil, failure: failure, at: now)
             state.runs[runID] = stored
             Self.deadLetter(&state, runID: runID, failure)
@@ -195,10 +189,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     }
 
     static func checkLease(_ run: RunRecord, _ lease: Lease) throws {
-        guard run.epoch == lease.epoch, run.owner == lease.owner, run.status == .running else {
-            let reason = run.status == .cancelled ? "was cancelled" : "was taken over (epoch \(run.epoch), this writer holds \(lease.epoch))"
-            throw StoreError(.leaseLost, "run '\(lease.runID)' \(reason); this process stops running it")
-        }
+        try StoreRules.checkLease(lease, epoch: run.epoch, owner: run.owner, status: run.status)
     }
 
     /// Puts a failed run in the dead-letter queue (again, if it was there before).
@@ -352,21 +343,15 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     public func reopen(runID: String) async throws -> RunRecord {
         try state.withLock { state in
             guard var stored = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
-            switch stored.record.status {
-            case .failed, .cancelled:
-                let now = Date()
-                stored.record.status = .pending
-                stored.record.failure = nil
-                stored.record.updatedAt = now
-                stored.recoveries = 0
-                state.runs[runID] = stored
-                if state.deadLetters[runID]?.resolvedAt == nil { state.deadLetters[runID]?.resolvedAt = now }
-                return stored.record
-            case .completed:
-                throw StoreError(.invalidState, "run '\(runID)' is completed; fork it to run it again from a step")
-            case .pending, .running, .waiting:
-                return stored.record
-            }
+            guard try StoreRules.reopens(stored.record) else { return stored.record }
+            let now = Date()
+            stored.record.status = .pending
+            stored.record.failure = nil
+            stored.record.updatedAt = now
+            stored.recoveries = 0
+            state.runs[runID] = stored
+            if state.deadLetters[runID]?.resolvedAt == nil { state.deadLetters[runID]?.resolvedAt = now }
+            return stored.record
         }
     }
 
@@ -375,9 +360,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             guard let source = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
             guard state.runs[newRunID] == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
             let length = source.journal.keys.count { $0.scope.isEmpty }
-            guard sequence >= 0, sequence <= length else {
-                throw StoreError(.invalidState, "run '\(runID)' has \(length) journal entries; fork at 0…\(length)")
-            }
+            try StoreRules.checkFork(runID: runID, at: sequence, length: length)
             var encoded = source
             try Self.encodeValues(&encoded)
             state.runs[runID] = encoded
