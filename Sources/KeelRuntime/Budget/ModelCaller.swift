@@ -12,6 +12,11 @@ struct ModelCaller: Sendable {
     let random: @Sendable () -> Double
     let clock: any Clock<Duration>
     let runID: String
+    /// The model's identifier, the models that may serve a call (a fallback chain's), and the
+    /// model's own price: the same for every call of a run, so found once.
+    private let identifier: String
+    private let candidates: [String]
+    private let ownPrice: ModelPrice?
     /// What the run has spent so far (replayed steps included), model calls and tools that cost
     /// money.
     var runSpent = Spend.zero
@@ -27,6 +32,9 @@ struct ModelCaller: Sendable {
         self.random = random
         self.clock = clock
         self.runID = runID
+        identifier = model.identifier
+        candidates = servingModels(of: model)
+        ownPrice = (spend?.prices ?? .defaults).price(for: identifier)
     }
 
     /// Calls the model as the journal step `stepName` of `context` and returns the reply and,
@@ -41,21 +49,19 @@ struct ModelCaller: Sendable {
     mutating func call(
         _ request: ChatRequest, stepName: String, context: RunContext, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> (ChatResponse, Duration?) {
-        let identifier = model.identifier
-        let candidates = servingModels(of: model)
+        let (identifier, candidates, ownPrice) = (identifier, candidates, ownPrice)
         let replaying = context.nextJournaledStepName != nil
         var admission: SpendAdmission?
         if !replaying, let spend, spend.isLimited {
             admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
         }
-        let billed = BilledAttempts(controls: spend ?? SpendControls(), request: request, models: candidates)
+        let billed = BilledAttempts(controls: spend, request: request, models: candidates)
         let readmit = readmission(admission, request: request, billed: billed)
         let response: ChatResponse
         var latency: Duration?
         let settles = admission?.reservation != nil && spend?.ledger as AnyObject === context.store as AnyObject
         do {
             let prices = spend?.prices ?? .defaults
-            let ownPrice = prices.price(for: identifier)
             (response, latency) = try await renewing(admission?.reservation) {
                 try await measureThrowing(on: clock) {
                     try await context.step(
@@ -96,7 +102,7 @@ struct ModelCaller: Sendable {
     /// reservation of its own against the tenant's — or the caps could be passed by retries.
     private func readmission(_ admission: SpendAdmission?, request: ChatRequest, billed: BilledAttempts) -> Readmission {
         guard admission != nil, let spend, spend.isLimited else { return Readmission(check: nil) }
-        let (spentBefore, runID, models) = (runSpent, runID, servingModels(of: model))
+        let (spentBefore, runID, models) = (runSpent, runID, candidates)
         return Readmission { held in
             // The same admission as the first attempt's, after what the billed attempts cost.
             let again = try await spend.admit(request, models: models, runID: runID, runSpent: spentBefore + billed.spend)
@@ -205,12 +211,13 @@ final class Readmission: Sendable {
 /// call's worst case when it did not, priced at the highest price of the models that may have
 /// served it.
 final class BilledAttempts: Sendable {
-    private let controls: SpendControls
+    /// The run's spending controls, if it has any (the defaults price a billed failure otherwise).
+    private let controls: SpendControls?
     private let request: ChatRequest
     private let models: [String]
     private let state = Mutex((usage: Usage.zero, costUSD: 0.0, failures: 0))
 
-    init(controls: SpendControls, request: ChatRequest, models: [String]) {
+    init(controls: SpendControls?, request: ChatRequest, models: [String]) {
         self.controls = controls
         self.request = request
         self.models = models
@@ -218,6 +225,7 @@ final class BilledAttempts: Sendable {
 
     func record(_ billing: ModelError.Billing) {
         let usage: Usage
+        let controls = self.controls ?? SpendControls()
         switch billing {
         case .notBilled: return
         case .usage(let reported) where reported.isPlausible: usage = reported

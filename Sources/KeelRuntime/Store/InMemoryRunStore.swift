@@ -66,7 +66,11 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             let record = RunRecord(
                 id: run.id, workflow: run.workflow, input: run.input, status: .pending, tenant: run.tenant, deadline: run.deadline, createdAt: now,
                 updatedAt: now)
-            state.runs[run.id] = StoredRun(record: record)
+            var stored = StoredRun(record: record)
+            // A run in memory is an agent's: a few dozen steps, without growing the tables.
+            stored.journal.reserveCapacity(32)
+            stored.values.reserveCapacity(32)
+            state.runs[run.id] = stored
             return (record, true)
         }
     }
@@ -219,17 +223,25 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         try state.withLock { state in
             // One look-up of the run: this runs for every step of every run in memory.
             guard let index = state.runs.index(forKey: lease.runID) else { throw StoreError(.notFound, "no run '\(lease.runID)'") }
-            try Self.checkLease(state.runs.values[index].record, lease)
-            try Self.upsert(&state.runs.values[index], entry)
-            if let value { state.runs.values[index].values[Address(scope: entry.scope, sequence: entry.sequence)] = value }
-            state.runs.values[index].record.updatedAt = Date()
-            // A finished step is progress: the run is not what stops its workers.
-            if entry.status == .completed { state.runs.values[index].recoveries = 0 }
+            // In place: the stored run (its record, its tables) is never copied.
+            try Self.inPlace(&state.runs.values[index]) { stored in
+                try StoreRules.checkLease(lease, epoch: stored.record.epoch, owner: stored.record.owner, status: stored.record.status)
+                try Self.upsert(&stored, entry)
+                if let value { stored.values[Address(scope: entry.scope, sequence: entry.sequence)] = value }
+                stored.record.updatedAt = Date()
+                // A finished step is progress: the run is not what stops its workers.
+                if entry.status == .completed { stored.recoveries = 0 }
+            }
             if let settling = effects.settling {
                 state.book.settle(settling, actual: entry.metering?.spend ?? .zero)
             }
             Self.appendAudit(&state, effects.audit, key: key)
         }
+    }
+
+    /// Runs `body` on `value` where it is stored.
+    static func inPlace<Value, Result>(_ value: inout Value, _ body: (inout Value) throws -> Result) rethrows -> Result {
+        try body(&value)
     }
 
     /// Inserts a started entry, or completes one; a second completion at a position is refused.
