@@ -14,8 +14,8 @@ extension Agent {
 
     /// Performs the loop's actions, each as a step of `context`, until it finishes.
     ///
-    /// 1. Before a model call the deadline is checked (on replay, the journal says how it was
-    ///    decided); ``ModelCaller`` then checks the budgets, retries, times out, journals and
+    /// 1. Before a model call the deadline is checked on the agent's clock — its passing is an
+    ///    event of the loop (on replay, the journal says how it was decided); ``ModelCaller`` then checks the budgets, retries, times out, journals and
     ///    settles the call.
     /// 2. Tool calls run in parallel under the cap, from the caches where allowed.
     func drive(
@@ -23,7 +23,8 @@ extension Agent {
     ) async throws -> AgentRunResult {
         let toolSteps = ToolSteps(tools: tools, controls: controls, configuration: configuration, clock: clock, logger: logger)
         let identifier = model.identifier
-        let deadline = controls.deadline ?? context.deadline
+        // Measured on the agent's clock from here on.
+        let deadline = (controls.deadline ?? context.deadline).map { RunDeadline($0, clock: clock) }
         var caller = ModelCaller(
             model: model, spend: controls.spend, retry: controls.retry, modelTimeout: controls.modelTimeout, random: controls.random,
             clock: clock, runID: context.runID)
@@ -36,7 +37,7 @@ extension Agent {
                 let number = loop.steps.count + 1
                 let isFinalAnswer = loop.isAskingForFinalAnswer
                 if !isFinalAnswer, let deadline {
-                    let passed = context.nextJournaledStepName.map { $0.hasPrefix("final-answer-") } ?? (Date() >= deadline)
+                    let passed = context.nextJournaledStepName.map { $0.hasPrefix("final-answer-") } ?? deadline.hasPassed
                     if passed {
                         action = loop.handle(.deadlinePassed(finalAnswer: controls.finalAnswerAtDeadline))
                         continue

@@ -57,13 +57,14 @@ public struct SequentialPipeline: Sendable {
         var caller = ModelCaller(
             model: model, spend: spend, retry: retry, modelTimeout: modelTimeout, random: { Double.random(in: 0...1) }, clock: clock,
             runID: context.runID)
+        let deadline = context.deadline.map { RunDeadline($0, clock: clock) }
         for (offset, section) in sections.enumerated() {
             let number = offset + 1
             guard let kind = kinds[section.kind] else {
                 throw WorkflowError(.invalidInput, "section \(number) has the kind '\(section.kind)', which the pipeline does not define")
             }
             let replaying = context.isReplaying
-            if !replaying, let deadline = context.deadline, Date() >= deadline {
+            if !replaying, deadline?.hasPassed == true {
                 return PipelineReport(sections: written, usage: usage, model: model.identifier, stoppedAtDeadline: true)
             }
             // The context window is built only when the section is written, not on replay.

@@ -28,7 +28,7 @@ struct ToolSteps: Sendable {
     }
 
     /// The prefix of a refusal by policy, which the model reads and the per-run quota skips.
-    static let refusalPrefix = "Refused by policy: "
+    static let refusalPrefix = ToolCallFlow.refusalPrefix
 
 
     /// Runs one reply's tool calls.
@@ -50,11 +50,15 @@ struct ToolSteps: Sendable {
         let positions = Array(context.reserveSequences(calls.count * slots))
         @Sendable func position(_ index: Int, _ slot: Int) -> Int { positions[index * slots + slot] }
 
-        // 1. Policy verdicts, in call order.
-        var verdicts = [PolicyVerdict](repeating: PolicyVerdict(), count: calls.count)
-        if let governance {
-            var allowedSoFar = Self.allowedCallCounts(in: transcript)
-            for (index, call) in calls.enumerated() {
+        // 1. Each call's flow starts; a governed call's policy is checked, in call order.
+        var actions: [(ToolCallFlow, ToolCallFlow.Action)] = []
+        var verdictCosts: [Double?] = []
+        var allowedSoFar = governance == nil ? [:] : Self.allowedCallCounts(in: transcript)
+        for (index, call) in calls.enumerated() {
+            var flow = ToolCallFlow(call: call, isGoverned: governance != nil, policy: governance?.policy(for: call.name))
+            var action = flow.start()
+            var costUSD: Double?
+            if case .checkPolicy = action, let governance {
                 let spentSoFar = runSpent
                 let counts = allowedSoFar
                 let evaluate = { await self.evaluate(call, governance: governance, runID: runID, runSpent: spentSoFar, allowedCalls: counts) }
@@ -66,12 +70,15 @@ struct ToolSteps: Sendable {
                 let verdict = try await context.step(at: position(index, 0), "policy-\(call.name)-\(call.id)", retry: .none, effects: audit) { _ in
                     await evaluate()
                 }
-                verdicts[index] = verdict
                 if verdict.refusal == nil {
                     allowedSoFar[call.name, default: 0] += 1
                     if let cost = verdict.costUSD { runSpent += Spend(costUSD: cost) }
                 }
+                costUSD = verdict.costUSD
+                action = flow.handle(.verdict(verdict))
             }
+            actions.append((flow, action))
+            verdictCosts.append(costUSD)
         }
 
         // 2. Approvals and calls, in parallel.
@@ -79,10 +86,11 @@ struct ToolSteps: Sendable {
         // them: it is a walk over the whole transcript, which grows with every step.
         let earlier = calls.contains { controls.caching(for: $0.name) == .perRun } ? Agent.successfulResults(in: transcript) : [:]
         let policy = configuration.inDoubtPolicy
-        let work = Array(zip(calls.indices, zip(calls, verdicts)))
+        let costs = verdictCosts
+        let work = Array(actions.enumerated())
         let results = try await concurrentMap(work, limit: configuration.toolConcurrency) { _, item -> ToolResult? in
             do {
-                return try await runOne(item)
+                return try await runOne(item.offset, flow: item.element.0, action: item.element.1)
             } catch is RunSuspension {
                 // The others run on, so that every approval this reply needs is asked for at once
                 // and the calls that need none are done before the run waits.
@@ -94,64 +102,63 @@ struct ToolSteps: Sendable {
         }
         return results.compactMap { $0 }
 
-        @Sendable func runOne(_ item: (Int, (ToolCall, PolicyVerdict))) async throws -> ToolResult {
-            let (index, (call, verdict)) = item
+        /// Performs one call's flow from `action` on.
+        @Sendable func runOne(_ index: Int, flow: ToolCallFlow, action: ToolCallFlow.Action) async throws -> ToolResult {
+            var flow = flow
+            var action = action
+            let call = flow.call
             /// The audit of what ran: the arguments the call ran with, which an approver may have edited.
-            @Sendable func finished(_ result: ToolResult, decision: String, arguments: String) -> [AuditRecord] {
-                guard governance != nil else { return [] }
-                let digest = AuditRecord.digest(ofArguments: arguments)
-                return [AuditRecord(
-                    runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: digest, decision: decision, actor: "agent",
-                    outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok", costUSD: result.isError ? nil : verdict.costUSD)]
+            @Sendable func audit(_ result: ToolResult, decision: String, arguments: String) -> StepEffects {
+                guard governance != nil else { return .none }
+                return StepEffects(audit: [AuditRecord(
+                    runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: AuditRecord.digest(ofArguments: arguments),
+                    decision: decision, actor: "agent", outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok",
+                    costUSD: result.isError ? nil : costs[index])])
             }
-            func record(_ result: ToolResult, decision: String) async throws -> ToolResult {
-                return try await context.step(at: position(index, 2), "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none, effects: {
-                    StepEffects(audit: finished($0, decision: decision, arguments: call.arguments))
-                }) { _ in result }
-            }
-            if let refusal = verdict.refusal {
-                let result = ToolResult(callID: call.id, name: call.name, content: Self.refusalPrefix + refusal, isError: true)
-                return try await record(result, decision: "refused")
-            }
-            var arguments = call.arguments
-            var decision = "allowed"
-            if let reason = verdict.approvalReason {
-                let outcome = try await approve(
-                    call, reason: reason, policy: governance?.policy(for: call.name), runID: runID, sequence: position(index, 1), context: context)
-                switch outcome.decision {
-                case .deny(let why):
-                    let result = ToolResult(callID: call.id, name: call.name, content: "Denied by \(outcome.decidedBy): \(why)", isError: true)
-                    return try await record(result, decision: "denied by \(outcome.decidedBy)")
-                case .approveWithArguments(let edited):
-                    // Edited arguments are new arguments: they meet the same rules as the model's.
-                    if let refusal = Self.ruleBroken(by: edited, policy: governance?.policy(for: call.name)) {
-                        let result = ToolResult(
-                            callID: call.id, name: call.name,
-                            content: Self.refusalPrefix + "the arguments \(outcome.decidedBy) approved break a rule: \(refusal)", isError: true)
-                        return try await record(result, decision: "refused: edited arguments: \(refusal)")
-                    }
-                    arguments = edited
-                    decision = "approved by \(outcome.decidedBy) with edited arguments"
-                case .approve:
-                    decision = "approved by \(outcome.decidedBy)"
+            while true {
+                switch action {
+                case .checkPolicy:
+                    // Every governed call's verdict is journaled, in order, before any runs.
+                    action = flow.handle(.verdict(PolicyVerdict(refusal: "its policy was not checked")))
+                case .askApproval(let reason):
+                    let outcome = try await approve(
+                        call, reason: reason, policy: flow.policy, runID: runID, sequence: position(index, 1), context: context)
+                    action = flow.handle(.decided(outcome))
+                case .record(let result, let decision):
+                    let recorded = try await context.step(
+                        at: position(index, 2), "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none,
+                        effects: { audit($0, decision: decision, arguments: call.arguments) }
+                    ) { _ in result }
+                    action = flow.handle(.recorded(recorded))
+                case .run(let approvedCall, let decision):
+                    action = flow.handle(.ran(try await run(approvedCall, index: index, decision: decision, audit: audit)))
+                case .finish(let result):
+                    return result
                 }
             }
-            let approvedCall = ToolCall(id: call.id, name: call.name, arguments: arguments)
+        }
+
+        /// Runs the call as its step: journaled as started first when the tool changes the world.
+        @Sendable func run(
+            _ approvedCall: ToolCall, index: Int, decision: String, audit: @escaping @Sendable (ToolResult, String, String) -> StepEffects
+        ) async throws -> ToolResult {
             @Sendable func perform(_ key: String) async -> ToolResult {
                 await Self.perform(approvedCall, key: key, runID: runID, executor: executor, controls: controls, earlier: earlier)
             }
             let sequence = position(index, governance == nil ? 0 : 2)
-            let name = "tool-\(call.name)-\(call.id)"
-            let audit = { (result: ToolResult) in StepEffects(audit: finished(result, decision: decision, arguments: approvedCall.arguments)) }
-            if sideEffecting.contains(call.name) {
+            let name = "tool-\(approvedCall.name)-\(approvedCall.id)"
+            let effects = { (result: ToolResult) in audit(result, decision, approvedCall.arguments) }
+            if sideEffecting.contains(approvedCall.name) {
                 return try await context.sideEffect(
-                    at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, effects: audit,
+                    at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, effects: effects,
                     confirmedDone: { record in
-                        ToolResult(callID: call.id, name: call.name, content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
+                        ToolResult(
+                            callID: approvedCall.id, name: approvedCall.name,
+                            content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
                     }
                 ) { key in await perform(key) }
             }
-            return try await context.step(at: sequence, name, kind: .tool, retry: .none, effects: audit) { _ in await perform(context.idempotencyKey(sequence)) }
+            return try await context.step(at: sequence, name, kind: .tool, retry: .none, effects: effects) { _ in await perform(context.idempotencyKey(sequence)) }
         }
     }
 

@@ -120,15 +120,18 @@ final class AlertRecorder: AlertHook {
         #expect(refusal.unpricedModel == "acme:mystery")
     }
 
+    /// The deadline is measured on the agent's clock: the research takes two minutes of it, and
+    /// the run had one.
     @Test func atTheDeadlineTheModelAnswersWithWhatItHas() async throws {
+        let clock = TestClock()
         let slowSearch = AnyTool(definition: ToolDefinition(name: "search", description: "Slow research.", parameters: .object(properties: [], required: []))) { _, _ in
-            try await Task.sleep(for: .milliseconds(300))
+            clock.advance(by: .seconds(120))
             return "one finding"
         }
         let model = ScriptedModel([.toolCall("search", arguments: [:]), .text("Draft: one finding, not checked further.")])
         var controls = AgentControls()
-        controls.deadline = Date().addingTimeInterval(0.15)
-        let result = await Agent(model: model, tools: [slowSearch], controls: controls).run("research")
+        controls.deadline = Date().addingTimeInterval(60)
+        let result = await Agent(model: model, tools: [slowSearch], controls: controls, clock: clock).run("research")
         #expect(result.outcome == .deadlineReached(answer: "Draft: one finding, not checked further."))
         #expect(result.answer == "Draft: one finding, not checked further.")
         let last = try #require(model.requests.last)
