@@ -195,6 +195,9 @@ let package = Package(
         .testTarget(
             name: "KeelCoreTests", dependencies: ["KeelTestSupport", "KeelCore", "KeelApp", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KeelAppTests", dependencies: ["KeelTestSupport", "KeelApp", "KeelRuntime", "KeelCore"], swiftSettings: swiftSettings),
+        // The macros' tests expand them through KeelCore, as users do: a test target that
+        // depended on the macro target itself would build swift-syntax a second time.
+        .testTarget(name: "KeelMacrosTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelHTTPTests", dependencies: ["KeelHTTP", "KeelApp", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelOpenAITests", dependencies: ["KeelTestSupport", "KeelOpenAI", "KeelHTTP", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
