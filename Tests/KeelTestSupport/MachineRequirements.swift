@@ -29,6 +29,15 @@ public enum MachineRequirements {
         let hasEnsurepip = libraries.contains { $0.hasPrefix("python3") && FileManager.default.fileExists(atPath: "/usr/lib/\($0)/ensurepip") }
         return hasEnsurepip || !folder.hasPrefix("/usr/bin")
     }()
+
+    /// Whether this process may mount a small tmpfs (``SmallDisk``): root on Linux.
+    public static let canMountSmallDisks: Bool = {
+        #if os(Linux)
+        return getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/mount")
+        #else
+        return false
+        #endif
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
@@ -38,6 +47,14 @@ extension Trait where Self == ConditionTrait {
         .enabled(
             if: MachineRequirements.hasPostgreSQL || MachineRequirements.required,
             "needs the PostgreSQL server binaries: apt-get install postgresql (or set KEEL_POSTGRES_BIN); required when CI is set")
+    }
+
+    /// Runs the suite or test only where a small tmpfs can be mounted (Linux, as root; always with
+    /// `CI` set, whose machines run the tests as root).
+    public static var needsSmallDisks: Self {
+        .enabled(
+            if: MachineRequirements.canMountSmallDisks || MachineRequirements.required,
+            "needs to mount a small tmpfs: run the tests as root on Linux; required when CI is set")
     }
 
     /// Runs the suite or test only where Python 3 with `venv` is installed (always with `CI` set).

@@ -31,14 +31,17 @@ public final class PostgresTestCluster: Sendable {
 
     public let port: Int
     public let folder: URL
+    /// The data directory: in ``folder``, or on the disk the cluster was started with.
+    public let dataFolder: URL
     private let binaries: URL
     private let user: String?
     private let fsync: Bool
     private let counter = Atomic(0)
 
-    private init(port: Int, folder: URL, binaries: URL, user: String?, fsync: Bool) {
+    private init(port: Int, folder: URL, dataFolder: URL, binaries: URL, user: String?, fsync: Bool) {
         self.port = port
         self.folder = folder
+        self.dataFolder = dataFolder
         self.binaries = binaries
         self.user = user
         self.fsync = fsync
@@ -110,7 +113,7 @@ public final class PostgresTestCluster: Sendable {
     /// The self-signed certificate of a cluster started with TLS (PEM), which clients can trust
     /// as their root (`sslrootcert`); `nil` otherwise.
     public var certificate: URL? {
-        let file = folder.appendingPathComponent("data/server.crt")
+        let file = dataFolder.appendingPathComponent("server.crt")
         return FileManager.default.fileExists(atPath: file.path) ? file : nil
     }
 
@@ -120,27 +123,33 @@ public final class PostgresTestCluster: Sendable {
     /// With `tls`, the server has a self-signed certificate for 127.0.0.1 (``certificate``) and
     /// refuses connections without TLS; the role `secret` (password `s3cret`) must give its
     /// password, everyone else is trusted.
-    public static func start(fsync: Bool, tls: Bool = false) async throws -> PostgresTestCluster {
+    ///
+    /// With `dataDisk`, the data directory is made there (such as a ``SmallDisk``) and the
+    /// write-ahead log stays in the cluster's folder: tables fill that disk, and the server reports
+    /// it full as an error instead of stopping, as it must when it cannot write its log.
+    public static func start(fsync: Bool, tls: Bool = false, dataDisk: URL? = nil) async throws -> PostgresTestCluster {
         let binaries = try findBinaries()
         let user = try serverUser()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keel-postgres-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         if let user { try handOver(folder, to: user) }
-        let data = folder.appendingPathComponent("data")
+        let data = (dataDisk ?? folder).appendingPathComponent("data")
+        let waldir = dataDisk == nil ? [] : ["--waldir", folder.appendingPathComponent("wal").path]
         try await execute(
-            binaries.appendingPathComponent("initdb"), ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions", "--no-sync"], as: user?.name)
+            binaries.appendingPathComponent("initdb"),
+            ["-D", data.path, "-U", "keel", "--auth=trust", "--encoding=UTF8", "--no-instructions", "--no-sync"] + waldir, as: user?.name)
         if tls { try await enableTLS(in: data, user: user) }
         let port = try freePort()
-        let cluster = PostgresTestCluster(port: port, folder: folder, binaries: binaries, user: user?.name, fsync: fsync)
+        let cluster = PostgresTestCluster(port: port, folder: folder, dataFolder: data, binaries: binaries, user: user?.name, fsync: fsync)
         try await cluster.startServer()
         if tls { try await cluster.psql(cluster.adminURL, "CREATE ROLE secret LOGIN PASSWORD 's3cret'; GRANT ALL ON DATABASE postgres TO secret") }
         // The watchdog: when this process is gone, the server stops and its folder goes.
         let script = """
             while [ -d "/proc/$3" ]; do sleep 0.5; done
-            "$1/pg_ctl" -D "$2/data" -m immediate stop > /dev/null 2>&1
+            "$1/pg_ctl" -D "$4" -m immediate stop > /dev/null 2>&1
             rm -rf "$2"
             """
-        let arguments = ["/bin/sh", "-c", script, "watchdog", binaries.path, folder.path, "\(ProcessInfo.processInfo.processIdentifier)"]
+        let arguments = ["/bin/sh", "-c", script, "watchdog", binaries.path, folder.path, "\(ProcessInfo.processInfo.processIdentifier)", data.path]
         let argv = user.map { ["/usr/sbin/runuser", "-u", $0.name, "--"] + arguments } ?? arguments
         do {
             _ = try SpawnedChild(argv[0], Array(argv.dropFirst()))
@@ -180,13 +189,13 @@ public final class PostgresTestCluster: Sendable {
         let options = "-p \(port) -h 127.0.0.1 -k \(folder.path) -c fsync=\(fsync ? "on" : "off") -c synchronous_commit=\(fsync ? "on" : "off") -c max_connections=1000 -c shared_buffers=128MB"
         try await Self.execute(
             binaries.appendingPathComponent("pg_ctl"),
-            ["-D", folder.appendingPathComponent("data").path, "-l", folder.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"],
+            ["-D", dataFolder.path, "-l", folder.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"],
             as: user)
     }
 
     /// Stops the server, as an outage would: clients lose their connections.
     public func stopServer() async throws {
-        try await Self.execute(binaries.appendingPathComponent("pg_ctl"), ["-D", folder.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"], as: user)
+        try await Self.execute(binaries.appendingPathComponent("pg_ctl"), ["-D", dataFolder.path, "-m", "fast", "-w", "stop"], as: user)
     }
 
     // MARK: Helpers
