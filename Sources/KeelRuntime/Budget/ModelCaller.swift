@@ -51,6 +51,9 @@ struct ModelCaller: Sendable {
     ) async throws -> (ChatResponse, Duration?) {
         let (identifier, candidates, ownPrice) = (identifier, candidates, ownPrice)
         let replaying = context.nextJournaledStepName != nil
+        // What this step's attempts were billed before, when it failed in an earlier process: the
+        // run has spent it (see journalBilled), replayed or not.
+        runSpent += context.meteredSpend(inChildScope: "billed-\(context.nextSequence)")
         var admission: SpendAdmission?
         if !replaying, let spend, spend.isLimited {
             admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
@@ -60,12 +63,13 @@ struct ModelCaller: Sendable {
         let response: ChatResponse
         var latency: Duration?
         let settles = admission?.reservation != nil && spend?.ledger as AnyObject === context.store as AnyObject
+        let sequence = context.reserveSequences(1).lowerBound
         do {
             let prices = spend?.prices ?? .defaults
             (response, latency) = try await renewing(admission?.reservation) {
                 try await measureThrowing(on: clock) {
                     try await context.step(
-                        at: context.reserveSequences(1).lowerBound, stepName, kind: .model,
+                        at: sequence, stepName, kind: .model,
                         metering: { response in
                             let served = response.servedBy ?? identifier
                             // The caller's own model is priced once per call, not looked up again.
@@ -86,6 +90,9 @@ struct ModelCaller: Sendable {
             let failed = billed.spend
             runSpent += failed
             if let reservation = admission?.reservation, let spend { try? await spend.ledger.settle(reservation, actual: failed) }
+            if billed.failures > 0, !(error is RunSuspension) {
+                await journalBilled(billed, of: stepName, at: sequence, in: context)
+            }
             throw error
         }
         await readmit.releaseHeld(spend?.ledger)
@@ -95,6 +102,25 @@ struct ModelCaller: Sendable {
             try await spend.settle(admission, actual: spent, runID: runID, runSpentAfter: runSpent, alreadySettled: settles)
         }
         return (response, latency)
+    }
+
+    /// Journals what the failed attempts of the step at `sequence` were billed, as a step of a
+    /// scope of their own beside it (`billed-<position>`, one step per time the step failed), so
+    /// that the run's spending counts them: its budget after a resume, and `keel costs`. Replay
+    /// never asks for that scope. Best effort: the step's own failure is what the run reports.
+    private func journalBilled(_ billed: BilledAttempts, of stepName: String, at sequence: Int, in context: RunContext) async {
+        let (usage, costUSD, failures) = billed.totals
+        let model = identifier
+        do {
+            let ledger = try context.scope("billed-\(sequence)")
+            while ledger.isReplaying { _ = ledger.reserveSequences(1) }
+            _ = try await ledger.step("billed-\(stepName)", kind: .model, metering: { _ in StepMetering(model: model, usage: usage, costUSD: costUSD) }) {
+                failures
+            }
+        } catch {
+            context.logger.warning(
+                "the billed attempts of a failed model step could not be journaled", metadata: ["step": "\(stepName)", "error": "\(error)"])
+        }
     }
 
     /// The check before each retry: a retry after an attempt the provider billed is a new call
@@ -237,6 +263,11 @@ final class BilledAttempts: Sendable {
             state.costUSD += cost
             state.failures += 1
         }
+    }
+
+    /// What the failed attempts were billed, and how many there were.
+    var totals: (usage: Usage, costUSD: Double, failures: Int) {
+        state.withLock { ($0.usage, $0.costUSD, $0.failures) }
     }
 
     /// What the failed attempts cost.

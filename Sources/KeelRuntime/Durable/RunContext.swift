@@ -204,6 +204,18 @@ public final class RunContext: Sendable {
     /// When the run must stop, if it has a deadline.
     public var deadline: Date? { deadlineDate }
 
+    /// The position the next step of this scope will take.
+    var nextSequence: Int { positions.withLock { $0.next } }
+
+    /// What the completed steps journaled in the child scope `name` of this context metered when
+    /// the run was resumed — such as the billed attempts of a model step that failed before.
+    func meteredSpend(inChildScope name: String) -> Spend {
+        let path = scope.isEmpty ? name : "\(scope)/\(name)"
+        return (execution.journal[path] ?? [:]).values.reduce(Spend.zero) { total, entry in
+            entry.status == .completed ? total + (entry.metering?.spend ?? .zero) : total
+        }
+    }
+
     /// Reserves the next `count` positions of this scope, in order, for steps that run in parallel.
     public func reserveSequences(_ count: Int) -> Range<Int> {
         positions.withLock { positions in

@@ -60,6 +60,48 @@ final class RecordingHook: AlertHook {
         #expect(try await store.costs(CostQuery(groupBy: .run, since: Date().addingTimeInterval(3_600))).isEmpty)
     }
 
+    /// A model step whose every attempt failed after the provider billed it fails the run; what
+    /// was billed is journaled beside the step, so the costs show it and the run's budget counts
+    /// it when the run resumes.
+    @Test func billedAttemptsOfAFailedStepAreJournaledAndCountAfterAResume() async throws {
+        let store = try SQLiteRunStore(path: try temporaryStorePath())
+        func billed() -> ModelError {
+            var error = ModelError(.server, message: "cut off after the usage")
+            error.billing = .usage(Usage(inputTokens: 100, outputTokens: 40))
+            return error
+        }
+        var spend = SpendControls()
+        spend.prices = prices
+        spend.countTokens = { ($0.utf8.count + 3) / 4 }
+        let failingModel = ScriptedModel([.error(billed()), .error(billed())])
+        let failing = PricedAgent(model: failingModel, spend: spend, retry: RetryPolicy(maxAttempts: 2, initialBackoff: .zero))
+        let failed = try await DurableRuntime(store: store, workflows: [AnyWorkflow(failing)]).start(failing, input: "hi", runID: "billed")
+        #expect(failed.status == .failed)
+        let journal = try await store.journal(runID: "billed")
+        let entry = try #require(journal.first { $0.scope == "billed-0" })
+        #expect(entry.name == "billed-model-1" && entry.status == .completed)
+        #expect(entry.metering?.usage == Usage(inputTokens: 200, outputTokens: 80))
+        let cost = (200.0 * 1_000 + 80.0 * 2_000) / 1e6
+        #expect(abs((entry.metering?.costUSD ?? 0) - cost) < 1e-9)
+        let costs = try await store.costs(CostQuery(groupBy: .run, runID: "billed"))
+        #expect(costs.first?.usage.totalTokens == 280)
+
+        // Resumed under a run budget that the call's worst case fits, but not after the billed 280
+        // tokens: refused before the call.
+        let worst = try spend.worstCase(of: try #require(failingModel.requests.first), model: failingModel.identifier).spend.tokens
+        var tight = spend
+        tight.runBudget = Budget(maxTokens: worst + 200)
+        let retried = PricedAgent(model: ScriptedModel([.text("late")]), spend: tight)
+        _ = try await store.reopen(runID: "billed")
+        let resumed = try await DurableRuntime(store: store, workflows: [AnyWorkflow(retried)]).run("billed")
+        let result = try #require(try resumed.output?.decode(as: AgentRunResult.self))
+        guard case .budgetExceeded(let refusal) = result.outcome else {
+            Issue.record("expected the budget to count the billed attempts, got \(result.outcome)")
+            return
+        }
+        #expect(refusal.spent.tokens == 280)
+    }
+
     @Test func aFailedRunIsADeadLetterUntilItIsRetried() async throws {
         let store = try SQLiteRunStore(path: try temporaryStorePath())
         let hook = RecordingHook()
