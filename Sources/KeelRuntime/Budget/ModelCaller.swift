@@ -66,7 +66,7 @@ struct ModelCaller: Sendable {
         let sequence = context.reserveSequences(1).lowerBound
         do {
             let prices = spend?.prices ?? .defaults
-            (response, latency) = try await renewing(admission?.reservation) {
+            (response, latency) = try await renewing(admission?.reservation, and: readmit) {
                 try await measureThrowing(on: clock) {
                     try await context.step(
                         at: sequence, stepName, kind: .model,
@@ -138,18 +138,25 @@ struct ModelCaller: Sendable {
         }
     }
 
-    /// Runs `body` while renewing `reservation` every third of the reservation lifetime, so that
-    /// a call longer than the lifetime keeps its amount held. A renewal that fails is logged by
-    /// nobody and harms nothing but the hold: the call goes on.
-    private func renewing<T: Sendable>(_ reservation: SpendReservation?, _ body: () async throws -> T) async throws -> T {
+    /// Runs `body` while renewing `reservation` — and the extra reservations that retries after
+    /// billed attempts hold (`readmission`) — every third of the reservation lifetime, so that a
+    /// call longer than the lifetime keeps its amounts held. A renewal that fails harms nothing but
+    /// that hold: the call goes on.
+    private func renewing<T: Sendable>(_ reservation: SpendReservation?, and readmission: Readmission, _ body: () async throws -> T) async throws -> T {
         guard let reservation, let spend else { return try await body() }
         let ledger = spend.ledger
         let lifetime = spend.reservationLifetime
         let clock = self.clock
         let renewal = Task {
+            var lapsed: Set<SpendReservation> = []
             while !Task.isCancelled {
                 try? await clock.sleep(for: lifetime / 3)
-                guard !Task.isCancelled, (try? await ledger.renew(reservation, ttl: lifetime)) != false else { return }
+                guard !Task.isCancelled else { return }
+                for held in [reservation] + readmission.held where !lapsed.contains(held) {
+                    // A reservation the ledger no longer knows (settled, or lapsed) is left alone.
+                    if (try? await ledger.renew(held, ttl: lifetime)) == false { lapsed.insert(held) }
+                }
+                if lapsed.contains(reservation) { return }
             }
         }
         defer { renewal.cancel() }
@@ -221,6 +228,9 @@ final class Readmission: Sendable {
         state.withLock { $0.checked = failures }
         try await check { reservation in self.state.withLock { $0.held.append(reservation) } }
     }
+
+    /// The extra reservations held now.
+    var held: [SpendReservation] { state.withLock { $0.held } }
 
     /// Releases the extra reservations (their amount is in the call's settlement).
     func releaseHeld(_ ledger: (any SpendLedger)?) async {

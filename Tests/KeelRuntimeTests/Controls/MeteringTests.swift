@@ -116,6 +116,52 @@ import Testing
         let result = await run
         #expect(result.answer == "slow answer")
     }
+
+    /// A retry after a billed attempt holds a reservation of its own; it is renewed too, for as
+    /// long as the retry runs.
+    @Test func aRetrysExtraReservationLastsAsLongAsTheRetry() async throws {
+        let ledger = InMemorySpendLedger()
+        var spend = SpendControls()
+        spend.tenant = "acme"
+        spend.countTokens = { ($0.utf8.count + 3) / 4 }
+        spend.reservationLifetime = .seconds(3)  // renewed every second
+        spend.ledger = ledger
+        var configuration = AgentConfiguration()
+        configuration.maxOutputTokens = 200
+        let worst = try spend.worstCase(of: ChatRequest(messages: [.user("hi")], maxOutputTokens: 200), model: "test:billed-then-slow").spend.tokens
+        // Room for the call's reservation and the retry's, and a little: not for a third.
+        spend.tenantDailyBudget = Budget(maxTokens: 2 * worst + 50)
+        var controls = AgentControls()
+        controls.spend = spend
+        controls.retry = RetryPolicy(maxAttempts: 2, initialBackoff: .zero)
+        async let run = Agent(model: BilledThenSlowModel(delay: .seconds(7)), configuration: configuration, controls: controls).run("hi")
+        // Past the reservations' first lifetime, while the retry still runs, both are held.
+        try await Task.sleep(for: .milliseconds(4_500))
+        let scope = SpendScope.tenant("acme", on: Date())
+        let third = try await ledger.reserve(Spend(tokens: worst), in: scope, cap: Budget(maxTokens: 2 * worst + 50), ttl: .seconds(60))
+        if case .success = third { Issue.record("the retry's reservation lapsed while the retry ran") }
+        let result = await run
+        #expect(result.answer == "slow answer")
+    }
+}
+
+/// Fails its first call after the provider billed it, then answers after a delay.
+final class BilledThenSlowModel: ChatModel, Sendable {
+    let provider = "test"
+    let name = "billed-then-slow"
+    let delay: Duration
+    private let calls = Locked(0)
+    init(delay: Duration) { self.delay = delay }
+    func respond(to request: ChatRequest) async throws -> ChatResponse {
+        if calls.withLock({ count in
+            count += 1
+            return count
+        }) == 1 {
+            throw MeteringTests.error(.server, billing: .usage(Usage(inputTokens: 5, outputTokens: 5)))
+        }
+        try await Task.sleep(for: delay)
+        return ChatResponse(message: AssistantMessage(text: "slow answer"), usage: Usage(inputTokens: 5, outputTokens: 5))
+    }
 }
 
 /// Answers after a delay.
