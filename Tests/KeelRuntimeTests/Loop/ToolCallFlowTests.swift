@@ -6,7 +6,7 @@ import Testing
 @testable import KeelRuntime
 
 /// A tool call's way through policy, approval and the call, with no I/O.
-@Suite struct ToolCallFlowTests {
+@Suite(.timeLimit(.minutes(1))) struct ToolCallFlowTests {
     let call = ToolCall(id: "c1", name: "transfer", arguments: #"{"amount": 50}"#)
 
     var capped: ToolPolicy {
@@ -85,7 +85,7 @@ import Testing
 }
 
 /// The deadline on the agent's clock, with no sleep.
-@Suite struct RunDeadlineTests {
+@Suite(.timeLimit(.minutes(1))) struct RunDeadlineTests {
     @Test func aDeadlinePassesWhenTheClockReachesIt() {
         let clock = TestClock()
         let now = Date()

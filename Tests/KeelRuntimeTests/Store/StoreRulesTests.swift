@@ -5,7 +5,7 @@ import Testing
 
 /// The rules every store applies, with no store: claims, quarantine, reopening, fork bounds,
 /// decide-then-wake and the audit chain.
-@Suite struct StoreRulesTests {
+@Suite(.timeLimit(.minutes(1))) struct StoreRulesTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func run(_ status: RunStatus, owner: String? = nil, expires: TimeInterval? = nil, waitingFor: [String] = []) -> RunRecord {
