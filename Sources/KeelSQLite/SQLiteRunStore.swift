@@ -57,7 +57,9 @@ public final class SQLiteRunStore: RunStore {
     let auditKey: AuditKey?
     let pool: DatabasePool
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date. It may
+    /// wait for another process (a lock, a migration), blocking the calling thread: from async
+    /// code, ``open(path:configuration:)`` waits on a thread of its own.
     public init(path: String, configuration: Configuration = Configuration()) throws {
         self.path = path
         self.maxRecoveries = max(1, configuration.maxRecoveries)
@@ -76,6 +78,19 @@ public final class SQLiteRunStore: RunStore {
             throw error
         } catch {
             throw Self.storeError(error, path: path)
+        }
+    }
+
+    /// Opens the store as ``init(path:configuration:)`` does, on a thread of its own: opening
+    /// may wait — for another process's lock, for a migration — and waiting there blocks a thread,
+    /// which must not be one of Swift's cooperative threads (a handful, shared by every task).
+    public static func open(path: String, configuration: Configuration = Configuration()) async throws -> SQLiteRunStore {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try SQLiteRunStore(path: path, configuration: configuration) })
+            }
+            thread.name = "keel.sqlite.open"
+            thread.start()
         }
     }
 

@@ -20,6 +20,22 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("this is a shopping list"))
     }
 
+    /// Opening from async code happens on a thread of its own; what it opens, or why it cannot,
+    /// comes back as from the initialiser.
+    @Test func anAsyncOpenGivesTheStoreOrItsError() async throws {
+        let path = try temporaryStorePath()
+        let store = try await SQLiteRunStore.open(path: path)
+        _ = try await store.createRun(NewRun(id: "r", workflow: "w", input: 1))
+        #expect(try await SQLiteRunStore.open(path: path).run(id: "r")?.input == 1)
+        let notAStore = try temporaryStorePath("list.db")
+        try Data("not a database".utf8 + Array(repeating: 0x41, count: 4096)).write(to: URL(fileURLWithPath: notAStore))
+        await #expect {
+            _ = try await SQLiteRunStore.open(path: notAStore)
+        } throws: { error in
+            (error as? StoreError)?.code == .corrupt
+        }
+    }
+
     @Test func aStoreFromANewerKeelIsRefusedBeforeAnyWrite() throws {
         let path = try temporaryStorePath()
         _ = try SQLiteRunStore(path: path)

@@ -50,7 +50,7 @@ public struct StoreLocation: Sendable, Hashable, CustomStringConvertible {
         var configuration = SQLiteRunStore.Configuration()
         configuration.busyTimeout = lockTimeout
         configuration.auditKey = auditKey
-        return OpenedStore(store: try SQLiteRunStore(path: value, configuration: configuration), rateLimiters: .shared, location: self)
+        return OpenedStore(store: try await SQLiteRunStore.open(path: value, configuration: configuration), rateLimiters: .shared, location: self)
     }
 }
 
