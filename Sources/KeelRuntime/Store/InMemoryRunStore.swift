@@ -100,7 +100,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     }
 
     /// Encodes the results kept as values into their entries.
-    private static func encodeValues(_ stored: inout StoredRun) throws {
+    static func encodeValues(_ stored: inout StoredRun) throws {
         for (address, value) in stored.values {
             do {
                 stored.journal[address]?.result = try JSONValue(encoding: value)
@@ -297,113 +297,5 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             state.runs[lease.runID]?.record.leaseExpiresAt = nil
             state.runs[lease.runID]?.record.updatedAt = Date()
         }
-    }
-
-    // MARK: Signals
-
-    public func signal(runID: String, name: String, payload: JSONValue, idempotencyKey: String?) async throws -> Bool {
-        guard !ApprovalRecord.isReservedSignalName(name) else {
-            throw StoreError(.invalidState, "'\(name)' is an approval's signal; decide the approval instead (keel approve or keel deny)")
-        }
-        return try state.withLock { state in
-            guard var stored = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
-            if let idempotencyKey, stored.signals.contains(where: { $0.idempotencyKey == idempotencyKey }) {
-                return false  // sent before: the retry of a send whose reply was lost
-            }
-            guard !stored.record.status.isFinished else { throw StoreError(.invalidState, "run '\(runID)' is \(stored.record.status); it takes no more signals") }
-            state.nextSignal += 1
-            stored.signals.append(Signal(id: state.nextSignal, name: name, payload: payload, idempotencyKey: idempotencyKey, consumed: false))
-            if stored.record.status == .waiting, stored.record.waitingFor.contains(name) {
-                stored.record.status = .pending
-                stored.record.updatedAt = Date()
-            }
-            state.runs[runID] = stored
-            return true
-        }
-    }
-
-    public func takeSignal(runID: String, name: String, journaling entry: JournalEntry, lease: Lease) async throws -> JSONValue? {
-        try state.withLock { state in
-            try Self.checkLease(state, lease)
-            guard let index = state.runs[runID]?.signals.firstIndex(where: { $0.name == name && !$0.consumed }),
-                let payload = state.runs[runID]?.signals[index].payload
-            else { return nil }
-            var taken = entry
-            taken.result = payload
-            guard var stored = state.runs[runID] else { return nil }
-            try Self.upsert(&stored, taken)
-            state.runs[runID] = stored
-            state.runs[runID]?.signals[index].consumed = true
-            return payload
-        }
-    }
-
-    // MARK: Cancel, reopen, fork
-
-    public func cancel(runID: String) async throws -> RunRecord {
-        try state.withLock { state in
-            guard var run = state.runs[runID]?.record else { throw StoreError(.notFound, "no run '\(runID)'") }
-            guard !run.status.isFinished else { return run }
-            // A new epoch fences off the owner, if any: its next write is refused.
-            run.epoch += 1
-            run.finish(.cancelled, output: nil, failure: nil, at: Date())
-            state.runs[runID]?.record = run
-            return run
-        }
-    }
-
-    public func reopen(runID: String) async throws -> RunRecord {
-        try state.withLock { state in
-            guard var stored = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
-            guard try StoreRules.reopens(stored.record) else { return stored.record }
-            let now = Date()
-            stored.record.status = .pending
-            stored.record.failure = nil
-            stored.record.updatedAt = now
-            stored.recoveries = 0
-            state.runs[runID] = stored
-            if state.deadLetters[runID]?.resolvedAt == nil { state.deadLetters[runID]?.resolvedAt = now }
-            return stored.record
-        }
-    }
-
-    public func fork(runID: String, atSequence sequence: Int, newRunID: String) async throws -> RunRecord {
-        try state.withLock { state in
-            guard let source = state.runs[runID] else { throw StoreError(.notFound, "no run '\(runID)'") }
-            guard state.runs[newRunID] == nil else { throw StoreError(.conflict, "run id '\(newRunID)' is taken") }
-            let length = source.journal.keys.count { $0.scope.isEmpty }
-            try StoreRules.checkFork(runID: runID, at: sequence, length: length)
-            var encoded = source
-            try Self.encodeValues(&encoded)
-            state.runs[runID] = encoded
-            let (position, kept) = JournalEntry.forked(Array(encoded.journal.values), at: sequence)
-            let now = Date()
-            var record = RunRecord(
-                id: newRunID, workflow: source.record.workflow, input: source.record.input, status: .pending, parentRunID: runID,
-                forkedAt: position, tenant: source.record.tenant, deadline: source.record.deadline, createdAt: now, updatedAt: now)
-            record.epoch = 0
-            var copy = StoredRun(record: record)
-            for entry in kept {
-                var entry = entry
-                entry.runID = newRunID
-                copy.journal[Address(scope: entry.scope, sequence: entry.sequence)] = entry
-            }
-            state.runs[newRunID] = copy
-            return record
-        }
-    }
-}
-
-extension RunRecord {
-    /// Ends the run with `status`, giving up its lease and waits.
-    mutating func finish(_ status: RunStatus, output: JSONValue?, failure: RunFailure?, at now: Date) {
-        self.status = status
-        self.output = output
-        self.failure = failure
-        owner = nil
-        leaseExpiresAt = nil
-        wakeAt = nil
-        waitingFor = []
-        updatedAt = now
     }
 }
