@@ -53,7 +53,7 @@ struct ModelCaller: Sendable {
         let replaying = context.nextJournaledStepName != nil
         // What this step's attempts were billed before, when it failed in an earlier process: the
         // run has spent it (see journalBilled), replayed or not.
-        runSpent += context.meteredSpend(inChildScope: "billed-\(context.nextSequence)")
+        runSpent += context.meteredSpend(ofBilledAttemptsAt: context.nextSequence)
         var admission: SpendAdmission?
         if !replaying, let spend, spend.isLimited {
             admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
@@ -127,7 +127,7 @@ struct ModelCaller: Sendable {
     /// with a new worst case, so it must fit the run's cap after what was billed, and it holds a
     /// reservation of its own against the tenant's — or the caps could be passed by retries.
     private func readmission(_ admission: SpendAdmission?, request: ChatRequest, billed: BilledAttempts) -> Readmission {
-        guard admission != nil, let spend, spend.isLimited else { return Readmission(check: nil) }
+        guard admission != nil, let spend, spend.isLimited else { return .none }
         let (spentBefore, runID, models) = (runSpent, runID, candidates)
         return Readmission { held in
             // The same admission as the first attempt's, after what the billed attempts cost.
@@ -211,6 +211,9 @@ func servingModels(of model: any ChatModel) -> [String] {
 /// extra reservations they take until the call ends: what the call cost is settled once, on its
 /// first reservation, and the extra ones are then released.
 final class Readmission: Sendable {
+    /// No check: a call without a budget to re-admit against (one instance for all of them).
+    static let none = Readmission(check: nil)
+
     private let check: (@Sendable (_ held: @Sendable (SpendReservation) -> Void) async throws -> Void)?
     private let billedFailures: @Sendable () -> Int
     private let state = Mutex((checked: 0, held: [SpendReservation]()))

@@ -49,6 +49,8 @@ public final class RunContext: Sendable {
             var failed: (scope: String, sequence: Int)?
         }
         let journal: [String: [Int: JournalEntry]]
+        /// Whether any scope holds the billed attempts of a step that failed (most runs: none).
+        let hasBilledScopes: Bool
         let state: Mutex<State>
         let completedSteps: Int
         /// What the run's metered steps cost, replayed and new, in every scope.
@@ -62,6 +64,7 @@ public final class RunContext: Sendable {
                 if entry.status == .completed, let metering = entry.metering { spent += metering.spend }
             }
             self.journal = byScope
+            hasBilledScopes = byScope.keys.contains { $0.hasPrefix("billed-") || $0.contains("/billed-") }
             completedSteps = journal.count { $0.status == .completed }
             state = Mutex(State(lease: lease))
             self.spent = Mutex(spent)
@@ -207,9 +210,11 @@ public final class RunContext: Sendable {
     /// The position the next step of this scope will take.
     var nextSequence: Int { positions.withLock { $0.next } }
 
-    /// What the completed steps journaled in the child scope `name` of this context metered when
-    /// the run was resumed — such as the billed attempts of a model step that failed before.
-    func meteredSpend(inChildScope name: String) -> Spend {
+    /// What the billed attempts of the step at `sequence` metered in earlier executions of the
+    /// run: the steps journaled in its scope `billed-<sequence>` when the run was resumed.
+    func meteredSpend(ofBilledAttemptsAt sequence: Int) -> Spend {
+        guard execution.hasBilledScopes else { return .zero }
+        let name = "billed-\(sequence)"
         let path = scope.isEmpty ? name : "\(scope)/\(name)"
         return (execution.journal[path] ?? [:]).values.reduce(Spend.zero) { total, entry in
             entry.status == .completed ? total + (entry.metering?.spend ?? .zero) : total
