@@ -85,22 +85,31 @@ struct ModelCaller: Sendable {
             }
             if replaying { latency = nil }
         } catch {
-            // What the failed attempts were billed counts against the budgets all the same.
-            await readmit.releaseHeld(spend?.ledger)
+            // What the failed attempts were billed counts against the budgets all the same. The
+            // call's own reservation is settled before the retries' extra ones are released: in
+            // between, the tenant's ledger would hold less than the call spent, and a parallel
+            // call could be admitted into room that is not there.
             let failed = billed.spend
             runSpent += failed
             if let reservation = admission?.reservation, let spend { try? await spend.ledger.settle(reservation, actual: failed) }
+            await readmit.releaseHeld(spend?.ledger)
             if billed.failures > 0, !(error is RunSuspension) {
                 await journalBilled(billed, of: stepName, at: sequence, in: context)
             }
             throw error
         }
-        await readmit.releaseHeld(spend?.ledger)
         let spent = spend?.spend(of: response.usage, model: response.servedBy ?? identifier) ?? Spend(tokens: response.usage.totalTokens)
         runSpent += spent
-        if let admission, let spend {
-            try await spend.settle(admission, actual: spent, runID: runID, runSpentAfter: runSpent, alreadySettled: settles)
+        // Settled first, then the retries' extra reservations released (see above).
+        do {
+            if let admission, let spend {
+                try await spend.settle(admission, actual: spent, runID: runID, runSpentAfter: runSpent, alreadySettled: settles)
+            }
+        } catch {
+            await readmit.releaseHeld(spend?.ledger)
+            throw error
         }
+        await readmit.releaseHeld(spend?.ledger)
         return (response, latency)
     }
 
