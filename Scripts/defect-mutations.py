@@ -5,10 +5,10 @@ For every defect below: the fix is reverted with one textual edit (what the code
 Keel and its tests are built, the named tests run, and the file is restored. A defect whose test
 still passes is reported: that test would not have caught it. Run from anywhere:
 
-    Scripts/defect-mutations.py            # every defect (about 25 minutes on 2 cores)
+    Scripts/defect-mutations.py            # every defect (about 30 minutes on 2 cores)
     Scripts/defect-mutations.py 2 17 21    # chosen defects
 
-PostgreSQL server binaries are needed for 9, 11 and 13. The working tree must be clean.
+PostgreSQL server binaries are needed for 9, 10, 11 and 13; Debian's faketime for 10. The working tree must be clean.
 """
 import os
 import subprocess
@@ -39,6 +39,10 @@ MUTATIONS = [
      "aBinaryWithoutItsResourcesSaysWhatIsMissing"),
     ("9", "Sources/KeelPostgres/PostgresRunStore+Runs.swift",
      " AND epoch = \\(lease.epoch) AND owner = \\(lease.owner)", "", True, "PostgresFencingTests"),
+    ("10", "Sources/KeelPostgres/PostgresRunStore+Runs.swift",
+     "OR (r.status = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < EXTRACT(EPOCH FROM clock_timestamp()))))",
+     "OR (r.status = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < \\(Date().timeIntervalSince1970))))", False,
+     "skewedAndSteppedClocksStealNothingAndWakeOnTime"),
     ("11", "Sources/KeelRuntime/Durable/DurableRuntime.swift",
      "let stopAt = heldUntil - margin", "let stopAt = heldUntil + leaseDuration * 1_000", False,
      "aWorkerThatCannotRenewStopsBeforeItsLeaseExpires"),
