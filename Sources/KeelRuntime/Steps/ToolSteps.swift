@@ -27,9 +27,6 @@ struct ToolSteps: Sendable {
         sideEffecting = Set(tools.filter(\.isSideEffecting).map(\.name))
     }
 
-    /// The prefix of a refusal by policy, which the model reads and the per-run quota skips.
-    static let refusalPrefix = ToolCallFlow.refusalPrefix
-
 
     /// Runs one reply's tool calls.
     ///
@@ -51,8 +48,8 @@ struct ToolSteps: Sendable {
         @Sendable func position(_ index: Int, _ slot: Int) -> Int { positions[index * slots + slot] }
 
         // 1. Each call's flow starts; a governed call's policy is checked, in call order.
-        var actions: [(ToolCallFlow, ToolCallFlow.Action)] = []
-        var verdictCosts: [Double?] = []
+        // Each call's flow, its next action, and what its verdict says it costs.
+        var started: [(flow: ToolCallFlow, action: ToolCallFlow.Action, costUSD: Double?)] = []
         var allowedSoFar = governance == nil ? [:] : Self.allowedCallCounts(in: transcript)
         for (index, call) in calls.enumerated() {
             var flow = ToolCallFlow(call: call, isGoverned: governance != nil, policy: governance?.policy(for: call.name))
@@ -77,8 +74,7 @@ struct ToolSteps: Sendable {
                 costUSD = verdict.costUSD
                 action = flow.handle(.verdict(verdict))
             }
-            actions.append((flow, action))
-            verdictCosts.append(costUSD)
+            started.append((flow, action, costUSD))
         }
 
         // 2. Approvals and calls, in parallel.
@@ -86,11 +82,9 @@ struct ToolSteps: Sendable {
         // them: it is a walk over the whole transcript, which grows with every step.
         let earlier = calls.contains { controls.caching(for: $0.name) == .perRun } ? Agent.successfulResults(in: transcript) : [:]
         let policy = configuration.inDoubtPolicy
-        let costs = verdictCosts
-        let work = Array(actions.enumerated())
-        let results = try await concurrentMap(work, limit: configuration.toolConcurrency) { _, item -> ToolResult? in
+        let results = try await concurrentMap(started, limit: configuration.toolConcurrency) { index, item -> ToolResult? in
             do {
-                return try await runOne(item.offset, flow: item.element.0, action: item.element.1)
+                return try await runOne(index, flow: item.flow, action: item.action, costUSD: item.costUSD)
             } catch is RunSuspension {
                 // The others run on, so that every approval this reply needs is asked for at once
                 // and the calls that need none are done before the run waits.
@@ -103,7 +97,7 @@ struct ToolSteps: Sendable {
         return results.compactMap { $0 }
 
         /// Performs one call's flow from `action` on.
-        @Sendable func runOne(_ index: Int, flow: ToolCallFlow, action: ToolCallFlow.Action) async throws -> ToolResult {
+        @Sendable func runOne(_ index: Int, flow: ToolCallFlow, action: ToolCallFlow.Action, costUSD: Double?) async throws -> ToolResult {
             var flow = flow
             var action = action
             let call = flow.call
@@ -113,7 +107,7 @@ struct ToolSteps: Sendable {
                 return StepEffects(audit: [AuditRecord(
                     runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: AuditRecord.digest(ofArguments: arguments),
                     decision: decision, actor: "agent", outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok",
-                    costUSD: result.isError ? nil : costs[index])])
+                    costUSD: result.isError ? nil : costUSD)])
             }
             while true {
                 switch action {
@@ -261,7 +255,7 @@ struct ToolSteps: Sendable {
     /// How many calls of each tool earlier steps made that a policy did not refuse.
     static func allowedCallCounts(in transcript: Transcript) -> [String: Int] {
         var counts: [String: Int] = [:]
-        for case .tool(let result) in transcript.messages where !result.content.hasPrefix(refusalPrefix) {
+        for case .tool(let result) in transcript.messages where !result.content.hasPrefix(ToolCallFlow.refusalPrefix) {
             counts[result.name, default: 0] += 1
         }
         return counts
