@@ -61,9 +61,9 @@ extension Agent {
                 let results = try await toolSteps.run(calls, transcript: loop.transcript, context: context, runSpent: &caller.runSpent)
                 for result in results { observer?(.toolCallFinished(result)) }
                 action = loop.handle(.toolsFinished(results))
-                if case .callModel = action, let last = loop.steps.last { observer?(.stepFinished(last)) }
+                if let observer, case .callModel = action, let last = loop.steps.last { observer(.stepFinished(last)) }
             case .finish(let outcome):
-                if let last = loop.steps.last { observer?(.stepFinished(last)) }
+                if let observer, let last = loop.steps.last { observer(.stepFinished(last)) }
                 return loop.result(outcome: outcome)
             }
         }

@@ -17,6 +17,8 @@ struct ModelCaller: Sendable {
     private let identifier: String
     private let candidates: [String]
     private let ownPrice: ModelPrice?
+    /// Whether `clock` is the `ContinuousClock` (most runs), asked once rather than per call.
+    private let isContinuousClock: Bool
     /// What the run has spent so far (replayed steps included), model calls and tools that cost
     /// money.
     var runSpent = Spend.zero
@@ -35,6 +37,7 @@ struct ModelCaller: Sendable {
         identifier = model.identifier
         candidates = servingModels(of: model)
         ownPrice = (spend?.prices ?? .defaults).price(for: identifier)
+        isContinuousClock = clock is ContinuousClock
     }
 
     /// Calls the model as the journal step `stepName` of `context` and returns the reply and,
@@ -67,7 +70,7 @@ struct ModelCaller: Sendable {
         do {
             let prices = spend?.prices ?? .defaults
             (response, latency) = try await renewing(admission?.reservation, and: readmit) {
-                try await measureThrowing(on: clock) {
+                try await measureThrowing(on: clock, isContinuous: isContinuousClock) {
                     try await context.step(
                         at: sequence, stepName, kind: .model,
                         metering: { response in
@@ -309,8 +312,8 @@ final class BilledAttempts: Sendable {
 }
 
 /// Runs `body` and returns its value with the time it took on `clock`.
-func measureThrowing<T>(on clock: any Clock<Duration>, _ body: () async throws -> T) async throws -> (T, Duration) {
-    if clock is ContinuousClock {
+func measureThrowing<T>(on clock: any Clock<Duration>, isContinuous: Bool? = nil, _ body: () async throws -> T) async throws -> (T, Duration) {
+    if isContinuous ?? (clock is ContinuousClock) {
         // The common case, without boxing instants in existentials.
         let start = ContinuousClock.now
         let value = try await body()

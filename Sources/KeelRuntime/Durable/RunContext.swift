@@ -25,6 +25,8 @@ public final class RunContext: Sendable {
     /// scope opened as `agent-2` inside the scope `research`.
     public let scope: String
     let store: any RunStore
+    /// The store when it is the in-memory one: its steps are appended without suspending.
+    private let memory: InMemoryRunStore?
     let clock: any Clock<Duration>
     let inlineSleepLimit: Duration
     private let deadlineDate: Date?
@@ -92,6 +94,7 @@ public final class RunContext: Sendable {
         self.journal = execution.journal[scope] ?? [:]
         self.deadlineDate = deadline
         self.store = store
+        self.memory = store as? InMemoryRunStore
         self.clock = clock
         self.inlineSleepLimit = inlineSleepLimit
         self.logger = logger
@@ -181,9 +184,14 @@ public final class RunContext: Sendable {
         do {
             return try await body()
         } catch {
-            if !(error is RunSuspension) { execution.state.withLock { $0.failed = (scope, sequence) } }
+            failed(sequence, error)
             throw error
         }
+    }
+
+    /// Remembers the position of a step whose body threw `error` (a wait is not a failure).
+    private func failed(_ sequence: Int, _ error: any Error) {
+        if !(error is RunSuspension) { execution.state.withLock { $0.failed = (scope, sequence) } }
     }
 
     /// What the run's model steps have cost so far — replayed and new, in every scope — as their
@@ -243,7 +251,9 @@ public final class RunContext: Sendable {
     }
 
     /// The idempotency key of the step at `sequence`: `run id:address`.
-    func idempotencyKey(_ sequence: Int) -> String { "\(runID):\(address(of: sequence))" }
+    func idempotencyKey(_ sequence: Int) -> String {
+        scope.isEmpty ? runID + ":" + String(sequence) : runID + ":" + scope + "/" + String(sequence)
+    }
 
     // MARK: Steps
 
@@ -290,12 +300,21 @@ public final class RunContext: Sendable {
     ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
         let started = Date()
-        var attempts = 0
-        let value = try await running(sequence) {
-            try await retry.run(clock: clock, random: random) { attempt in
-                attempts = attempt
-                return try await body(attempt)
+        var attempts = 1
+        let value: T
+        do {
+            if retry.maxAttempts > 1 {
+                value = try await retry.run(clock: clock, random: random) { attempt in
+                    attempts = attempt
+                    return try await body(attempt)
+                }
+            } else {
+                // One attempt (most steps): no retry loop around it.
+                value = try await body(1)
             }
+        } catch {
+            failed(sequence, error)
+            throw error
         }
         return try await complete(
             sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started,
@@ -384,6 +403,11 @@ public final class RunContext: Sendable {
             sequence, name, kind: kind, status: .completed, idempotencyKey: idempotencyKey, isSideEffecting: isSideEffecting,
             attempts: attempts, metering: metering, startedAt: startedAt, completedAt: Date())
         if let metering { execution.spent.withLock { $0 += metering.spend } }
+        if let memory {
+            // Nothing to suspend for, so nothing a cancellation could cut short.
+            try memory.appendNow(completed, value: value, lease: lease, effects: effects)
+            return value
+        }
         let written: JSONValue?
         if Task.isCancelled {
             // The body is done — a model was paid, a tool ran: its result is journaled even when

@@ -4,7 +4,7 @@ import Logging
 
 /// The governed tool calls of a run: what an ``Agent`` does with the calls of a reply, and what
 /// ``RunContext/tools(_:from:controls:configuration:transcript:)`` offers any workflow.
-struct ToolSteps: Sendable {
+final class ToolSteps: Sendable {
     let tools: [AnyTool]
     let controls: AgentControls
     let configuration: AgentConfiguration
@@ -39,20 +39,22 @@ struct ToolSteps: Sendable {
     /// 3. Approvals and calls then run in parallel, at most ``AgentConfiguration/toolConcurrency``
     ///    at a time, answered from the caches where allowed.
     func run(_ calls: [ToolCall], transcript: Transcript, context: RunContext, runSpent: inout Spend) async throws -> [ToolResult] {
-        let executor = toolExecutor
-        let controls = self.controls
+        // The controls stay where they are (a large value): the closures below read them through
+        // `self`.
         let governance = controls.governance
+        let isGoverned = governance != nil
         let runID = context.runID
-        let slots = governance == nil ? 1 : 3
-        let positions = Array(context.reserveSequences(calls.count * slots))
-        @Sendable func position(_ index: Int, _ slot: Int) -> Int { positions[index * slots + slot] }
+        let slots = isGoverned ? 3 : 1
+        // The positions are consecutive: call `index` holds `slots` of them, from its first.
+        let first = context.reserveSequences(calls.count * slots).lowerBound
+        func position(_ index: Int, _ slot: Int) -> Int { first + index * slots + slot }
 
         // 1. Each call's flow starts; a governed call's policy is checked, in call order.
-        // Each call's flow, its next action, and what its verdict says it costs.
-        var started: [(flow: ToolCallFlow, action: ToolCallFlow.Action, costUSD: Double?)] = []
+        var pendingCalls: [PendingCall] = []
+        pendingCalls.reserveCapacity(calls.count)
         var allowedSoFar = governance == nil ? [:] : Self.allowedCallCounts(in: transcript)
         for (index, call) in calls.enumerated() {
-            var flow = ToolCallFlow(call: call, isGoverned: governance != nil, policy: governance?.policy(for: call.name))
+            var flow = ToolCallFlow(call: call, isGoverned: isGoverned, policy: governance?.policy(for: call.name))
             var action = flow.start()
             var costUSD: Double?
             if case .checkPolicy = action, let governance {
@@ -74,17 +76,18 @@ struct ToolSteps: Sendable {
                 costUSD = verdict.costUSD
                 action = flow.handle(.verdict(verdict))
             }
-            started.append((flow, action, costUSD))
+            pendingCalls.append(PendingCall(
+                flow: flow, action: action, costUSD: costUSD, approvalPosition: position(index, isGoverned ? 1 : 0),
+                callPosition: position(index, isGoverned ? 2 : 0)))
         }
 
         // 2. Approvals and calls, in parallel.
         // The run's earlier results are gathered only when a call here may be answered from
         // them: it is a walk over the whole transcript, which grows with every step.
         let earlier = calls.contains { controls.caching(for: $0.name) == .perRun } ? Agent.successfulResults(in: transcript) : [:]
-        let policy = configuration.inDoubtPolicy
-        let results = try await concurrentMap(started, limit: configuration.toolConcurrency) { index, item -> ToolResult? in
+        let results = try await concurrentMap(pendingCalls, limit: configuration.toolConcurrency) { _, pending -> ToolResult? in
             do {
-                return try await runOne(index, flow: item.flow, action: item.action, costUSD: item.costUSD)
+                return try await self.perform(pending, context: context, earlier: earlier)
             } catch is RunSuspension {
                 // The others run on, so that every approval this reply needs is asked for at once
                 // and the calls that need none are done before the run waits.
@@ -95,71 +98,88 @@ struct ToolSteps: Sendable {
             throw context.suspend(RunSuspension(wakeAt: nil, waitingFor: []))
         }
         return results.compactMap { $0 }
+    }
 
-        /// Performs one call's flow from `action` on.
-        @Sendable func runOne(_ index: Int, flow: ToolCallFlow, action: ToolCallFlow.Action, costUSD: Double?) async throws -> ToolResult {
-            var flow = flow
-            var action = action
-            let call = flow.call
-            /// The audit of what ran: the arguments the call ran with, which an approver may have edited.
-            @Sendable func audit(_ result: ToolResult, decision: String, arguments: String) -> StepEffects {
-                guard governance != nil else { return .none }
-                return StepEffects(audit: [AuditRecord(
-                    runID: runID, step: position(index, 2), tool: call.name, action: .call, argumentsDigest: AuditRecord.digest(ofArguments: arguments),
-                    decision: decision, actor: "agent", outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok",
-                    costUSD: result.isError ? nil : costUSD)])
-            }
-            while true {
-                switch action {
-                case .checkPolicy:
-                    // Every governed call's verdict is journaled, in order, before any runs.
-                    action = flow.handle(.verdict(PolicyVerdict(refusal: "its policy was not checked")))
-                case .askApproval(let reason):
-                    let outcome = try await approve(
-                        call, reason: reason, policy: flow.policy, runID: runID, sequence: position(index, 1), context: context)
-                    action = flow.handle(.decided(outcome))
-                case .record(let result, let decision):
-                    let recorded = try await context.step(
-                        at: position(index, 2), "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none,
-                        effects: { audit($0, decision: decision, arguments: call.arguments) }
-                    ) { _ in result }
-                    action = flow.handle(.recorded(recorded))
-                case .run(let approvedCall, let decision):
-                    action = flow.handle(.ran(try await run(approvedCall, index: index, decision: decision, audit: audit)))
-                case .finish(let result):
-                    return result
-                }
-            }
-        }
+    /// One call after its verdict: its flow, the flow's next action, what the verdict says the
+    /// call costs, and the positions of its approval wait (a governed call's) and of the call itself.
+    private struct PendingCall: Sendable {
+        var flow: ToolCallFlow
+        var action: ToolCallFlow.Action
+        var costUSD: Double?
+        var approvalPosition: Int
+        var callPosition: Int
+    }
 
-        /// Runs the call as its step: journaled as started first when the tool changes the world.
-        @Sendable func run(
-            _ approvedCall: ToolCall, index: Int, decision: String, audit: @escaping @Sendable (ToolResult, String, String) -> StepEffects
-        ) async throws -> ToolResult {
-            @Sendable func perform(_ key: String) async -> ToolResult {
-                await Self.perform(approvedCall, key: key, runID: runID, executor: executor, controls: controls, earlier: earlier)
-            }
-            let sequence = position(index, governance == nil ? 0 : 2)
-            let name = "tool-\(approvedCall.name)-\(approvedCall.id)"
-            let effects = { (result: ToolResult) in audit(result, decision, approvedCall.arguments) }
-            if sideEffecting.contains(approvedCall.name) {
-                return try await context.sideEffect(
-                    at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: policy, arguments: approvedCall.arguments, effects: effects,
-                    confirmedDone: { record in
-                        ToolResult(
-                            callID: approvedCall.id, name: approvedCall.name,
-                            content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
+    /// Performs one call's flow from its next action on.
+    private func perform(_ pending: PendingCall, context: RunContext, earlier: [String: String]) async throws -> ToolResult {
+        var flow = pending.flow
+        var action = pending.action
+        let call = flow.call
+        while true {
+            switch action {
+            case .checkPolicy:
+                // Every governed call's verdict is journaled, in order, before any runs.
+                action = flow.handle(.verdict(PolicyVerdict(refusal: "its policy was not checked")))
+            case .askApproval(let reason):
+                let outcome = try await approve(
+                    call, reason: reason, policy: flow.policy, runID: context.runID, sequence: pending.approvalPosition, context: context)
+                action = flow.handle(.decided(outcome))
+            case .record(let result, let decision):
+                let recorded = try await context.step(
+                    at: pending.callPosition, "tool-\(call.name)-\(call.id)", kind: .tool, retry: .none,
+                    effects: { [position = pending.callPosition, cost = pending.costUSD] in
+                        audit($0, of: call, decision: decision, arguments: call.arguments, at: position, costUSD: cost, runID: context.runID)
                     }
-                ) { key in await perform(key) }
+                ) { _ in result }
+                action = flow.handle(.recorded(recorded))
+            case .run(let approvedCall, let decision):
+                let result = try await run(
+                    approvedCall, decision: decision, of: call, at: pending.callPosition, costUSD: pending.costUSD, context: context, earlier: earlier)
+                action = flow.handle(.ran(result))
+            case .finish(let result):
+                return result
             }
-            return try await context.step(at: sequence, name, kind: .tool, retry: .none, effects: effects) { _ in await perform(context.idempotencyKey(sequence)) }
         }
     }
 
+    /// The audit of a call that ran or was recorded: the arguments it ran with, which an approver
+    /// may have edited.
+    private func audit(
+        _ result: ToolResult, of call: ToolCall, decision: String, arguments: String, at position: Int, costUSD: Double?, runID: String
+    ) -> StepEffects {
+        guard controls.governance != nil else { return .none }
+        return StepEffects(audit: [AuditRecord(
+            runID: runID, step: position, tool: call.name, action: .call, argumentsDigest: AuditRecord.digest(ofArguments: arguments),
+            decision: decision, actor: "agent", outcome: result.isError ? "error: \(result.content.prefix(200))" : "ok",
+            costUSD: result.isError ? nil : costUSD)])
+    }
+
+    /// Runs the call as its step: journaled as started first when the tool changes the world.
+    private func run(
+        _ approvedCall: ToolCall, decision: String, of call: ToolCall, at sequence: Int, costUSD: Double?, context: RunContext,
+        earlier: [String: String]
+    ) async throws -> ToolResult {
+        let runID = context.runID
+        let name = "tool-\(approvedCall.name)-\(approvedCall.id)"
+        if !sideEffecting.isEmpty, sideEffecting.contains(approvedCall.name) {
+            return try await context.sideEffect(
+                at: sequence, name, kind: .tool, isSideEffecting: true, inDoubt: configuration.inDoubtPolicy, arguments: approvedCall.arguments,
+                effects: { audit($0, of: call, decision: decision, arguments: approvedCall.arguments, at: sequence, costUSD: costUSD, runID: runID) },
+                confirmedDone: { record in
+                    ToolResult(
+                        callID: approvedCall.id, name: approvedCall.name,
+                        content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
+                }
+            ) { key in await perform(approvedCall, key: key, runID: runID, earlier: earlier) }
+        }
+        return try await context.step(
+            at: sequence, name, kind: .tool, retry: .none,
+            effects: { audit($0, of: call, decision: decision, arguments: approvedCall.arguments, at: sequence, costUSD: costUSD, runID: runID) }
+        ) { _ in await perform(approvedCall, key: context.idempotencyKey(sequence), runID: runID, earlier: earlier) }
+    }
+
     /// One call, from the caches where allowed.
-    private static func perform(
-        _ call: ToolCall, key: String, runID: String?, executor: ToolExecutor, controls: AgentControls, earlier: [String: String]
-    ) async -> ToolResult {
+    private func perform(_ call: ToolCall, key: String, runID: String?, earlier: [String: String]) async -> ToolResult {
         let caching = controls.caching(for: call.name)
         // Canonical JSON of the arguments: worked out only for a tool that is cached.
         let cacheKey = caching == .none ? "" : toolCacheKey(call)
@@ -173,7 +193,7 @@ struct ToolSteps: Sendable {
                 return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true)
             }
         }
-        let result = await executor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
+        let result = await toolExecutor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
         if case .shared(let timeToLive) = caching, !result.isError {
             await controls.toolCache.store(result.content, for: cacheKey, timeToLive: timeToLive)
         }

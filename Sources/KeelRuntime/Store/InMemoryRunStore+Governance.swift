@@ -125,6 +125,7 @@ extension InMemoryRunStore {
 
     /// Appends records to the chain: each entry's hash covers the previous entry's hash.
     static func appendAudit(_ state: inout State, _ records: [AuditRecord], key: AuditKey?) {
+        guard !records.isEmpty else { return }
         let head = state.audit.last.map { (sequence: $0.sequence, hash: $0.hash) }
         state.audit += StoreRules.chain(records, after: head, at: Date(), key: key)
     }

@@ -28,8 +28,9 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         var record: RunRecord
         var recoveries = 0
         var journal: [Address: JournalEntry] = [:]
-        /// Results kept as values, encoded when the journal is read.
-        var values: [Address: any Encodable & Sendable] = [:]
+        /// Results kept as values, encoded when the journal is read (in the order they came: a
+        /// position is completed once).
+        var values: [(address: Address, value: any Encodable & Sendable)] = []
         var signals: [Signal] = []
     }
 
@@ -108,7 +109,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
                 throw StoreError(.corrupt, "the result of step \(address.scope.isEmpty ? "" : "\(address.scope)/")\(address.sequence) of run '\(stored.record.id)' does not encode as JSON: \(error)")
             }
         }
-        stored.values = [:]
+        stored.values.removeAll(keepingCapacity: true)
     }
 
     // MARK: Leases
@@ -207,18 +208,20 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     // MARK: Journal
 
     public func append(_ entry: JournalEntry, lease: Lease, effects: StepEffects) async throws {
-        try append(entry, value: nil, lease: lease, effects: effects)
+        try appendNow(entry, value: nil, lease: lease, effects: effects)
     }
 
     /// Keeps the value itself: a run in memory pays for JSON only when its journal is read.
     public func append<T: Encodable & Sendable>(
         _ entry: JournalEntry, result: T, lease: Lease, effects: StepEffects
     ) async throws -> JSONValue? {
-        try append(entry, value: result, lease: lease, effects: effects)
+        try appendNow(entry, value: result, lease: lease, effects: effects)
         return nil
     }
 
-    private func append(_ entry: JournalEntry, value: (any Encodable & Sendable)?, lease: Lease, effects: StepEffects) throws {
+    /// ``append(_:result:lease:effects:)`` without suspending: what a ``RunContext`` on this store
+    /// calls for each step (no existential dispatch, no async frame).
+    func appendNow(_ entry: JournalEntry, value: (any Encodable & Sendable)?, lease: Lease, effects: StepEffects) throws {
         let key = auditKey
         try state.withLock { state in
             // One look-up of the run: this runs for every step of every run in memory.
@@ -227,8 +230,9 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             try Self.inPlace(&state.runs.values[index]) { stored in
                 try StoreRules.checkLease(lease, epoch: stored.record.epoch, owner: stored.record.owner, status: stored.record.status)
                 try Self.upsert(&stored, entry)
-                if let value { stored.values[Address(scope: entry.scope, sequence: entry.sequence)] = value }
-                stored.record.updatedAt = Date()
+                if let value { stored.values.append((Address(scope: entry.scope, sequence: entry.sequence), value)) }
+                // The entry's own time stamp: taken a moment ago, and one clock read less a step.
+                stored.record.updatedAt = entry.completedAt ?? Date()
                 // A finished step is progress: the run is not what stops its workers.
                 if entry.status == .completed { stored.recoveries = 0 }
             }
@@ -247,15 +251,16 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     /// Inserts a started entry, or completes one; a second completion at a position is refused.
     static func upsert(_ stored: inout StoredRun, _ entry: JournalEntry) throws {
         let address = Address(scope: entry.scope, sequence: entry.sequence)
-        if let existing = stored.journal[address] {
-            guard existing.name == entry.name else {
-                throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(existing.name)', not '\(entry.name)'")
-            }
-            guard existing.status == .started else {
-                throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
-            }
+        // One look-up: written first, put back when it was not allowed (the rare case).
+        guard let existing = stored.journal.updateValue(entry, forKey: address) else { return }
+        guard existing.name == entry.name else {
+            stored.journal[address] = existing
+            throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(existing.name)', not '\(entry.name)'")
         }
-        stored.journal[address] = entry
+        guard existing.status == .started else {
+            stored.journal[address] = existing
+            throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
+        }
     }
 
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {
