@@ -37,5 +37,11 @@ let package = Package(
         // BenchSupport is a link to ../Tests/KeelTestSupport.
         .target(name: "BenchSupport", dependencies: [.product(name: "KeelCore", package: keel)], path: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
         benchmark("AgentLoop", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
+        // Not a benchmark: the in-process run of AgentLoop a fixed number of times, for counting
+        // instructions with callgrind (see its main.swift).
+        .executableTarget(
+            name: "AgentLoopProfile",
+            dependencies: ["KeelCore", "KeelRuntime", "KeelApp"].map { .product(name: $0, package: keel) },
+            path: "Profiles/AgentLoopProfile", swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

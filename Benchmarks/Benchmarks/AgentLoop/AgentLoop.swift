@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Benchmark
+import Foundation
 import KeelApp
 import KeelCore
 import KeelOpenAI
@@ -7,24 +8,6 @@ import KeelRuntime
 import KeelTesting
 import NIOPosix
 
-/// A model with prebuilt replies: a tool call for each of the first `steps - 1` calls, then an
-/// answer. It does no work of its own, so the benchmark measures Keel's loop, not the model.
-struct LoopingModel: ChatModel {
-    let provider = "bench"
-    let name = "looping"
-    let steps: Int
-    static let call = ChatResponse(
-        message: AssistantMessage(toolCalls: [ToolCall(id: "c", name: "add", arguments: #"{"a":1,"b":2}"#)]),
-        usage: Usage(inputTokens: 100, outputTokens: 10), finishReason: .toolCalls)
-    static let answer = ChatResponse(message: AssistantMessage(text: "done"), usage: Usage(inputTokens: 100, outputTokens: 2))
-
-    func respond(to request: ChatRequest) async throws -> ChatResponse {
-        // Each step adds an assistant message and a tool result to the user prompt.
-        (request.messages.count - 1) / 2 < steps - 1 ? Self.call : Self.answer
-    }
-}
-
-let stepsPerRun = 10
 
 /// The local server's side of the loop: a tool call until the transcript holds `stepsPerRun - 1`
 /// of them, then the answer.
@@ -46,6 +29,36 @@ func measureRuns(of agent: Agent, _ benchmark: Benchmark) async {
     benchmark.stopMeasurement()
 }
 
+/// What the journal of a run in memory costs by itself: a store, a run, its claim and its journal
+/// read, then the 19 entries an agent run of `stepsPerRun` steps appends (a model reply, then a tool
+/// result, and the answer) — built and appended as `RunContext` does, with no loop around them. The
+/// part of the in-process run that the one execution path adds on purpose (every step journaled).
+func journalInMemory(runs: Int) async throws {
+    let toolResult = ToolResult(callID: "c", name: "add", content: "3")
+    for _ in 0..<runs {
+        let store = InMemoryRunStore()
+        let runID = "memory-bench"
+        _ = try await store.createRun(NewRun(id: runID, workflow: "in-memory", input: .null))
+        guard case .claimed(let lease, _) = try await store.claim(runID: runID, owner: RunOwner(id: "bench"), leaseDuration: .seconds(3_600)) else {
+            preconditionFailure("the run was not claimed")
+        }
+        blackHole(try await store.journal(runID: runID))
+        for position in 0..<(2 * stepsPerRun - 1) {
+            let isModel = position.isMultiple(of: 2)
+            let reply = position == 2 * stepsPerRun - 2 ? LoopingModel.answer : LoopingModel.call
+            let entry = JournalEntry(
+                runID: runID, sequence: position, name: isModel ? "model-\(position / 2 + 1)" : "tool-add-c", kind: isModel ? .model : .tool,
+                status: .completed, metering: isModel ? StepMetering(model: "bench/looping", usage: reply.usage, costUSD: nil) : nil,
+                startedAt: Date(), completedAt: Date())
+            if isModel {
+                blackHole(try await store.append(entry, result: reply, lease: lease, effects: .none))
+            } else {
+                blackHole(try await store.append(entry, result: toolResult, lease: lease, effects: .none))
+            }
+        }
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal, .throughput], maxDuration: .seconds(5))
 
@@ -53,6 +66,13 @@ let benchmarks: @Sendable () -> Void = {
     // does not land on a run that takes about a hundred microseconds.
     Benchmark("Agent run of \(stepsPerRun) steps, in-process model", configuration: .init(scalingFactor: .kilo)) { benchmark in
         await measureRuns(of: Agent(model: LoopingModel(steps: stepsPerRun), tools: Calculator.tools), benchmark)
+    }
+
+    Benchmark("In-memory journal of a \(stepsPerRun)-step run alone (19 entries)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        try await journalInMemory(runs: 10)
+        benchmark.startMeasurement()
+        try await journalInMemory(runs: benchmark.scaledIterations.count)
+        benchmark.stopMeasurement()
     }
 
     Benchmark("Agent run of \(stepsPerRun) steps, loopback HTTP") { benchmark in
