@@ -15,7 +15,7 @@ let swiftSettings: [SwiftSetting] = [
 //                           and toolsets, the chaos server, the worker
 //   KeelSQLite KeelPostgres stores
 //   KeelRuntime             runs and scoped steps, model and tool steps with their controls, the agent
-//   KeelOpenAI KeelMCP      providers and toolsets, on KeelCore (and KeelHTTP) alone
+//   KeelOpenAI KeelAnthropic KeelMCP  providers and toolsets, on KeelCore (and KeelHTTP) alone
 //   KeelHTTP                the HTTP layer providers share: client, JSON and SSE transport with
 //                           size caps and timeouts, status and transport errors, redaction
 //   KeelCore                transcript, ChatModel, Tool, schemas, usage, prices, errors, tokenizers
@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
         .library(name: "KeelHTTP", targets: ["KeelHTTP"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
+        .library(name: "KeelAnthropic", targets: ["KeelAnthropic"]),
         .library(name: "KeelSQLite", targets: ["KeelSQLite"]),
         .library(name: "KeelPostgres", targets: ["KeelPostgres"]),
         .library(name: "KeelMCP", targets: ["KeelMCP"]),
@@ -102,6 +103,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelAnthropic",
+            dependencies: [
+                "KeelCore",
+                "KeelHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelSQLite",
             dependencies: [
                 "KeelCore",
@@ -142,6 +153,7 @@ let package = Package(
                 "KeelRuntime",
                 "KeelHTTP",
                 "KeelOpenAI",
+                "KeelAnthropic",
                 "KeelMCP",
                 "KeelSQLite",
                 "KeelPostgres",
@@ -200,6 +212,7 @@ let package = Package(
         .testTarget(name: "KeelMacrosTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelHTTPTests", dependencies: ["KeelHTTP", "KeelApp", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelAnthropicTests", dependencies: ["KeelAnthropic", "KeelHTTP", "KeelApp", "KeelCore", "KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelOpenAITests", dependencies: ["KeelTestSupport", "KeelOpenAI", "KeelHTTP", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelSQLiteTests",

@@ -29,7 +29,8 @@ public enum HTTPErrors {
         case 400, 413, 422:
             let isContextLength =
                 providerCode == "context_length_exceeded" || lowered.contains("context length") || lowered.contains("context_length")
-                || lowered.contains("maximum context") || lowered.contains("too many tokens") || status == 413
+                || lowered.contains("maximum context") || lowered.contains("too many tokens") || lowered.contains("prompt is too long")
+                || status == 413
             code = isContextLength ? .contextLengthExceeded : .invalidRequest
         case 200..<300:
             // An error object in a successful response: classify it by its type.

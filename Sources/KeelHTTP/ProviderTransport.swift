@@ -130,6 +130,27 @@ public struct ProviderTransport: Sendable {
             rateLimit: dialect.rateLimit(response.headers.map { ($0.name, $0.value) }))
     }
 
+    /// POSTs `body` to `path` and reads the whole reply with `parse` (given the reply's JSON and
+    /// its rate-limit headers). A reply the server accepted (2xx) that cannot be read is billed
+    /// (``KeelCore/ModelError/Billing/unknown`` unless the error says more); every error leaves
+    /// with the endpoint's secrets redacted.
+    public func exchange<T>(
+        _ path: String, body: JSONValue, _ parse: (JSONValue, RateLimitSnapshot?) throws(ModelError) -> T
+    ) async throws -> T {
+        do {
+            let reply = try await post(path, body: body)
+            do {
+                return try parse(try await readJSON(reply), reply.rateLimit)
+            } catch var error as ModelError where reply.isSuccess {
+                // The server accepted the request: what it processed is billed.
+                if error.billing == .notBilled { error.billing = .unknown }
+                throw error
+            }
+        } catch let error as ModelError {
+            throw redacting(error)
+        }
+    }
+
     /// Reads `reply`'s body in pieces, each within the idle timeout and all before the request's
     /// deadline (AsyncHTTPClient's own deadline ends when the response head arrives). Transport
     /// failures become ``ModelError``s; what `body` throws passes through.

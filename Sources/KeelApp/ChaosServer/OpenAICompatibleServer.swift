@@ -20,7 +20,8 @@ import Synchronization
 /// ```
 ///
 /// Routes: `POST /v1/chat/completions`, `POST /v1/embeddings` (deterministic vectors), `GET
-/// /v1/models`; anything else is a 404 in OpenAI's error format.
+/// /v1/models`; `POST /v1/messages` goes to the responder too, for Anthropic's wire format in raw
+/// `.json` and `.events` replies; anything else is a 404 in OpenAI's error format.
 public final class OpenAICompatibleServer: Sendable {
     /// Answers one request.
     public struct Responder: Sendable {
@@ -153,7 +154,7 @@ public final class OpenAICompatibleServer: Sendable {
     private func route(_ request: RecordedRequest, responder: Responder) async -> ServerReply {
         let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
         switch (request.method, path) {
-        case ("POST", "/v1/chat/completions"), ("POST", "/chat/completions"):
+        case ("POST", "/v1/chat/completions"), ("POST", "/chat/completions"), ("POST", "/v1/messages"), ("POST", "/messages"):
             return await responder.respond(request)
         case ("POST", "/v1/embeddings"), ("POST", "/embeddings"):
             return Self.embeddings(for: request)

@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelAnthropic
 import KeelOpenAI
 
 /// The models a spec string names — `openai:gpt-4o-mini`, `test`, `arithmetic`, `writer` — and
@@ -35,8 +36,9 @@ public struct ModelCatalog: Sendable {
         if offline { offlineProviders.insert(provider) } else { offlineProviders.remove(provider) }
     }
 
-    /// The offline models (`test`, `arithmetic`, `writer`) and OpenAI-compatible servers
-    /// (`openai:NAME`, with `OPENAI_API_KEY` and `OPENAI_BASE_URL` or a base URL).
+    /// The offline models (`test`, `arithmetic`, `writer`), OpenAI-compatible servers
+    /// (`openai:NAME`, with `OPENAI_API_KEY` and `OPENAI_BASE_URL` or a base URL) and Anthropic's
+    /// Messages API (`anthropic:NAME`, with `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`).
     public static let standard: ModelCatalog = {
         var catalog = ModelCatalog()
         catalog.register("test", offline: true) { _, _, _ in TestModel() }
@@ -45,14 +47,25 @@ public struct ModelCatalog: Sendable {
         catalog.register("openai") { name, baseURL, environment in
             guard let name, !name.isEmpty else { throw SpecError("--model openai needs a model name, as in openai:gpt-4o-mini") }
             var configuration = OpenAIConfiguration.fromEnvironment(environment)
-            if let baseURL { configuration.baseURL = baseURL }
-            guard let url = URL(string: configuration.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                throw SpecError("--base-url must be an http or https URL, got '\(configuration.baseURL)'")
-            }
+            configuration.baseURL = try checkedBaseURL(baseURL ?? configuration.baseURL)
             return OpenAIChatModel(name: name, configuration: configuration)
+        }
+        catalog.register("anthropic") { name, baseURL, environment in
+            guard let name, !name.isEmpty else { throw SpecError("--model anthropic needs a model name, as in anthropic:claude-sonnet-4-5") }
+            var configuration = AnthropicConfiguration.fromEnvironment(environment)
+            configuration.baseURL = try checkedBaseURL(baseURL ?? configuration.baseURL)
+            return AnthropicChatModel(name: name, configuration: configuration)
         }
         return catalog
     }()
+
+    /// `url` when it is an http or https URL with a host.
+    static func checkedBaseURL(_ url: String) throws -> String {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+            throw SpecError("--base-url must be an http or https URL, got '\(url)'")
+        }
+        return url
+    }
 
     /// The model `spec` names.
     public func model(for spec: String, baseURL: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any ChatModel {

@@ -34,17 +34,8 @@ public struct OpenAIChatModel: ChatModel {
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
         let body = ChatCompletionsWire.requestBody(
             request, model: name, stream: false, includeStreamUsage: false, maxTokensParameter: configuration.effectiveMaxTokensParameter)
-        do {
-            let reply = try await transport.post("/chat/completions", body: body)
-            do {
-                return try ChatCompletionsWire.parseResponse(try await transport.readJSON(reply), rateLimit: reply.rateLimit)
-            } catch var error as ModelError where reply.isSuccess {
-                // The server accepted the request: what it processed is billed.
-                if error.billing == .notBilled { error.billing = .unknown }
-                throw error
-            }
-        } catch let error as ModelError {
-            throw transport.redacting(error)
+        return try await transport.exchange("/chat/completions", body: body) { json, rateLimit throws(ModelError) in
+            try ChatCompletionsWire.parseResponse(json, rateLimit: rateLimit)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelHTTP
 
 /// Reads OpenAI's rate-limit headers (`x-ratelimit-*`, `retry-after`, `retry-after-ms`).
 package enum RateLimitHeaders {
@@ -42,25 +43,11 @@ package enum RateLimitHeaders {
         return hasPrefix("x-ratelimit-") || hasPrefix("retry-after")
     }
 
-    /// A count such as `x-ratelimit-remaining-requests`: a whole number, where a negative one
-    /// counts as zero (a server that says `-5` has nothing left, not a debt to pay back).
-    package static func parseCount(_ value: String) -> Int? {
-        guard value.utf8.count <= 20, let count = Int(value) else { return nil }
-        return max(0, count)
-    }
+    /// A count such as `x-ratelimit-remaining-requests` (see ``KeelHTTP/HeaderValues/count(_:)``).
+    package static func parseCount(_ value: String) -> Int? { HeaderValues.count(value) }
 
-    /// `Retry-After` is either seconds (possibly fractional) or an HTTP date. A value that is not
-    /// finite, negative or longer than `Duration.longestAccepted` is ignored.
-    package static func parseRetryAfter(_ value: String, now: Date) -> Duration? {
-        guard value.utf8.count <= 64 else { return nil }
-        if let seconds = Double(value) { return Duration(boundedSeconds: seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return Duration(boundedSeconds: max(0, date.timeIntervalSince(now)))
-    }
+    /// `Retry-After` (see ``KeelHTTP/HeaderValues/retryAfter(_:now:)``).
+    package static func parseRetryAfter(_ value: String, now: Date) -> Duration? { HeaderValues.retryAfter(value, now: now) }
 
     /// Durations such as `1s`, `6m0s`, `20ms`, `1h2m3.5s`; a bare number is seconds.
     package static func parseDuration(_ text: String) -> Duration? {

@@ -17,6 +17,12 @@ import Testing
     @Test func aBadSpecIsAClearError() throws {
         let catalog = ModelCatalog.standard
         #expect(throws: ModelCatalog.SpecError.self) { try catalog.model(for: "openai", baseURL: nil, environment: [:]) }
+        #expect(throws: ModelCatalog.SpecError.self) { try catalog.model(for: "anthropic:", baseURL: nil, environment: [:]) }
+        #expect {
+            _ = try catalog.model(for: "anthropic:claude-x", baseURL: "file:///etc/passwd", environment: [:])
+        } throws: { error in
+            "\(error)" == "--base-url must be an http or https URL, got 'file:///etc/passwd'"
+        }
         #expect {
             _ = try catalog.model(for: "openai:gpt-4o", baseURL: "ftp://example", environment: [:])
         } throws: { error in
@@ -25,7 +31,7 @@ import Testing
         #expect {
             _ = try catalog.model(for: "mystery:model", baseURL: nil)
         } throws: { error in
-            "\(error)" == "unknown model 'mystery:model': use arithmetic, openai:NAME, test, writer"
+            "\(error)" == "unknown model 'mystery:model': use anthropic:NAME, arithmetic, openai:NAME, test, writer"
         }
     }
 
