@@ -82,7 +82,7 @@ extension OpenAICompatibleServer.Responder {
         let state = Mutex(ChaosState(random: SplitMix64(seed: configuration.seed), configuration: configuration))
         return Self { request in
             stats.record { $0.requests += 1 }
-            let tokens = request.json.flatMap { try? ChatCompletionsWire.parseRequest($0).request.estimatedRateLimitTokens } ?? 0
+            let tokens = (try? request.chatRequest().estimatedRateLimitTokens) ?? 0
             let now = ContinuousClock.now
             let decision: ChaosDecision = state.withLock { state in state.decide(tokens: tokens, at: now, configuration: configuration) }
             var latency = configuration.latency

@@ -12,16 +12,13 @@ extension OpenAICompatibleServer.Responder {
         }
     }
 
-    /// Speaks `model` over HTTP: each request is read as a ``ChatRequest``, given to the model,
+    /// Speaks `model` over HTTP (as an OpenAI-compatible server, or as Anthropic's on
+    /// `/v1/messages`): each request is read as a ``ChatRequest``, given to the model,
     /// and its reply (or its ``ModelError``, as the matching status) sent back.
     public static func model(_ model: any ChatModel) -> Self {
         Self { request in
-            guard let json = request.json else {
-                return .error(status: 400, message: "The request body is not JSON.", type: "invalid_request_error")
-            }
             do {
-                let incoming = try ChatCompletionsWire.parseRequest(json)
-                return .chat(try await model.respond(to: incoming.request))
+                return .chat(try await model.respond(to: try request.chatRequest()))
             } catch {
                 return ServerReply(modelError: ModelError.classify(error))
             }

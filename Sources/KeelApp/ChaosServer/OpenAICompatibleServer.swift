@@ -1,4 +1,5 @@
 import Foundation
+import KeelAnthropic
 import KeelCore
 import KeelOpenAI
 import Logging
@@ -19,9 +20,9 @@ import Synchronization
 /// }
 /// ```
 ///
-/// Routes: `POST /v1/chat/completions`, `POST /v1/embeddings` (deterministic vectors), `GET
-/// /v1/models`; `POST /v1/messages` goes to the responder too, for Anthropic's wire format in raw
-/// `.json` and `.events` replies; anything else is a 404 in OpenAI's error format.
+/// Routes: `POST /v1/chat/completions`, `POST /v1/messages` (Anthropic's Messages API: the same
+/// responders, their chat replies written in its format), `POST /v1/embeddings` (deterministic
+/// vectors), `GET /v1/models`; anything else is a 404 in OpenAI's error format.
 public final class OpenAICompatibleServer: Sendable {
     /// Answers one request.
     public struct Responder: Sendable {
@@ -48,7 +49,7 @@ public final class OpenAICompatibleServer: Sendable {
     public var requests: [RecordedRequest] { recorded.withLock { $0 } }
 
     /// The chat completion requests received so far.
-    public var chatRequests: [RecordedRequest] { requests.filter(\.isChatCompletion) }
+    public var chatRequests: [RecordedRequest] { requests.filter { $0.isChatCompletion || $0.isMessages } }
 
     /// Starts a server on a free loopback port, runs `body` with it, and stops it. Its
     /// connections are served on `eventLoopGroup` (default: NIO's shared group).
@@ -206,7 +207,23 @@ public final class OpenAICompatibleServer: Sendable {
             while !Task.isCancelled { try await outbound.write(.body(.byteBuffer(piece))) }
         }
 
+        /// A streamed reply's events in the format of the request's API.
+        func streamPayloads(_ response: ChatResponse, includeUsage: Bool) -> [String] {
+            let model = request.json?["model"]?.stringValue ?? "keel-test"
+            if request.isMessages { return MessagesWire.streamEvents(response, model: model).map { $0.serialized() } }
+            return ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: includeUsage).map { $0.serialized() }
+        }
+
         switch reply.body {
+        case .chat(let response) where request.isMessages:
+            // Anthropic's Messages API: the same reply in its format.
+            if request.json?["stream"]?.boolValue == true {
+                try await writeEvents(streamPayloads(response, includeUsage: true), done: false, endCleanly: true)
+            } else {
+                let model = request.json?["model"]?.stringValue ?? "keel-test"
+                try await writeWhole(MessagesWire.responseBody(response, model: model).serializedBytes(), contentType: "application/json")
+            }
+            return true
         case .chat(let response):
             let model = request.json?["model"]?.stringValue ?? "keel-test"
             let created = 1_767_225_600
@@ -228,14 +245,10 @@ public final class OpenAICompatibleServer: Sendable {
             try await writeEvents(payloads, done: done, endCleanly: true)
             return true
         case .truncatedStream(let response, let count):
-            let model = request.json?["model"]?.stringValue ?? "keel-test"
-            let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: true)
-            try await writeEvents(chunks.prefix(count).map { $0.serialized() }, done: false, endCleanly: false)
+            try await writeEvents(Array(streamPayloads(response, includeUsage: true).prefix(count)), done: false, endCleanly: false)
             return false
         case .stalledStream(let response, let count):
-            let model = request.json?["model"]?.stringValue ?? "keel-test"
-            let chunks = ChatCompletionsWire.streamChunks(response, model: model, created: 0, includeUsage: true)
-            try await writeEvents(chunks.prefix(count).map { $0.serialized() }, done: false, endCleanly: false)
+            try await writeEvents(Array(streamPayloads(response, includeUsage: true).prefix(count)), done: false, endCleanly: false)
             try await Task.sleep(for: .seconds(86_400))
             return false
         case .endlessEvents:

@@ -1,5 +1,7 @@
 import Foundation
+import KeelAnthropic
 import KeelCore
+import KeelOpenAI
 
 /// What the local OpenAI-compatible server answers to one request.
 public struct ServerReply: Sendable {
@@ -111,4 +113,13 @@ public struct RecordedRequest: Sendable {
 
     /// Whether this is a chat completions call.
     public var isChatCompletion: Bool { uri.hasSuffix("/chat/completions") }
+
+    /// Whether this is a call of Anthropic's Messages API.
+    public var isMessages: Bool { (uri.split(separator: "?").first ?? "").hasSuffix("/messages") }
+
+    /// The chat request the body asks for, read in the format of its API.
+    func chatRequest() throws -> ChatRequest {
+        guard let json else { throw ModelError(.invalidRequest, message: "The request body is not JSON.") }
+        return isMessages ? try MessagesWire.parseRequest(json) : try ChatCompletionsWire.parseRequest(json).request
+    }
 }

@@ -62,6 +62,7 @@ public struct PriceTable: Sendable, Hashable {
         "o3": ModelPrice(inputPerMillion: 2, cachedInputPerMillion: 0.50, outputPerMillion: 8),
         "o4-mini": ModelPrice(inputPerMillion: 1.10, cachedInputPerMillion: 0.275, outputPerMillion: 4.40),
         "claude-opus-4": ModelPrice(inputPerMillion: 15, cachedInputPerMillion: 1.50, outputPerMillion: 75),
+        "claude-opus-4-5": ModelPrice(inputPerMillion: 5, cachedInputPerMillion: 0.50, outputPerMillion: 25),
         "claude-sonnet-4": ModelPrice(inputPerMillion: 3, cachedInputPerMillion: 0.30, outputPerMillion: 15),
         "claude-haiku-4-5": ModelPrice(inputPerMillion: 1, cachedInputPerMillion: 0.10, outputPerMillion: 5),
         "claude-3-5-haiku": ModelPrice(inputPerMillion: 0.80, cachedInputPerMillion: 0.08, outputPerMillion: 4),
