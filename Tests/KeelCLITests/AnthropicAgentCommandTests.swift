@@ -74,3 +74,43 @@ import Testing
         }
     }
 }
+
+/// `--fallback` across providers, through the real `keel` process.
+@Suite(.timeLimit(.minutes(5))) struct CrossProviderFallbackTests {
+    @Test func anOverloadedOpenAIServerFallsBackToClaudeAndEachCallIsPricedByItsServer() async throws {
+        let work = try TemporaryFolder.make("keel-fallback")
+        let overloaded = OpenAICompatibleServer.Responder { _ in .error(status: 503, message: "The engine is currently overloaded.", type: "overloaded_error") }
+        let script: [ServerReply] = [
+            .toolCalls([ToolCall(id: "toolu_1", name: "add", arguments: #"{"a":1,"b":2}"#)], usage: Usage(inputTokens: 500, outputTokens: 20)),
+            .text("1 plus 2 is 3.", usage: Usage(inputTokens: 600, cachedInputTokens: 500, outputTokens: 10)),
+        ]
+        try await OpenAICompatibleServer.withServer(responder: overloaded) { openAI in
+            try await OpenAICompatibleServer.withServer(responder: .scripted(script)) { claude in
+                let run = try await KeelProcess.run(
+                    ["agent", "--db", "keel.db", "--run-id", "fb", "--model", "openai:gpt-4o-mini", "--base-url", openAI.baseURL,
+                     "--fallback", "anthropic:claude-sonnet-4-5", "--tools", "calculator", "What is 1 plus 2?"],
+                    environment: ["ANTHROPIC_API_KEY": "sk-ant-fallback-key", "ANTHROPIC_BASE_URL": claude.baseURL], killAfter: nil, directory: work)
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(run.stdout == "1 plus 2 is 3.\n")
+                // Each call went to the OpenAI server first, then to Claude.
+                #expect(openAI.chatRequests.count >= 2)
+                #expect(claude.chatRequests.map(\.uri) == ["/v1/messages", "/v1/messages"])
+                let costs = try await KeelProcess.run(["costs", "--by", "model", "--json", "--db", "keel.db"], killAfter: nil, directory: work)
+                let rows = try JSONValue(parsing: costs.stdout)
+                #expect(rows.arrayValue?.count == 1)
+                #expect(rows[0]?["key"] == "anthropic:claude-sonnet-4-5")
+                let price = try #require(PriceTable.defaults.price(for: "claude-sonnet-4-5"))
+                let expected = price.cost(of: script.usage(0)) + price.cost(of: script.usage(1))
+                #expect(abs((rows[0]?["cost_usd"]?.doubleValue ?? 0) - expected) < 1e-12)
+            }
+        }
+    }
+}
+
+extension [ServerReply] {
+    /// The usage of reply `index` of a script of chat replies.
+    fileprivate func usage(_ index: Int) -> Usage {
+        if case .chat(let response) = self[index].body { return response.usage }
+        return .zero
+    }
+}

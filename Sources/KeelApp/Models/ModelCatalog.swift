@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import KeelAnthropic
 import KeelOpenAI
+import KeelRuntime
 
 /// The models a spec string names — `openai:gpt-4o-mini`, `test`, `arithmetic`, `writer` — and
 /// the one place a provider registers: `keel --model`, the workflows and their resumes all go
@@ -89,15 +90,23 @@ public struct ModelCatalog: Sendable {
 public struct ModelSpec: Codable, Sendable, Hashable {
     public var spec: String
     public var baseURL: String?
+    /// The models that answer, in order, when this one fails with an error a fallback is for
+    /// (overloaded, rate limited, server errors, timeouts, connections, context length) — each
+    /// at its provider's own base URL from the environment. `nil` or empty: none.
+    public var fallbacks: [ModelSpec]?
 
-    public init(spec: String, baseURL: String? = nil) {
+    public init(spec: String, baseURL: String? = nil, fallbacks: [ModelSpec] = []) {
         self.spec = spec
         self.baseURL = baseURL
+        self.fallbacks = fallbacks.isEmpty ? nil : fallbacks
     }
 
-    /// The model, from the standard catalog.
+    /// The model, from the standard catalog: a ``KeelRuntime/FallbackModel`` when it has
+    /// fallbacks (each call is priced by the model that served it).
     public func makeModel(catalog: ModelCatalog = .standard) throws -> any ChatModel {
-        try catalog.model(for: spec, baseURL: baseURL)
+        let model = try catalog.model(for: spec, baseURL: baseURL)
+        guard let fallbacks, !fallbacks.isEmpty else { return model }
+        return FallbackModel([model] + (try fallbacks.map { try $0.makeModel(catalog: catalog) }))
     }
 
     /// Whether the model calls no server.

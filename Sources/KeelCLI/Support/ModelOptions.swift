@@ -7,29 +7,39 @@ import KeelOpenAI
 /// `--model` and `--base-url`, shared by the commands that call a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The model: 'test', 'arithmetic' or 'writer' (offline), or 'openai:NAME' for an OpenAI-compatible server.",
+        "The model: 'test', 'arithmetic' or 'writer' (offline), 'openai:NAME' for an OpenAI-compatible server, or 'anthropic:NAME' for Claude.",
         valueName: "spec"))
     var model: String?
+
+    @Option(
+        name: .customLong("fallback"),
+        help: ArgumentHelp(
+            "With --model: a model that answers when the one before it is overloaded, rate limited, failing or out of context, at its provider's base URL from the environment. Repeatable.",
+            valueName: "spec"))
+    var fallbacks: [String] = []
 
     @Option(name: .customLong("base-url"), help: ArgumentHelp("The server's API root, such as http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL, else OpenAI).", valueName: "url"))
     var baseURL: String?
 
     /// The model the options name, or `offline` when none is named.
     func makeModel(offline: @autoclosure () -> any ChatModel) throws -> any ChatModel {
-        guard let spec = model else { return offline() }
-        return try Self.model(for: spec, baseURL: baseURL, environment: ProcessInfo.processInfo.environment)
+        guard model != nil else { return offline() }
+        return try Self.model(spec(offline: ""))
     }
 
-    /// The spec to remember in a durable run (`offline` names the default).
+    /// The spec to remember in a durable run (`offline` names the default, which has no
+    /// fallbacks), with its fallbacks.
     func spec(offline: String) -> ModelSpec {
-        ModelSpec(spec: model ?? offline, baseURL: baseURL)
+        guard let model else { return ModelSpec(spec: offline) }
+        return ModelSpec(spec: model, baseURL: baseURL, fallbacks: fallbacks.map { ModelSpec(spec: $0) })
     }
 
-    static func model(for spec: String, baseURL: String?, environment: [String: String]) throws -> any ChatModel {
+    static func model(_ spec: ModelSpec) throws -> any ChatModel {
         do {
-            return try ModelCatalog.standard.model(for: spec, baseURL: baseURL, environment: environment)
+            return try spec.makeModel()
         } catch let error as ModelCatalog.SpecError {
             throw CLIError(error.description)
         }
     }
+
 }
