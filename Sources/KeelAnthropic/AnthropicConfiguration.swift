@@ -18,6 +18,12 @@ public struct AnthropicConfiguration: Sendable, CustomStringConvertible {
     public var betas: [String] = []
     /// Headers added to every request (for gateways and proxies). Default: none.
     public var extraHeaders: [(String, String)] = []
+    /// Extended thinking: the tokens the model may spend reasoning before it replies, sent as
+    /// `thinking.budget_tokens`; the request's `max_tokens` is then the reply's own limit plus this
+    /// budget, and its temperature is left to the API (which requires the default with thinking).
+    /// The thinking blocks are kept in the transcript with their signatures and sent back on later
+    /// turns. `nil`: no thinking. Default: `nil`.
+    public var thinkingBudget: Int?
     /// Where requests carry `cache_control` markers. Default: ``PromptCaching/automatic``.
     public var promptCaching: PromptCaching = .automatic
     /// The longest a whole request may take, reading the reply included. Default: 10 minutes.

@@ -112,7 +112,10 @@ import Testing
             if turns < 3 {
                 return ServerReply(body: .json([
                     "id": "msg_a", "type": "message", "role": "assistant", "model": "claude-test", "stop_reason": "tool_use",
-                    "content": [["type": "tool_use", "id": "toolu_add", "name": "add", "input": ["a": 2, "b": 3]]],
+                    "content": [
+                        ["type": "thinking", "thinking": "Add them with the tool.", "signature": "U2lnbmVk"],
+                        ["type": "tool_use", "id": "toolu_add", "name": "add", "input": ["a": 2, "b": 3]],
+                    ],
                     "usage": ["input_tokens": 40, "output_tokens": 12],
                 ]))
             }
@@ -136,6 +139,10 @@ import Testing
             #expect(last["content"]?[0]?["content"] == "5")
             #expect(last["content"]?[0]?["cache_control"] == ["type": "ephemeral"])
             #expect(second["tools"]?.arrayValue?.last?["cache_control"] == ["type": "ephemeral"])
+            // The thinking of the turn with the tool call goes back with its signature, first.
+            let assistant = try #require(second["messages"]?.arrayValue?[1]["content"]?.arrayValue)
+            #expect(assistant[0] == ["type": "thinking", "thinking": "Add them with the tool.", "signature": "U2lnbmVk"])
+            #expect(assistant[1]["type"] == "tool_use")
         }
     }
 }

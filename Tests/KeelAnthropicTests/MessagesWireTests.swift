@@ -63,6 +63,38 @@ import Testing
         #expect(body["tool_choice"] == ["type": "auto"])
     }
 
+    @Test func thinkingGoesBackAsItCameAndItsBudgetIsOnTopOfTheReplysLimit() throws {
+        let reply = AssistantMessage(
+            text: nil, toolCalls: [ToolCall(id: "toolu_1", name: "get_weather", arguments: #"{"city":"Oslo"}"#)],
+            thinking: [ThinkingBlock(text: "Oslo first.", signature: "c2ln"), ThinkingBlock(text: "", redactedData: "ZW5j")])
+        var request = ChatRequest(
+            messages: [.user("Oslo?"), .assistant(reply), .tool(ToolResult(callID: "toolu_1", name: "get_weather", content: "2°C"))],
+            tools: [Self.tool], maxOutputTokens: 300)
+        request.temperature = 0.3
+        let body = MessagesWire.requestBody(request, model: "claude-test", stream: false, caching: .off, thinkingBudget: 2_000)
+        #expect(body["thinking"] == ["type": "enabled", "budget_tokens": 2_000])
+        #expect(body["max_tokens"]?.intValue == 2_300)
+        #expect(body["temperature"] == nil)
+        let assistant = try #require(body["messages"]?[1]?["content"]?.arrayValue)
+        #expect(assistant[0] == ["type": "thinking", "thinking": "Oslo first.", "signature": "c2ln"])
+        #expect(assistant[1] == ["type": "redacted_thinking", "data": "ZW5j"])
+        #expect(assistant[2]["type"] == "tool_use")
+        // The server side reads them back.
+        let parsed = try MessagesWire.parseRequest(body)
+        #expect(parsed.messages[1] == .assistant(reply))
+    }
+
+    @Test func aReplyWithThinkingSurvivesTheJournalAndOldRepliesReadAsBefore() throws {
+        let reply = AssistantMessage(text: "Hi", thinking: [ThinkingBlock(text: "Greet.", signature: "s1")])
+        let encoded = try JSONEncoder().encode(reply)
+        #expect(try JSONDecoder().decode(AssistantMessage.self, from: encoded) == reply)
+        let message = Message.assistant(reply)
+        #expect(try JSONDecoder().decode(Message.self, from: try JSONEncoder().encode(message)) == message)
+        let old = Data(#"{"text":"Hi","toolCalls":[]}"#.utf8)
+        #expect(try JSONDecoder().decode(AssistantMessage.self, from: old) == AssistantMessage(text: "Hi"))
+        #expect(!String(decoding: try JSONEncoder().encode(AssistantMessage(text: "Hi")), as: UTF8.self).contains("thinking"))
+    }
+
     @Test func toolChoicesMapOntoTheAPIs() {
         #expect(MessagesWire.toolChoice(.auto, parallel: nil) == ["type": "auto"])
         #expect(MessagesWire.toolChoice(.none, parallel: false) == ["type": "none"])
@@ -85,6 +117,7 @@ import Testing
         let response = try MessagesWire.parseResponse(Self.toolReply, rateLimit: nil)
         #expect(response.id == "msg_01")
         #expect(response.message.text == "Let me check.")
+        #expect(response.message.thinking == [ThinkingBlock(text: "The user wants weather.", signature: "sig")])
         #expect(response.message.toolCalls.map(\.id) == ["toolu_9"])
         #expect(try JSONValue(parsing: response.message.toolCalls[0].arguments) == ["city": "Oslo"])
         #expect(response.finishReason == .toolCalls)
@@ -165,6 +198,7 @@ import Testing
         let bytes = Array(Self.streamText.utf8)
         let (whole, deltas) = try Self.read(bytes, splitAt: nil)
         #expect(whole.message.text == "Looking it up — ☀️")
+        #expect(whole.message.thinking == [ThinkingBlock(text: "Weather, then.", signature: "EqQB")])
         #expect(whole.message.toolCalls == [ToolCall(id: "toolu_3", name: "get_weather", arguments: #"{"city": "Berlin"}"#)])
         #expect(whole.finishReason == .toolCalls)
         #expect(whole.usage == Usage(inputTokens: 125, cachedInputTokens: 100, outputTokens: 89))

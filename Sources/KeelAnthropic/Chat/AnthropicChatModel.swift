@@ -38,14 +38,14 @@ public struct AnthropicChatModel: ChatModel {
     }
 
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
-        let body = MessagesWire.requestBody(request, model: name, stream: false, caching: configuration.promptCaching)
+        let body = MessagesWire.requestBody(request, model: name, stream: false, caching: configuration.promptCaching, thinkingBudget: configuration.thinkingBudget)
         return try await transport.exchange("/messages", body: body) { json, rateLimit throws(ModelError) in
             try MessagesWire.parseResponse(json, rateLimit: rateLimit)
         }
     }
 
     public func stream(_ request: ChatRequest, onEvent: (ChatStreamEvent) async throws -> Void) async throws -> ChatResponse {
-        let body = MessagesWire.requestBody(request, model: name, stream: true, caching: configuration.promptCaching)
+        let body = MessagesWire.requestBody(request, model: name, stream: true, caching: configuration.promptCaching, thinkingBudget: configuration.thinkingBudget)
         do {
             let reply = try await transport.post("/messages", body: body)
             var stream = MessagesStream()

@@ -12,6 +12,9 @@ package struct MessagesStream {
     private var calls: [(id: String, name: String, input: String, start: JSONValue)] = []
     /// Which tool call a content block is, by block index.
     private var callOfBlock: [Int: Int] = [:]
+    /// Thinking blocks in the order they started, and which one a content block is.
+    private var thinking: [ThinkingBlock] = []
+    private var thinkingOfBlock: [Int: Int] = [:]
     private var usage: [String: JSONValue] = [:]
     private var stopReason: String?
     /// Whether `message_stop` arrived: the reply is complete.
@@ -46,6 +49,12 @@ package struct MessagesStream {
                 return [.toolCallDelta(index: calls.count - 1, id: id, name: name, argumentsDelta: "")]
             case "text":
                 if let start = block["text"]?.stringValue, !start.isEmpty { return appendText(start) }
+            case "thinking":
+                thinkingOfBlock[index] = thinking.count
+                thinking.append(ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue))
+            case "redacted_thinking":
+                thinkingOfBlock[index] = thinking.count
+                thinking.append(ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? ""))
             default:
                 break
             }
@@ -61,8 +70,14 @@ package struct MessagesStream {
                 let piece = delta["partial_json"]?.stringValue ?? ""
                 calls[call].input += piece
                 return piece.isEmpty ? [] : [.toolCallDelta(index: call, id: nil, name: nil, argumentsDelta: piece)]
+            case "thinking_delta", "signature_delta":
+                // Reasoning is kept with the reply (and sent back on the next turn), not streamed as its text.
+                guard let index = event["index"]?.intValue, let block = thinkingOfBlock[index] else {
+                    throw ModelError(.malformedResponse, message: "A thinking delta arrived for a block that is not thinking.")
+                }
+                if let piece = delta["thinking"]?.stringValue { thinking[block].text += piece }
+                if let signature = delta["signature"]?.stringValue { thinking[block].signature = (thinking[block].signature ?? "") + signature }
             default:
-                // Thinking and signature deltas are not part of the reply's text.
                 break
             }
         case "message_delta":
@@ -97,7 +112,7 @@ package struct MessagesStream {
             ToolCall(id: call.id, name: call.name, arguments: call.input.isEmpty ? call.start.serialized() : call.input)
         }
         return ChatResponse(
-            id: id, model: model, message: AssistantMessage(text: text, toolCalls: toolCalls),
+            id: id, model: model, message: AssistantMessage(text: text, toolCalls: toolCalls, thinking: thinking),
             usage: try MessagesWire.parseUsage(.object(usage)) ?? .zero, finishReason: MessagesWire.finishReason(stopReason, calls: toolCalls),
             rateLimit: rateLimit)
     }

@@ -28,7 +28,7 @@ extension MessagesWire {
 
     /// A non-streamed reply body.
     package static func responseBody(_ response: ChatResponse, model: String) -> JSONValue {
-        var content: [JSONValue] = []
+        var content: [JSONValue] = response.message.thinking.map(thinkingBlock)
         if let text = response.message.text, !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
         for call in response.message.toolCalls {
             content.append(["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": inputObject(call.arguments)])
@@ -55,6 +55,21 @@ extension MessagesWire {
         func halves(_ text: String) -> [String] {
             let middle = text.index(text.startIndex, offsetBy: text.count / 2)
             return [String(text[..<middle]), String(text[middle...])].filter { !$0.isEmpty }
+        }
+        for block in response.message.thinking {
+            if let data = block.redactedData {
+                events.append(["type": "content_block_start", "index": .number(Double(index)), "content_block": ["type": "redacted_thinking", "data": .string(data)]])
+            } else {
+                events.append(["type": "content_block_start", "index": .number(Double(index)), "content_block": ["type": "thinking", "thinking": ""]])
+                for piece in halves(block.text) {
+                    events.append(["type": "content_block_delta", "index": .number(Double(index)), "delta": ["type": "thinking_delta", "thinking": .string(piece)]])
+                }
+                if let signature = block.signature {
+                    events.append(["type": "content_block_delta", "index": .number(Double(index)), "delta": ["type": "signature_delta", "signature": .string(signature)]])
+                }
+            }
+            events.append(["type": "content_block_stop", "index": .number(Double(index))])
+            index += 1
         }
         if let text = response.message.text, !text.isEmpty {
             events.append(["type": "content_block_start", "index": .number(Double(index)), "content_block": ["type": "text", "text": ""]])
@@ -113,15 +128,20 @@ extension MessagesWire {
             case "assistant":
                 var text: String?
                 var calls: [ToolCall] = []
+                var thinking: [ThinkingBlock] = []
                 for block in blocks {
-                    if block["type"]?.stringValue == "tool_use", let id = block["id"]?.stringValue, let name = block["name"]?.stringValue {
+                    if block["type"]?.stringValue == "thinking" {
+                        thinking.append(ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue))
+                    } else if block["type"]?.stringValue == "redacted_thinking" {
+                        thinking.append(ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? ""))
+                    } else if block["type"]?.stringValue == "tool_use", let id = block["id"]?.stringValue, let name = block["name"]?.stringValue {
                         names[id] = name
                         calls.append(ToolCall(id: id, name: name, arguments: (block["input"] ?? [:]).serialized()))
                     } else if let piece = block["text"]?.stringValue {
                         text = (text ?? "") + piece
                     }
                 }
-                messages.append(.assistant(AssistantMessage(text: text, toolCalls: calls)))
+                messages.append(.assistant(AssistantMessage(text: text, toolCalls: calls, thinking: thinking)))
             default:
                 throw ModelError(.invalidRequest, message: "messages: a turn's role must be user or assistant")
             }

@@ -13,10 +13,14 @@ package enum MessagesWire {
     /// System messages become the `system` field; the other messages become alternating `user`
     /// and `assistant` turns of content blocks (a tool result is a `tool_result` block of a user
     /// turn; consecutive messages of one role share a turn, as the API requires).
-    package static func requestBody(_ request: ChatRequest, model: String, stream: Bool, caching: PromptCaching) -> JSONValue {
+    package static func requestBody(
+        _ request: ChatRequest, model: String, stream: Bool, caching: PromptCaching, thinkingBudget: Int? = nil
+    ) -> JSONValue {
+        let budget = thinkingBudget.map { min(max($0, 1_024), 1_000_000) }
         var body: [String: JSONValue] = [
-            "model": .string(model), "max_tokens": .number(Double(max(1, request.maxOutputTokens))),
+            "model": .string(model), "max_tokens": .number(Double(max(1, request.maxOutputTokens).addingSaturating(budget ?? 0))),
         ]
+        if let budget { body["thinking"] = ["type": "enabled", "budget_tokens": .number(Double(budget))] }
         let system = request.messages.compactMap { message -> String? in
             if case .system(let text) = message { return text }
             return nil
@@ -45,7 +49,7 @@ package enum MessagesWire {
             body["tools"] = .array(tools)
             body["tool_choice"] = toolChoice(request.toolChoice, parallel: request.parallelToolCalls)
         }
-        if let temperature = request.temperature { body["temperature"] = .number(temperature) }
+        if let temperature = request.temperature, budget == nil { body["temperature"] = .number(temperature) }
         if !request.stop.isEmpty { body["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
         if stream { body["stream"] = true }
         return .object(body)
@@ -83,7 +87,8 @@ package enum MessagesWire {
             case .user(let text):
                 add("user", [["type": "text", "text": .string(text)]])
             case .assistant(let reply):
-                var blocks: [JSONValue] = []
+                // Thinking first, as it came: the API checks its signatures when a turn has tool calls.
+                var blocks: [JSONValue] = reply.thinking.map(thinkingBlock)
                 if let text = reply.text, !text.isEmpty { blocks.append(["type": "text", "text": .string(text)]) }
                 for call in reply.toolCalls {
                     blocks.append(["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": input(of: call)])
@@ -97,6 +102,14 @@ package enum MessagesWire {
             }
         }
         return turns
+    }
+
+    /// A thinking block as the API returned it: `thinking` with its signature, or `redacted_thinking`.
+    static func thinkingBlock(_ block: ThinkingBlock) -> JSONValue {
+        if let data = block.redactedData { return ["type": "redacted_thinking", "data": .string(data)] }
+        var object: [String: JSONValue] = ["type": "thinking", "thinking": .string(block.text)]
+        if let signature = block.signature { object["signature"] = .string(signature) }
+        return .object(object)
     }
 
     /// A tool call's arguments as the object `tool_use.input` must be; arguments that are not a
@@ -118,8 +131,13 @@ package enum MessagesWire {
         }
         var text: String?
         var calls: [ToolCall] = []
+        var thinking: [ThinkingBlock] = []
         for (index, block) in content.enumerated() {
             switch block["type"]?.stringValue {
+            case "thinking":
+                thinking.append(ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue))
+            case "redacted_thinking":
+                thinking.append(ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? ""))
             case "text":
                 text = (text ?? "") + (block["text"]?.stringValue ?? "")
             case "tool_use":
@@ -131,12 +149,12 @@ package enum MessagesWire {
                     throw ModelError(.malformedResponse, message: "The reply asks for more than \(ChatResponse.maximumToolCalls) tool calls.")
                 }
             default:
-                // Thinking and other blocks are not part of the reply's text.
+                // Blocks of kinds added later are not part of the reply.
                 continue
             }
         }
         return ChatResponse(
-            id: body["id"]?.stringValue, model: body["model"]?.stringValue, message: AssistantMessage(text: text, toolCalls: calls),
+            id: body["id"]?.stringValue, model: body["model"]?.stringValue, message: AssistantMessage(text: text, toolCalls: calls, thinking: thinking),
             usage: try parseUsage(body["usage"]) ?? .zero, finishReason: finishReason(body["stop_reason"]?.stringValue, calls: calls),
             rateLimit: rateLimit)
     }

@@ -32,16 +32,62 @@ public enum Message: Sendable, Hashable {
     }
 }
 
-/// A model's reply: text, tool calls, or both.
+/// A model's reply: text, tool calls, or both — and the reasoning it showed before them.
 public struct AssistantMessage: Sendable, Hashable, Codable {
     /// The text of the reply; `nil` when the model only called tools.
     public var text: String?
     /// The tool calls the model asked for, in order.
     public var toolCalls: [ToolCall]
+    /// The reasoning blocks the model showed before its reply (Anthropic's extended thinking),
+    /// with the provider's signatures: kept in the transcript and sent back as they came on the
+    /// next turns, as the provider requires when a turn has tool calls. Empty for most models.
+    public var thinking: [ThinkingBlock]
 
     public init(text: String? = nil, toolCalls: [ToolCall] = []) {
+        self.init(text: text, toolCalls: toolCalls, thinking: [])
+    }
+
+    /// A reply with the reasoning shown before it.
+    public init(text: String? = nil, toolCalls: [ToolCall] = [], thinking: [ThinkingBlock]) {
         self.text = text
         self.toolCalls = toolCalls
+        self.thinking = thinking
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case text, toolCalls, thinking
+    }
+
+    // Written by hand so that replies without thinking (every journal written before it existed
+    // included) read and write exactly as before.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        text = try container.decodeIfPresent(String.self, forKey: .text)
+        toolCalls = try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls) ?? []
+        thinking = try container.decodeIfPresent([ThinkingBlock].self, forKey: .thinking) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(text, forKey: .text)
+        try container.encode(toolCalls, forKey: .toolCalls)
+        if !thinking.isEmpty { try container.encode(thinking, forKey: .thinking) }
+    }
+}
+
+/// One block of a model's shown reasoning, as its provider returned it.
+public struct ThinkingBlock: Sendable, Hashable, Codable {
+    /// The reasoning as the model showed it (empty for a redacted block).
+    public var text: String
+    /// The provider's signature over the block, which it checks when the block is sent back.
+    public var signature: String?
+    /// The encrypted content of a block the provider redacted, sent back as it came.
+    public var redactedData: String?
+
+    public init(text: String, signature: String? = nil, redactedData: String? = nil) {
+        self.text = text
+        self.signature = signature
+        self.redactedData = redactedData
     }
 }
 
@@ -107,7 +153,7 @@ public struct ToolResult: Sendable, Hashable, Codable {
 
 extension Message: Codable {
     private enum CodingKeys: String, CodingKey {
-        case role, content, toolCalls = "tool_calls", callID = "tool_call_id", name, isError = "is_error"
+        case role, content, toolCalls = "tool_calls", callID = "tool_call_id", name, isError = "is_error", thinking
     }
 
     public init(from decoder: any Decoder) throws {
@@ -121,7 +167,8 @@ extension Message: Codable {
         case "assistant":
             self = .assistant(AssistantMessage(
                 text: try container.decodeIfPresent(String.self, forKey: .content),
-                toolCalls: try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls) ?? []))
+                toolCalls: try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls) ?? [],
+                thinking: try container.decodeIfPresent([ThinkingBlock].self, forKey: .thinking) ?? []))
         case "tool":
             self = .tool(ToolResult(
                 callID: try container.decode(String.self, forKey: .callID),
@@ -142,6 +189,7 @@ extension Message: Codable {
         case .assistant(let message):
             try container.encodeIfPresent(message.text, forKey: .content)
             if !message.toolCalls.isEmpty { try container.encode(message.toolCalls, forKey: .toolCalls) }
+            if !message.thinking.isEmpty { try container.encode(message.thinking, forKey: .thinking) }
         case .tool(let result):
             try container.encode(result.callID, forKey: .callID)
             try container.encode(result.name, forKey: .name)
