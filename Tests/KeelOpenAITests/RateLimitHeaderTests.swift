@@ -1,4 +1,5 @@
 import Foundation
+import KeelHTTP
 import Testing
 
 @testable import KeelOpenAI
@@ -20,7 +21,7 @@ import Testing
     @Test func retryAfterMayBeAnHTTPDate() {
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         let later = "Tue, 14 Nov 2023 22:13:50 GMT"  // 30 seconds after `now`
-        #expect(RateLimitHeaders.parseRetryAfter(later, now: now) == .seconds(30))
+        #expect(HeaderValues.retryAfter(later, now: now) == .seconds(30))
     }
 
     @Test func retryAfterMillisecondsWins() {

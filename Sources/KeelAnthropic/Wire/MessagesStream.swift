@@ -49,12 +49,11 @@ package struct MessagesStream {
                 return [.toolCallDelta(index: calls.count - 1, id: id, name: name, argumentsDelta: "")]
             case "text":
                 if let start = block["text"]?.stringValue, !start.isEmpty { return appendText(start) }
-            case "thinking":
-                thinkingOfBlock[index] = thinking.count
-                thinking.append(ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue))
-            case "redacted_thinking":
-                thinkingOfBlock[index] = thinking.count
-                thinking.append(ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? ""))
+            case "thinking", "redacted_thinking":
+                if let reasoning = MessagesWire.thinkingBlock(from: block) {
+                    thinkingOfBlock[index] = thinking.count
+                    thinking.append(reasoning)
+                }
             default:
                 break
             }

@@ -22,16 +22,12 @@ extension MessagesWire {
         }
     }
 
-    static func inputObject(_ arguments: String) -> JSONValue {
-        (try? JSONValue(parsing: arguments.isEmpty ? "{}" : arguments)) ?? ["arguments": .string(arguments)]
-    }
-
     /// A non-streamed reply body.
     package static func responseBody(_ response: ChatResponse, model: String) -> JSONValue {
         var content: [JSONValue] = response.message.thinking.map(thinkingBlock)
         if let text = response.message.text, !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
         for call in response.message.toolCalls {
-            content.append(["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": inputObject(call.arguments)])
+            content.append(["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": input(of: call)])
         }
         return [
             "id": .string(response.id ?? "msg_keel"), "type": "message", "role": "assistant", "model": .string(model), "content": .array(content),
@@ -85,7 +81,7 @@ extension MessagesWire {
                 "type": "content_block_start", "index": .number(Double(index)),
                 "content_block": ["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": [:]],
             ])
-            for piece in halves(inputObject(call.arguments).serialized()) {
+            for piece in halves(input(of: call).serialized()) {
                 events.append([
                     "type": "content_block_delta", "index": .number(Double(index)), "delta": ["type": "input_json_delta", "partial_json": .string(piece)],
                 ])
@@ -130,10 +126,8 @@ extension MessagesWire {
                 var calls: [ToolCall] = []
                 var thinking: [ThinkingBlock] = []
                 for block in blocks {
-                    if block["type"]?.stringValue == "thinking" {
-                        thinking.append(ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue))
-                    } else if block["type"]?.stringValue == "redacted_thinking" {
-                        thinking.append(ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? ""))
+                    if let reasoning = thinkingBlock(from: block) {
+                        thinking.append(reasoning)
                     } else if block["type"]?.stringValue == "tool_use", let id = block["id"]?.stringValue, let name = block["name"]?.stringValue {
                         names[id] = name
                         calls.append(ToolCall(id: id, name: name, arguments: (block["input"] ?? [:]).serialized()))

@@ -104,6 +104,15 @@ package enum MessagesWire {
         return turns
     }
 
+    /// The thinking block a content block is (`thinking` or `redacted_thinking`), or `nil`.
+    static func thinkingBlock(from block: JSONValue) -> ThinkingBlock? {
+        switch block["type"]?.stringValue {
+        case "thinking": ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue)
+        case "redacted_thinking": ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? "")
+        default: nil
+        }
+    }
+
     /// A thinking block as the API returned it: `thinking` with its signature, or `redacted_thinking`.
     static func thinkingBlock(_ block: ThinkingBlock) -> JSONValue {
         if let data = block.redactedData { return ["type": "redacted_thinking", "data": .string(data)] }
@@ -134,10 +143,8 @@ package enum MessagesWire {
         var thinking: [ThinkingBlock] = []
         for (index, block) in content.enumerated() {
             switch block["type"]?.stringValue {
-            case "thinking":
-                thinking.append(ThinkingBlock(text: block["thinking"]?.stringValue ?? "", signature: block["signature"]?.stringValue))
-            case "redacted_thinking":
-                thinking.append(ThinkingBlock(text: "", redactedData: block["data"]?.stringValue ?? ""))
+            case "thinking", "redacted_thinking":
+                if let reasoning = thinkingBlock(from: block) { thinking.append(reasoning) }
             case "text":
                 text = (text ?? "") + (block["text"]?.stringValue ?? "")
             case "tool_use":

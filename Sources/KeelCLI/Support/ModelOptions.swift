@@ -41,5 +41,4 @@ struct ModelOptions: ParsableArguments {
             throw CLIError(error.description)
         }
     }
-
 }

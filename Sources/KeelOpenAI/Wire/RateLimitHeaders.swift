@@ -12,16 +12,16 @@ package enum RateLimitHeaders {
         }
         guard !lookup.isEmpty else { return nil }
         var snapshot = RateLimitSnapshot()
-        snapshot.requestLimit = lookup["x-ratelimit-limit-requests"].flatMap(parseCount)
-        snapshot.tokenLimit = lookup["x-ratelimit-limit-tokens"].flatMap(parseCount)
-        snapshot.remainingRequests = lookup["x-ratelimit-remaining-requests"].flatMap(parseCount)
-        snapshot.remainingTokens = lookup["x-ratelimit-remaining-tokens"].flatMap(parseCount)
+        snapshot.requestLimit = lookup["x-ratelimit-limit-requests"].flatMap(HeaderValues.count)
+        snapshot.tokenLimit = lookup["x-ratelimit-limit-tokens"].flatMap(HeaderValues.count)
+        snapshot.remainingRequests = lookup["x-ratelimit-remaining-requests"].flatMap(HeaderValues.count)
+        snapshot.remainingTokens = lookup["x-ratelimit-remaining-tokens"].flatMap(HeaderValues.count)
         snapshot.requestsReset = lookup["x-ratelimit-reset-requests"].flatMap(parseDuration)
         snapshot.tokensReset = lookup["x-ratelimit-reset-tokens"].flatMap(parseDuration)
         if let milliseconds = lookup["retry-after-ms"].flatMap({ Double($0) }), let retryAfter = Duration(boundedSeconds: milliseconds / 1000) {
             snapshot.retryAfter = retryAfter
         } else if let value = lookup["retry-after"] {
-            snapshot.retryAfter = parseRetryAfter(value, now: now)
+            snapshot.retryAfter = HeaderValues.retryAfter(value, now: now)
         }
         return snapshot.isEmpty ? nil : snapshot
     }
@@ -42,12 +42,6 @@ package enum RateLimitHeaders {
         }
         return hasPrefix("x-ratelimit-") || hasPrefix("retry-after")
     }
-
-    /// A count such as `x-ratelimit-remaining-requests` (see ``KeelHTTP/HeaderValues/count(_:)``).
-    package static func parseCount(_ value: String) -> Int? { HeaderValues.count(value) }
-
-    /// `Retry-After` (see ``KeelHTTP/HeaderValues/retryAfter(_:now:)``).
-    package static func parseRetryAfter(_ value: String, now: Date) -> Duration? { HeaderValues.retryAfter(value, now: now) }
 
     /// Durations such as `1s`, `6m0s`, `20ms`, `1h2m3.5s`; a bare number is seconds.
     package static func parseDuration(_ text: String) -> Duration? {

@@ -311,9 +311,10 @@ final class BilledAttempts: Sendable {
     }
 }
 
-/// Runs `body` and returns its value with the time it took on `clock`.
-func measureThrowing<T>(on clock: any Clock<Duration>, isContinuous: Bool? = nil, _ body: () async throws -> T) async throws -> (T, Duration) {
-    if isContinuous ?? (clock is ContinuousClock) {
+/// Runs `body` and returns its value with the time it took on `clock` (`isContinuous`: whether
+/// `clock` is the `ContinuousClock`, found once by the caller).
+func measureThrowing<T>(on clock: any Clock<Duration>, isContinuous: Bool, _ body: () async throws -> T) async throws -> (T, Duration) {
+    if isContinuous {
         // The common case, without boxing instants in existentials.
         let start = ContinuousClock.now
         let value = try await body()

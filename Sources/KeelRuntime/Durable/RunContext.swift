@@ -251,9 +251,7 @@ public final class RunContext: Sendable {
     }
 
     /// The idempotency key of the step at `sequence`: `run id:address`.
-    func idempotencyKey(_ sequence: Int) -> String {
-        scope.isEmpty ? runID + ":" + String(sequence) : runID + ":" + scope + "/" + String(sequence)
-    }
+    func idempotencyKey(_ sequence: Int) -> String { runID + ":" + address(of: sequence) }
 
     // MARK: Steps
 
