@@ -145,4 +145,38 @@ import Testing
             #expect(assistant[1]["type"] == "tool_use")
         }
     }
+
+    @Test func aTypedAnswerComesThroughTheForcedOutputToolAndIsRepairedWhenItBreaksTheSchema() async throws {
+        // The first answer through the tool breaks the schema; the second is valid.
+        let responder = OpenAICompatibleServer.Responder { request in
+            let turns = request.json?["messages"]?.arrayValue?.count ?? 0
+            let input: JSONValue = turns < 3 ? ["city": "Oslo", "celsius": "cold"] : ["city": "Oslo", "celsius": -3]
+            return ServerReply(body: .json([
+                "id": .string("msg_\(turns)"), "type": "message", "role": "assistant", "model": "claude-test", "stop_reason": "tool_use",
+                "content": [["type": "tool_use", "id": .string("toolu_\(turns)"), "name": "Forecast", "input": input]],
+                "usage": ["input_tokens": 30, "output_tokens": 9],
+            ]))
+        }
+        try await OpenAICompatibleServer.withServer(responder: responder) { server in
+            let output = await Agent(model: Self.model(server)).run("Weather in Oslo?", returning: Forecast.self)
+            #expect(output.value == Forecast(city: "Oslo", celsius: -3))
+            #expect(output.result.steps.count == 2)
+            #expect(output.result.usage == Usage(inputTokens: 60, outputTokens: 18))
+            let first = try #require(server.requests.first?.json)
+            #expect(first["tool_choice"] == ["type": "tool", "name": "Forecast"])
+            #expect(first["tools"]?[0]?["name"] == "Forecast")
+            #expect(first["tools"]?[0]?["input_schema"] == Forecast.jsonSchema.jsonValue)
+            // The broken answer went back as the assistant's text, and the problem as the user's.
+            let second = try #require(server.requests.last?.json?["messages"]?.arrayValue)
+            #expect(second.count == 3)
+            #expect(second[1]["content"]?[0]?["type"] == "text")
+            #expect(second[2]["content"]?[0]?["text"]?.stringValue?.contains("celsius") == true)
+        }
+    }
+}
+
+/// A typed answer for the structured-output tests.
+@Schema struct Forecast: Codable, Sendable, Equatable {
+    var city: String
+    var celsius: Int
 }

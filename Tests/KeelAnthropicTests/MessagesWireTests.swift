@@ -101,6 +101,35 @@ import Testing
         #expect(MessagesWire.toolChoice(.tool("get_weather"), parallel: true) == ["type": "tool", "name": "get_weather"])
     }
 
+    @Test func structuredOutputIsAToolThatIsForcedAloneAndRequiredBesideOthers() throws {
+        let schema = JSONSchema.object(properties: [("city", .string())], required: ["city"])
+        let weather = ToolDefinition(name: "get_weather", description: "Weather.", parameters: schema)
+        var request = ChatRequest(messages: [.user("Oslo?")], responseFormat: .jsonSchema(name: "Answer", schema: schema, strict: true))
+        let alone = MessagesWire.requestBody(request, model: "claude-test", stream: false, caching: .off)
+        #expect(alone["tool_choice"] == ["type": "tool", "name": "Answer"])
+        #expect(alone["tools"]?.arrayValue?.map { $0["name"] } == ["Answer"])
+        request.tools = [weather]
+        let beside = MessagesWire.requestBody(request, model: "claude-test", stream: false, caching: .off)
+        #expect(beside["tool_choice"] == ["type": "any"])
+        #expect(beside["tools"]?.arrayValue?.map { $0["name"] } == ["get_weather", "Answer"])
+        // Extended thinking allows no forced tool: the model is only offered it.
+        let thinking = MessagesWire.requestBody(request, model: "claude-test", stream: false, caching: .off, thinkingBudget: 2_000)
+        #expect(thinking["tool_choice"] == ["type": "auto"])
+
+        // A call of the output tool is the answer; other calls stay calls.
+        let answer = ToolCall(id: "toolu_1", name: "Answer", arguments: #"{"city":"Oslo"}"#)
+        let other = ToolCall(id: "toolu_2", name: "get_weather", arguments: #"{"city":"Bergen"}"#)
+        let reply = ChatResponse(message: AssistantMessage(text: "Here it is.", toolCalls: [answer]), finishReason: .toolCalls)
+        let answered = MessagesWire.answeringThroughOutputTool(reply, request: request)
+        #expect(answered.message.text == #"{"city":"Oslo"}"#)
+        #expect(answered.message.toolCalls.isEmpty)
+        #expect(answered.finishReason == .stop)
+        let mixed = MessagesWire.answeringThroughOutputTool(
+            ChatResponse(message: AssistantMessage(toolCalls: [other, answer]), finishReason: .toolCalls), request: request)
+        #expect(mixed.message.toolCalls == [other])
+        #expect(mixed.finishReason == .toolCalls)
+    }
+
     /// A reply with text and a tool call, its input read from and written to the cache.
     static let toolReply: JSONValue = [
         "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-test",

@@ -48,4 +48,31 @@ import Testing
             #expect(result.usage == Usage(inputTokens: 230, cachedInputTokens: 100, outputTokens: 25))
         }
     }
+
+    @Test func aTypedAnswerIsAskedForWithAStrictJSONSchemaAndRepairedOverHTTP() async throws {
+        let replies: [ServerReply] = [
+            .text("```\n{\"sum\": \"three\"}\n```", usage: Usage(inputTokens: 40, outputTokens: 9)),
+            .text(#"{"sum": 3}"#, usage: Usage(inputTokens: 90, outputTokens: 6)),
+        ]
+        try await withLocalModel(.scripted(replies)) { model, server in
+            var configuration = AgentConfiguration()
+            configuration.streaming = true
+            let output = await Agent(model: model, configuration: configuration).run("1+2", returning: Sum.self)
+            #expect(output.value == Sum(sum: 3))
+            #expect(output.result.usage == Usage(inputTokens: 130, outputTokens: 15))
+            let first = try #require(server.chatRequests.first?.json)
+            #expect(first["response_format"]?["type"] == "json_schema")
+            #expect(first["response_format"]?["json_schema"]?["name"] == "Sum")
+            #expect(first["response_format"]?["json_schema"]?["strict"] == true)
+            #expect(first["response_format"]?["json_schema"]?["schema"] == Sum.jsonSchema.jsonValue)
+            let repair = try #require(server.chatRequests.last?.json?["messages"]?.arrayValue?.last)
+            #expect(repair["role"] == "user")
+            #expect(repair["content"]?.stringValue?.contains("sum") == true)
+        }
+    }
+}
+
+/// A typed answer for the structured-output test.
+@Schema struct Sum: Codable, Sendable, Equatable {
+    var sum: Int
 }

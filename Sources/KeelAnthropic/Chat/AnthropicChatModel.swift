@@ -40,7 +40,7 @@ public struct AnthropicChatModel: ChatModel {
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
         let body = MessagesWire.requestBody(request, model: name, stream: false, caching: configuration.promptCaching, thinkingBudget: configuration.thinkingBudget)
         return try await transport.exchange("/messages", body: body) { json, rateLimit throws(ModelError) in
-            try MessagesWire.parseResponse(json, rateLimit: rateLimit)
+            MessagesWire.answeringThroughOutputTool(try MessagesWire.parseResponse(json, rateLimit: rateLimit), request: request)
         }
     }
 
@@ -51,7 +51,7 @@ public struct AnthropicChatModel: ChatModel {
             var stream = MessagesStream()
             do {
                 try await read(reply, into: &stream, onEvent: onEvent)
-                return try stream.response(rateLimit: reply.rateLimit)
+                return MessagesWire.answeringThroughOutputTool(try stream.response(rateLimit: reply.rateLimit), request: request)
             } catch var error as ModelError where reply.isSuccess {
                 // The server accepted the request: what it generated before the failure is billed.
                 if error.billing == .notBilled { error.billing = stream.usageSoFar.map { .usage($0) } ?? .unknown }

@@ -38,8 +38,9 @@ package enum MessagesWire {
             turns[turns.count - 1] = last
         }
         body["messages"] = .array(turns.map(JSONValue.object))
-        if !request.tools.isEmpty {
-            var tools = request.tools.map { tool -> JSONValue in
+        let output = outputTool(of: request)
+        if !request.tools.isEmpty || output != nil {
+            var tools = (request.tools + (output.map { [$0] } ?? [])).map { tool -> JSONValue in
                 ["name": .string(tool.name), "description": .string(tool.description), "input_schema": tool.parameters.jsonValue]
             }
             if caching.tools, case .object(var last) = tools[tools.count - 1] {
@@ -47,12 +48,38 @@ package enum MessagesWire {
                 tools[tools.count - 1] = .object(last)
             }
             body["tools"] = .array(tools)
-            body["tool_choice"] = toolChoice(request.toolChoice, parallel: request.parallelToolCalls)
+            var choice = request.toolChoice
+            // The output must come through its tool: alone, that tool; beside others, any of them.
+            // Extended thinking allows neither, so the model is only offered it there.
+            if let output, budget == nil { choice = request.tools.isEmpty || choice == .none ? .tool(output.name) : .required }
+            body["tool_choice"] = toolChoice(choice, parallel: request.parallelToolCalls)
         }
         if let temperature = request.temperature, budget == nil { body["temperature"] = .number(temperature) }
         if !request.stop.isEmpty { body["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
         if stream { body["stream"] = true }
         return .object(body)
+    }
+
+    /// The tool a model answers through when the request asks for JSON of a schema: the Messages
+    /// API has no response format, so the schema becomes a tool whose input is the answer.
+    static func outputTool(of request: ChatRequest) -> ToolDefinition? {
+        guard case .jsonSchema(let name, let schema, _) = request.responseFormat else { return nil }
+        return ToolDefinition(
+            name: name, description: "Give your final answer by calling this tool: its input is the answer. Call it once, when you are done.",
+            parameters: schema)
+    }
+
+    /// `response` with a call of the output tool (see ``outputTool(of:)``) turned into the reply's
+    /// text, which is the answer; other tool calls stay.
+    package static func answeringThroughOutputTool(_ response: ChatResponse, request: ChatRequest) -> ChatResponse {
+        guard let output = outputTool(of: request), let call = response.message.toolCalls.first(where: { $0.name == output.name }) else {
+            return response
+        }
+        var answered = response
+        answered.message.text = call.arguments
+        answered.message.toolCalls.removeAll { $0.name == output.name }
+        if answered.message.toolCalls.isEmpty, answered.finishReason == .toolCalls { answered.finishReason = .stop }
+        return answered
     }
 
     /// `auto`, `any` (a tool must be called), `tool` (that one), or `none`; parallel tool use is

@@ -28,6 +28,8 @@ enum AgentReport {
              "spent": (try? JSONValue(encoding: refusal.spent)) ?? .null, "worst_case": (try? JSONValue(encoding: refusal.worstCase)) ?? .null]
         case .deadlineReached(let answer):
             ["kind": "deadline_reached", "answer": answer.map(JSONValue.string) ?? .null]
+        case .invalidOutput(let invalid):
+            ["kind": "invalid_output", "raw": .string(invalid.raw), "problem": .string(invalid.problem), "repairs": .number(Double(invalid.repairs))]
         }
     }
 
@@ -78,6 +80,7 @@ enum AgentReport {
         case .modelFailed(let failure): "the model call failed: \(failure)"
         case .budgetExceeded(let refusal): "the agent stopped before breaking its budget: \(refusal)"
         case .deadlineReached: nil
+        case .invalidOutput(let invalid): "the agent's answer is not valid output: \(invalid)"
         }
     }
 }

@@ -26,6 +26,10 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var noProgressThreshold: Int = 3
     /// The shape of the final answer. Default: ``ResponseFormat/text``.
     public var responseFormat: ResponseFormat = .text
+    /// How many times a final answer that does not match the output schema of a typed run
+    /// (``Agent/run(_:returning:observer:)``) goes back to the model with what is wrong, before
+    /// the run ends with ``AgentOutcome/invalidOutput(_:)``. Default: 2.
+    public var maxOutputRepairs: Int = 2
     /// Whether model calls stream their replies. Default: `false`.
     public var streaming: Bool = false
     /// What a durable run does with a side-effecting tool call found started but unfinished after

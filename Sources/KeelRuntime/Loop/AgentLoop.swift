@@ -8,7 +8,10 @@ import KeelCore
 /// 1. ``start()`` returns ``Action/callModel(_:)`` with the transcript and tools.
 /// 2. A reply with tool calls returns ``Action/runTools(_:)``; the tool results come back with
 ///    ``Event/toolsFinished(_:)`` and the loop asks for the next model call.
-/// 3. A reply without tool calls finishes the run with ``AgentOutcome/completed(answer:)``.
+/// 3. A reply without tool calls finishes the run with ``AgentOutcome/completed(answer:)``. With
+///    an ``OutputContract``, an answer that does not meet it goes back to the model with what is
+///    wrong (a user message) up to ``AgentConfiguration/maxOutputRepairs`` times, and then finishes
+///    the run with ``AgentOutcome/invalidOutput(_:)``.
 /// 4. Tool calls after ``AgentConfiguration/maxSteps`` model calls are answered as not run and the
 ///    run finishes with ``AgentOutcome/stepLimitReached(steps:)``; the same failing call repeated
 ///    ``AgentConfiguration/noProgressThreshold`` times finishes it with
@@ -70,22 +73,32 @@ public struct AgentLoop: Sendable {
     /// The tools offered to the model.
     public let tools: [ToolDefinition]
     public let configuration: AgentConfiguration
+    /// What the final answer must be, for a typed run; `nil` accepts any answer.
+    public let output: OutputContract?
+    /// How many answers went back to the model for not meeting ``output``.
+    public private(set) var outputRepairs = 0
     private var state: State = .ready
     private var failureStreak: FailureStreak?
 
     /// A loop over an existing transcript (system instructions first, then the conversation).
-    public init(transcript: Transcript, tools: [ToolDefinition], configuration: AgentConfiguration = AgentConfiguration()) {
+    public init(
+        transcript: Transcript, tools: [ToolDefinition], configuration: AgentConfiguration = AgentConfiguration(), output: OutputContract? = nil
+    ) {
         self.transcript = transcript
         self.tools = tools
         self.configuration = configuration
+        self.output = output
     }
 
     /// A loop that starts from instructions and one user prompt.
-    public init(instructions: String?, prompt: String, tools: [ToolDefinition], configuration: AgentConfiguration = AgentConfiguration()) {
+    public init(
+        instructions: String?, prompt: String, tools: [ToolDefinition], configuration: AgentConfiguration = AgentConfiguration(),
+        output: OutputContract? = nil
+    ) {
         var transcript = Transcript()
         if let instructions, !instructions.isEmpty { transcript.append(.system(instructions)) }
         transcript.append(.user(prompt))
-        self.init(transcript: transcript, tools: tools, configuration: configuration)
+        self.init(transcript: transcript, tools: tools, configuration: configuration, output: output)
     }
 
     /// Whether the pending model call asks for a final answer after the deadline.
@@ -166,14 +179,14 @@ public struct AgentLoop: Sendable {
             parallelToolCalls: tools.isEmpty ? nil : configuration.parallelToolCalls,
             maxOutputTokens: configuration.maxOutputTokens,
             temperature: configuration.temperature,
-            responseFormat: configuration.responseFormat)
+            responseFormat: output?.responseFormat ?? configuration.responseFormat)
     }
 
     /// The request for the answer after the deadline: the transcript, and no tools.
     private func finalAnswerRequest() -> ChatRequest {
         ChatRequest(
             messages: transcript.messages, tools: [], toolChoice: .auto, maxOutputTokens: configuration.maxOutputTokens,
-            temperature: configuration.temperature, responseFormat: configuration.responseFormat)
+            temperature: configuration.temperature, responseFormat: output?.responseFormat ?? configuration.responseFormat)
     }
 
     private mutating func modelResponded(_ response: ChatResponse, latency: Duration?) -> Action {
@@ -182,7 +195,7 @@ public struct AgentLoop: Sendable {
         steps.append(AgentStep(number: steps.count + 1, response: response, modelLatency: latency))
         let calls = response.message.toolCalls
         if calls.isEmpty {
-            return finish(.completed(answer: response.message.text ?? ""))
+            return answered(response.message.text ?? "")
         }
         if steps.count >= configuration.maxSteps {
             let limit = configuration.maxSteps
@@ -194,6 +207,18 @@ public struct AgentLoop: Sendable {
         }
         state = .awaitingTools(calls)
         return .runTools(calls)
+    }
+
+    /// A final answer: the run completes unless it fails the output contract, when it goes back
+    /// to the model while repairs (and steps) are left.
+    private mutating func answered(_ answer: String) -> Action {
+        guard let output, case .failure(let problem) = output.check(answer) else { return finish(.completed(answer: answer)) }
+        guard outputRepairs < configuration.maxOutputRepairs, steps.count < configuration.maxSteps else {
+            return finish(.invalidOutput(InvalidOutput(raw: answer, problem: problem.description, repairs: outputRepairs)))
+        }
+        outputRepairs += 1
+        transcript.append(.user(output.repairRequest(problem)))
+        return requestModel()
     }
 
     private mutating func toolsFinished(calls: [ToolCall], results: [ToolResult]) -> Action {

@@ -15,6 +15,9 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
     /// The run's deadline passed; `answer` is the final answer the model gave with what it had,
     /// when it was asked for one.
     case deadlineReached(answer: String?)
+    /// The run asked for output of a schema (``Agent/run(_:returning:observer:)``) and the final
+    /// answer still did not match it after ``AgentConfiguration/maxOutputRepairs`` repairs.
+    case invalidOutput(InvalidOutput)
 
     /// Whether the run reached a final answer.
     public var isCompleted: Bool {
@@ -23,7 +26,7 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
     }
 
     /// A short name for the outcome, safe as a metric label: `completed`, `step_limit`,
-    /// `no_progress`, `model_failed`, `budget_exceeded`, `deadline_reached`.
+    /// `no_progress`, `model_failed`, `budget_exceeded`, `deadline_reached`, `invalid_output`.
     public var kind: String {
         switch self {
         case .completed: "completed"
@@ -32,6 +35,7 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
         case .modelFailed: "model_failed"
         case .budgetExceeded: "budget_exceeded"
         case .deadlineReached: "deadline_reached"
+        case .invalidOutput: "invalid_output"
         }
     }
 }
@@ -53,4 +57,22 @@ public struct ModelFailure: Sendable, Hashable, Codable, CustomStringConvertible
         if let statusCode { text += " (HTTP \(statusCode))" }
         return text + ": \(message)"
     }
+}
+
+/// A final answer that did not match the output schema, kept as the model wrote it.
+public struct InvalidOutput: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The model's last answer, unchanged.
+    public var raw: String
+    /// What is wrong with it: not JSON, the schema's violations, or the decoding error.
+    public var problem: String
+    /// How many times an answer went back to the model with its problem.
+    public var repairs: Int
+
+    public init(raw: String, problem: String, repairs: Int) {
+        self.raw = raw
+        self.problem = problem
+        self.repairs = repairs
+    }
+
+    public var description: String { "the answer does not match the output schema after \(repairs) repair\(repairs == 1 ? "" : "s"): \(problem)" }
 }
