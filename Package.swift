@@ -67,7 +67,7 @@ let package = Package(
                 "KeelMacros",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Resources/cl100k_base.tiktoken")],
+            resources: [.copy("Resources/cl100k_base.tiktoken"), .copy("Resources/o200k_base.tiktoken")],
             swiftSettings: swiftSettings
         ),
         .target(

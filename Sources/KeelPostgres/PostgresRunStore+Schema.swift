@@ -187,6 +187,10 @@ extension PostgresRunStore {
             "ALTER TABLE keel_journal DROP CONSTRAINT keel_journal_pkey",
             "ALTER TABLE keel_journal ADD PRIMARY KEY (run_id, scope, sequence)",
         ]),
+        Migration(id: "v8 cache writes, estimated usage", statements: [
+            "ALTER TABLE keel_journal ADD COLUMN cache_write_tokens BIGINT",
+            "ALTER TABLE keel_journal ADD COLUMN usage_estimated BOOLEAN NOT NULL DEFAULT FALSE",
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

@@ -52,7 +52,8 @@ extension SQLiteRunStore {
                 sql: """
                     SELECT \(key) AS key, COUNT(*) AS steps, SUM(j.input_tokens) AS input, SUM(j.cached_input_tokens) AS cached,
                         SUM(j.output_tokens) AS output, SUM(j.reasoning_tokens) AS reasoning, SUM(COALESCE(j.cost_usd, 0)) AS cost,
-                        SUM(CASE WHEN j.cost_usd IS NULL THEN 1 ELSE 0 END) AS unpriced
+                        SUM(CASE WHEN j.cost_usd IS NULL THEN 1 ELSE 0 END) AS unpriced, SUM(j.cache_write_tokens) AS written,
+                        SUM(j.usage_estimated) AS estimated
                     FROM journal j JOIN runs r ON r.id = j.run_id
                     WHERE \(clauses.joined(separator: " AND "))
                     GROUP BY key ORDER BY cost DESC, key
@@ -63,8 +64,10 @@ extension SQLiteRunStore {
                 let key: String? = try column("key")
                 return try CostRow(
                     key: key ?? "-", steps: column("steps"),
-                    usage: Usage(inputTokens: column("input") ?? 0, cachedInputTokens: column("cached") ?? 0, outputTokens: column("output") ?? 0, reasoningTokens: column("reasoning") ?? 0),
-                    costUSD: column("cost") ?? 0, unpricedSteps: column("unpriced") ?? 0)
+                    usage: Usage(
+                        inputTokens: column("input") ?? 0, cachedInputTokens: column("cached") ?? 0, outputTokens: column("output") ?? 0,
+                        reasoningTokens: column("reasoning") ?? 0, cacheWriteInputTokens: column("written") ?? 0),
+                    costUSD: column("cost") ?? 0, unpricedSteps: column("unpriced") ?? 0, estimatedSteps: column("estimated") ?? 0)
             }
         }
     }

@@ -114,14 +114,14 @@ extension SQLiteRunStore {
         try db.cachedStatement(sql: """
             INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch,
-                scope, scope_anchor)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                scope, scope_anchor, cache_write_tokens, usage_estimated)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (run_id, scope, sequence) DO UPDATE SET
                 kind = excluded.kind, status = excluded.status, result = excluded.result, idempotency_key = excluded.idempotency_key,
                 side_effecting = excluded.side_effecting, attempts = excluded.attempts, model = excluded.model,
                 input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
                 output_tokens = excluded.output_tokens, reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
-                wake_at = excluded.wake_at,
+                cache_write_tokens = excluded.cache_write_tokens, usage_estimated = excluded.usage_estimated, wake_at = excluded.wake_at,
                 started_at = excluded.started_at, completed_at = excluded.completed_at, epoch = excluded.epoch
             WHERE journal.status = 'started' AND journal.name = excluded.name
             """
@@ -130,7 +130,7 @@ extension SQLiteRunStore {
             entry.idempotencyKey, entry.isSideEffecting, entry.attempts, entry.metering?.model, usage?.inputTokens,
             usage?.cachedInputTokens, usage?.outputTokens, usage?.reasoningTokens, entry.metering?.costUSD,
             entry.wakeAt?.timeIntervalSince1970, entry.startedAt.timeIntervalSince1970, entry.completedAt?.timeIntervalSince1970, epoch,
-            entry.scope, entry.scopeAnchor,
+            entry.scope, entry.scopeAnchor, usage?.cacheWriteInputTokens, usage?.isEstimated ?? false,
         ])
         guard db.changesCount == 0 else { return }
         // Nothing changed: the position holds a completed step, or a step of another name.
@@ -154,7 +154,8 @@ extension SQLiteRunStore {
         if let model: String = try column("model") {
             metering = try StepMetering(model: model, usage: Usage(
                 inputTokens: column("input_tokens") ?? 0, cachedInputTokens: column("cached_input_tokens") ?? 0,
-                outputTokens: column("output_tokens") ?? 0, reasoningTokens: column("reasoning_tokens") ?? 0), costUSD: column("cost_usd"))
+                outputTokens: column("output_tokens") ?? 0, reasoningTokens: column("reasoning_tokens") ?? 0,
+                cacheWriteInputTokens: column("cache_write_tokens") ?? 0, isEstimated: column("usage_estimated") ?? false), costUSD: column("cost_usd"))
         }
         let result: String? = try column("result")
         return try JournalEntry(

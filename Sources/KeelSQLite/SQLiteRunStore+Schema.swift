@@ -200,6 +200,12 @@ extension SQLiteRunStore {
                 CREATE INDEX journal_metered ON journal(completed_at) WHERE model IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v8 cache writes, estimated usage") { db in
+            try db.execute(sql: """
+                ALTER TABLE journal ADD COLUMN cache_write_tokens INTEGER;
+                ALTER TABLE journal ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

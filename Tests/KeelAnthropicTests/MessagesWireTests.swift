@@ -150,7 +150,7 @@ import Testing
         #expect(response.message.toolCalls.map(\.id) == ["toolu_9"])
         #expect(try JSONValue(parsing: response.message.toolCalls[0].arguments) == ["city": "Oslo"])
         #expect(response.finishReason == .toolCalls)
-        #expect(response.usage == Usage(inputTokens: 3210, cachedInputTokens: 3000, outputTokens: 50))
+        #expect(response.usage == Usage(inputTokens: 3210, cachedInputTokens: 3000, outputTokens: 50, cacheWriteInputTokens: 200))
     }
 
     @Test(arguments: [("end_turn", FinishReason.stop), ("max_tokens", .length), ("stop_sequence", .stop), ("refusal", .contentFilter)])

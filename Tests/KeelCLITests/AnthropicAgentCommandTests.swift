@@ -33,10 +33,17 @@ import Testing
     /// Nine tool calls and an answer; from the second call on, the server reports the earlier
     /// prefix as read from its cache.
     static let tenSteps: [ServerReply] = (1...10).map { step in
-        let usage = Usage(inputTokens: 2_000 + 150 * step, cachedInputTokens: step == 1 ? 0 : 2_000 + 150 * (step - 1), outputTokens: 20)
+        let usage = Self.usage(ofStep: step)
         return step == 10
             ? .text("The sum is 54.", usage: usage)
             : .toolCalls([ToolCall(id: "toolu_\(step)", name: "add", arguments: #"{"a":\#(step),"b":1}"#)], usage: usage)
+    }
+
+    /// Step N reads the prefix of step N − 1 from the cache and writes what is new to it.
+    static func usage(ofStep step: Int) -> Usage {
+        Usage(
+            inputTokens: 2_000 + 150 * step, cachedInputTokens: step == 1 ? 0 : 2_000 + 150 * (step - 1), outputTokens: 20,
+            cacheWriteInputTokens: step == 1 ? 2_150 : 150)
     }
 
     @Test func aTenStepRunMarksItsPrefixForTheCacheAndPaysCacheReadPrices() async throws {
@@ -61,16 +68,18 @@ import Testing
             #expect(shown.status == 0, "\(shown.stderr)")
             let report = try JSONValue(parsing: shown.stdout)
             let price = try #require(PriceTable.defaults.price(for: "anthropic:claude-sonnet-4-5"))
-            let usages = (1...10).map { step in
-                Usage(inputTokens: 2_000 + 150 * step, cachedInputTokens: step == 1 ? 0 : 2_000 + 150 * (step - 1), outputTokens: 20)
-            }
+            let usages = (1...10).map(Self.usage(ofStep:))
             let expected = usages.reduce(0) { $0 + price.cost(of: $1) }
             let uncached = usages.reduce(0) { $0 + ModelPrice(inputPerMillion: price.inputPerMillion, outputPerMillion: price.outputPerMillion).cost(of: $1) }
             let cost = try #require(report["cost_usd"]?.doubleValue)
             #expect(abs(cost - expected) < 1e-9)
-            // Nine of the ten requests read most of their input at a tenth of the price.
-            #expect(cost < uncached * 0.25)
+            // Nine of the ten requests read most of their input at a tenth of the price (and write
+            // what is new at 1.25 times it).
+            #expect(cost < uncached * 0.3)
             #expect(report["usage"]?["cached_input_tokens"]?.intValue == usages.reduce(0) { $0 + $1.cachedInputTokens })
+            // The cache writes are kept and priced above the input price.
+            #expect(report["usage"]?["cache_write_input_tokens"]?.intValue == 3_500)
+            #expect(price.cacheWriteInputPerMillion == price.inputPerMillion * 1.25)
         }
     }
 }

@@ -12,6 +12,10 @@ extension EnduranceTests {
     /// run id until it completes.
     @Suite(.timeLimit(.minutes(20))) struct DemoKill {
         let sections = 161
+        /// The pause between sections: long enough that the demo runs longer than twenty kills at
+        /// their latest (161 × 40 ms of pauses alone is 6.4 s; twenty kills at 300 ms are 6 s),
+        /// however fast the machine writes the sections.
+        let pace = "40ms"
 
         func folder() throws -> URL {
             try TemporaryFolder.make("keel-kill")
@@ -19,7 +23,7 @@ extension EnduranceTests {
 
         func demo(_ server: OpenAICompatibleServer, runID: String, db: String, output: String) -> [String] {
             ["demo", "--model", "openai:writer", "--base-url", server.baseURL, "--db", db, "--run-id", runID, "--sections", String(sections),
-             "--pace", "5ms", "--output", output]
+             "--pace", pace, "--output", output]
         }
 
         @Test func theReportSurvivesTwentyKillsByteForByte() async throws {
@@ -35,7 +39,7 @@ extension EnduranceTests {
                     #expect(attempts < 200, "the demo never finished")
                     if attempts >= 200 { return }
                     // Twenty kills at random moments, then let it run to the end.
-                    let killAfter: Duration? = kills < 20 ? .milliseconds(Int.random(in: 80...450, using: &generator)) : nil
+                    let killAfter: Duration? = kills < 20 ? .milliseconds(Int.random(in: 80...300, using: &generator)) : nil
                     let output = try await KeelProcess.run(demo(server, runID: "killed", db: db, output: "killed.md"), killAfter: killAfter, timeout: .seconds(120), directory: work)
                     if output.status == -SIGKILL {
                         kills += 1

@@ -3,11 +3,14 @@ import KeelCore
 // The server's side of the wire format, for the local test server of KeelApp (`keel chaos-llm`):
 // a reply written as the Messages API writes it, and a request read as it would read it.
 extension MessagesWire {
-    /// The usage object of `usage`: the uncached input apart from the cache reads.
+    /// The usage object of `usage`: the input neither read from nor written to the cache, apart
+    /// from the cache reads and writes.
     static func usageBody(_ usage: Usage) -> JSONValue {
-        [
-            "input_tokens": .number(Double(max(0, usage.inputTokens - usage.cachedInputTokens))),
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": .number(Double(usage.cachedInputTokens)),
+        let read = min(max(0, usage.cachedInputTokens), max(0, usage.inputTokens))
+        let written = min(max(0, usage.cacheWriteInputTokens), max(0, usage.inputTokens) - read)
+        return [
+            "input_tokens": .number(Double(max(0, usage.inputTokens - read - written))),
+            "cache_creation_input_tokens": .number(Double(written)), "cache_read_input_tokens": .number(Double(read)),
             "output_tokens": .number(Double(usage.outputTokens)),
         ]
     }

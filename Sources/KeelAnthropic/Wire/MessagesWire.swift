@@ -204,7 +204,8 @@ package enum MessagesWire {
 
     /// The usage object: `input_tokens` are the tokens neither read from nor written to the cache,
     /// so the request's input is their sum with `cache_creation_input_tokens` and
-    /// `cache_read_input_tokens`; the cache reads are ``KeelCore/Usage/cachedInputTokens``. A count
+    /// `cache_read_input_tokens`; the cache reads are ``KeelCore/Usage/cachedInputTokens`` and the
+    /// cache writes ``KeelCore/Usage/cacheWriteInputTokens``. A count
     /// that is not a whole number from zero to ``KeelCore/Usage/plausibleMaximum`` makes the reply
     /// malformed.
     package static func parseUsage(_ value: JSONValue?) throws(ModelError) -> Usage? {
@@ -220,6 +221,7 @@ package enum MessagesWire {
         let written = try count("cache_creation_input_tokens")
         let read = try count("cache_read_input_tokens")
         return Usage(
-            inputTokens: input.addingSaturating(written).addingSaturating(read), cachedInputTokens: read, outputTokens: try count("output_tokens"))
+            inputTokens: input.addingSaturating(written).addingSaturating(read), cachedInputTokens: read, outputTokens: try count("output_tokens"),
+            cacheWriteInputTokens: written)
     }
 }

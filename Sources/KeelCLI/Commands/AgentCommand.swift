@@ -129,6 +129,7 @@ struct AgentCommand: AsyncParsableCommand {
             }
         }
         let identifier = (try? input.model.makeModel().identifier) ?? input.model.spec
+        if let warning = AgentReport.estimateWarning(result) { Console.error(warning) }
         if json {
             Console.line(AgentReport.json(result, model: identifier).prettySerialized())
         } else if let answer = result.answer {

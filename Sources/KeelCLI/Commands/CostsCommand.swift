@@ -42,7 +42,7 @@ struct CostsCommand: AsyncParsableCommand {
         if json {
             Console.line(JSONValue.array(rows.map { row in
                 ["key": .string(row.key), "steps": .number(Double(row.steps)), "usage": AgentReport.usage(row.usage), "cost_usd": .number(row.costUSD),
-                 "unpriced_steps": .number(Double(row.unpricedSteps))]
+                 "unpriced_steps": .number(Double(row.unpricedSteps)), "estimated_steps": .number(Double(row.estimatedSteps))]
             }).prettySerialized())
             return
         }
@@ -53,10 +53,21 @@ struct CostsCommand: AsyncParsableCommand {
         func cost(_ dollars: Double, unpriced: Int) -> String {
             String(format: "$%.4f", dollars) + (unpriced > 0 ? " (\(unpriced) unpriced)" : "")
         }
-        let total = rows.reduce((Usage.zero, 0.0, 0, 0)) { ($0.0 + $1.usage, $0.1 + $1.costUSD, $0.2 + $1.steps, $0.3 + $1.unpricedSteps) }
-        let table = rows.map { [$0.key, String($0.steps), String($0.usage.inputTokens), String($0.usage.cachedInputTokens), String($0.usage.outputTokens), cost($0.costUSD, unpriced: $0.unpricedSteps)] }
-            + [["TOTAL", String(total.2), String(total.0.inputTokens), String(total.0.cachedInputTokens), String(total.0.outputTokens), cost(total.1, unpriced: total.3)]]
+        // An estimated count is marked with `~`.
+        func tokens(_ count: Int, _ row: CostRow) -> String { (row.estimatedSteps > 0 ? "~" : "") + String(count) }
+        let total = rows.reduce(CostRow(key: "TOTAL", steps: 0, usage: .zero, costUSD: 0)) { total, row in
+            CostRow(
+                key: "TOTAL", steps: total.steps + row.steps, usage: total.usage + row.usage, costUSD: total.costUSD + row.costUSD,
+                unpricedSteps: total.unpricedSteps + row.unpricedSteps, estimatedSteps: total.estimatedSteps + row.estimatedSteps)
+        }
+        let table = (rows + [total]).map { row in
+            [row.key, String(row.steps), tokens(row.usage.inputTokens, row), tokens(row.usage.cachedInputTokens, row), tokens(row.usage.outputTokens, row),
+             cost(row.costUSD, unpriced: row.unpricedSteps)]
+        }
         Console.line(RunReport.format([[by.uppercased(), "CALLS", "INPUT", "CACHED", "OUTPUT", "COST"]] + table))
+        if total.estimatedSteps > 0 {
+            Console.error("~ \(total.estimatedSteps) of \(total.steps) calls carried no usage from the provider: their tokens are Keel's estimate")
+        }
     }
 }
 

@@ -56,8 +56,16 @@ enum AgentReport {
         [
             "input_tokens": .number(Double(usage.inputTokens)), "cached_input_tokens": .number(Double(usage.cachedInputTokens)),
             "output_tokens": .number(Double(usage.outputTokens)), "reasoning_tokens": .number(Double(usage.reasoningTokens)),
-            "total_tokens": .number(Double(usage.totalTokens)),
+            "total_tokens": .number(Double(usage.totalTokens)), "cache_write_input_tokens": .number(Double(usage.cacheWriteInputTokens)),
+            "estimated": .bool(usage.isEstimated),
         ]
+    }
+
+    /// The warning for a run some of whose calls carried no usage, or `nil`.
+    static func estimateWarning(_ result: AgentRunResult) -> String? {
+        let estimated = result.steps.filter(\.response.usage.isEstimated).count
+        guard estimated > 0 else { return nil }
+        return "warning: \(estimated) of \(result.steps.count) model call\(result.steps.count == 1 ? "" : "s") carried no usage; their tokens are estimated with the model's tokenizer"
     }
 
     /// One line per tool call of a step, such as `step 1  multiply {"a":12,"b":7} → 84`.
@@ -69,6 +77,7 @@ enum AgentReport {
 
     static func usageLine(_ result: AgentRunResult) -> String {
         "\(result.steps.count) model call\(result.steps.count == 1 ? "" : "s") · \(result.usage.inputTokens) input tokens · \(result.usage.outputTokens) output tokens"
+            + (result.usage.isEstimated ? " (estimated in part)" : "")
     }
 
     /// Why a run that did not complete stopped, in one line.

@@ -47,11 +47,13 @@ enum RunReport {
         if let parent = record.parentRunID { lines.append("forked    from \(parent) at step \(record.forkedAt ?? 0)") }
         let (usage, cost) = usage(journal)
         lines.append("steps     \(journal.count)")
-        lines.append("usage     \(usage.inputTokens) input (\(usage.cachedInputTokens) cached) + \(usage.outputTokens) output tokens")
+        lines.append(
+            "usage     \(usage.inputTokens) input (\(usage.cachedInputTokens) cached) + \(usage.outputTokens) output tokens"
+                + (usage.isEstimated ? " (~ estimated: some calls carried no usage)" : ""))
         lines.append("cost      \(cost.map { String(format: "$%.4f", $0) } ?? "some models have no price")")
         lines.append("")
         let rows = journal.map { entry -> [String] in
-            let tokens = entry.metering.map { "\($0.usage.inputTokens)+\($0.usage.outputTokens)" } ?? ""
+            let tokens = entry.metering.map { ($0.usage.isEstimated ? "~" : "") + "\($0.usage.inputTokens)+\($0.usage.outputTokens)" } ?? ""
             return [entry.address, entry.name, entry.kind.rawValue, entry.status.rawValue, tokens, entry.attempts > 1 ? "\(entry.attempts)" : ""]
         }
         lines.append(format([["STEP", "NAME", "KIND", "STATUS", "TOKENS", "ATTEMPTS"]] + rows))

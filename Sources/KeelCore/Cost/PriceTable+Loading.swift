@@ -15,12 +15,17 @@ extension PriceTable {
     ///   input: 2.50
     ///   cached_input: 1.25
     ///   output: 10.00
+    /// claude-sonnet-4:
+    ///   input: 3
+    ///   cached_input: 0.30
+    ///   cache_write: 3.75
+    ///   output: 15
     /// my-local-model:
     ///   input: 0
     ///   output: 0
     /// ```
     ///
-    /// `cached_input` defaults to `input`. Use ``merging(_:)`` to override the defaults.
+    /// `cached_input` and `cache_write` default to `input`. Use ``merging(_:)`` to override the defaults.
     public static func load(contentsOf url: URL) throws -> PriceTable {
         let text: String
         do {
@@ -75,8 +80,8 @@ extension PriceTable {
     }
 
     private static func price(_ model: String, _ values: [String: Double?]) throws -> ModelPrice {
-        for key in values.keys where !["input", "cached_input", "output"].contains(key) {
-            throw LoadError(description: "'\(model)' has an unknown price '\(key)': use input, cached_input and output")
+        for key in values.keys where !["input", "cached_input", "cache_write", "output"].contains(key) {
+            throw LoadError(description: "'\(model)' has an unknown price '\(key)': use input, cached_input, cache_write and output")
         }
         func number(_ key: String) throws -> Double? {
             guard let entry = values[key] else { return nil }
@@ -88,7 +93,9 @@ extension PriceTable {
         guard let input = try number("input"), let output = try number("output") else {
             throw LoadError(description: "'\(model)' needs both an input and an output price")
         }
-        return ModelPrice(inputPerMillion: input, cachedInputPerMillion: try number("cached_input"), outputPerMillion: output)
+        return ModelPrice(
+            inputPerMillion: input, cachedInputPerMillion: try number("cached_input"), cacheWriteInputPerMillion: try number("cache_write"),
+            outputPerMillion: output)
     }
 
     /// These prices with `other`'s added, `other` winning where both name a model.

@@ -3,20 +3,45 @@ public struct ModelPrice: Sendable, Hashable, Codable {
     public var inputPerMillion: Double
     /// Input served from the provider's prompt cache.
     public var cachedInputPerMillion: Double
+    /// Input written to the provider's prompt cache (Anthropic bills it above the input price).
+    public var cacheWriteInputPerMillion: Double
     public var outputPerMillion: Double
 
-    public init(inputPerMillion: Double, cachedInputPerMillion: Double? = nil, outputPerMillion: Double) {
+    /// A price; the cached and cache-write input prices default to the input price.
+    public init(inputPerMillion: Double, cachedInputPerMillion: Double? = nil, cacheWriteInputPerMillion: Double? = nil, outputPerMillion: Double) {
         self.inputPerMillion = inputPerMillion
         self.cachedInputPerMillion = cachedInputPerMillion ?? inputPerMillion
+        self.cacheWriteInputPerMillion = cacheWriteInputPerMillion ?? inputPerMillion
         self.outputPerMillion = outputPerMillion
     }
 
-    /// The cost of `usage` in US dollars. Cached input tokens are part of the input tokens and
-    /// billed at the cached rate; reasoning tokens are part of the output tokens.
+    /// The highest of the three input prices: what an input token can cost at most.
+    public var highestInputPerMillion: Double { max(inputPerMillion, cachedInputPerMillion, cacheWriteInputPerMillion) }
+
+    /// The cost of `usage` in US dollars. Cached and cache-written input tokens are part of the
+    /// input tokens and billed at their own rates; reasoning tokens are part of the output tokens.
     public func cost(of usage: Usage) -> Double {
-        let cached = min(usage.cachedInputTokens, usage.inputTokens)
-        let uncached = usage.inputTokens - cached
-        return (Double(uncached) * inputPerMillion + Double(cached) * cachedInputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
+        let cached = min(max(usage.cachedInputTokens, 0), usage.inputTokens)
+        let written = min(max(usage.cacheWriteInputTokens, 0), usage.inputTokens - cached)
+        let uncached = usage.inputTokens - cached - written
+        let input = Double(uncached) * inputPerMillion + Double(cached) * cachedInputPerMillion + Double(written) * cacheWriteInputPerMillion
+        return (input + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
+    }
+}
+
+extension ModelPrice {
+    private enum CodingKeys: String, CodingKey {
+        case inputPerMillion, cachedInputPerMillion, cacheWriteInputPerMillion, outputPerMillion
+    }
+
+    /// Settings written before the cache-write price read with it at the input price.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            inputPerMillion: try container.decode(Double.self, forKey: .inputPerMillion),
+            cachedInputPerMillion: try container.decodeIfPresent(Double.self, forKey: .cachedInputPerMillion),
+            cacheWriteInputPerMillion: try container.decodeIfPresent(Double.self, forKey: .cacheWriteInputPerMillion),
+            outputPerMillion: try container.decode(Double.self, forKey: .outputPerMillion))
     }
 }
 
@@ -61,11 +86,11 @@ public struct PriceTable: Sendable, Hashable {
         "gpt-4o-mini": ModelPrice(inputPerMillion: 0.15, cachedInputPerMillion: 0.075, outputPerMillion: 0.60),
         "o3": ModelPrice(inputPerMillion: 2, cachedInputPerMillion: 0.50, outputPerMillion: 8),
         "o4-mini": ModelPrice(inputPerMillion: 1.10, cachedInputPerMillion: 0.275, outputPerMillion: 4.40),
-        "claude-opus-4": ModelPrice(inputPerMillion: 15, cachedInputPerMillion: 1.50, outputPerMillion: 75),
-        "claude-opus-4-5": ModelPrice(inputPerMillion: 5, cachedInputPerMillion: 0.50, outputPerMillion: 25),
-        "claude-sonnet-4": ModelPrice(inputPerMillion: 3, cachedInputPerMillion: 0.30, outputPerMillion: 15),
-        "claude-haiku-4-5": ModelPrice(inputPerMillion: 1, cachedInputPerMillion: 0.10, outputPerMillion: 5),
-        "claude-3-5-haiku": ModelPrice(inputPerMillion: 0.80, cachedInputPerMillion: 0.08, outputPerMillion: 4),
+        "claude-opus-4": ModelPrice(inputPerMillion: 15, cachedInputPerMillion: 1.50, cacheWriteInputPerMillion: 18.75, outputPerMillion: 75),
+        "claude-opus-4-5": ModelPrice(inputPerMillion: 5, cachedInputPerMillion: 0.50, cacheWriteInputPerMillion: 6.25, outputPerMillion: 25),
+        "claude-sonnet-4": ModelPrice(inputPerMillion: 3, cachedInputPerMillion: 0.30, cacheWriteInputPerMillion: 3.75, outputPerMillion: 15),
+        "claude-haiku-4-5": ModelPrice(inputPerMillion: 1, cachedInputPerMillion: 0.10, cacheWriteInputPerMillion: 1.25, outputPerMillion: 5),
+        "claude-3-5-haiku": ModelPrice(inputPerMillion: 0.80, cachedInputPerMillion: 0.08, cacheWriteInputPerMillion: 1, outputPerMillion: 4),
         "test:": ModelPrice(inputPerMillion: 0, outputPerMillion: 0),
         "scripted:": ModelPrice(inputPerMillion: 0, outputPerMillion: 0),
     ])

@@ -4,8 +4,9 @@ import Synchronization
 /// A byte-pair-encoding tokenizer compatible with OpenAI's `tiktoken`, for counting tokens before a
 /// call (budgets) and for cutting context to a token budget (pipelines).
 ///
-/// ``cl100kBase()`` loads the `cl100k_base` vocabulary that ships with KeelCore; its token counts
-/// equal `tiktoken`'s `encode_ordinary` (special tokens such as `<|endoftext|>` are plain text).
+/// ``cl100kBase()`` and ``o200kBase()`` load the vocabularies that ship with KeelCore; their token
+/// counts equal `tiktoken`'s `encode_ordinary` (special tokens such as `<|endoftext|>` are plain
+/// text). ``forModel(_:)`` picks the one a model counts with.
 ///
 /// ```swift
 /// let tokenizer = try BPETokenizer.cl100kBase()
@@ -42,15 +43,38 @@ public final class BPETokenizer: Sendable {
     public static let cl100kPattern =
         #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
 
-    private static let sharedCl100k = Mutex<BPETokenizer?>(nil)
+    /// The `o200k_base` pre-tokenization pattern, as `tiktoken` writes it: cased words with
+    /// their contractions, numbers of up to three digits, punctuation runs, newlines, spaces.
+    public static let o200kPattern = [
+        #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#,
+        #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#,
+        #"\p{N}{1,3}"#,
+        #" ?[^\s\p{L}\p{N}]+[\r\n/]*"#,
+        #"\s*[\r\n]+"#,
+        #"\s+(?!\S)"#,
+        #"\s+"#,
+    ].joined(separator: "|")
+
+    /// The encodings bundled with KeelCore, loaded at most once per process each.
+    private static let shared = Mutex<[String: BPETokenizer]>([:])
 
     /// The `cl100k_base` encoding (GPT-4, GPT-3.5, text-embedding-3), loaded once per process from
     /// the vocabulary bundled with KeelCore.
     public static func cl100kBase() throws -> BPETokenizer {
-        try sharedCl100k.withLock { shared in
-            if let shared { return shared }
-            let tokenizer = try makeCl100kBase()
-            shared = tokenizer
+        try sharedEncoding("cl100k_base", make: makeCl100kBase)
+    }
+
+    /// The `o200k_base` encoding (GPT-4o, GPT-4.1, GPT-5 and the o-series), loaded once per
+    /// process from the vocabulary bundled with KeelCore.
+    public static func o200kBase() throws -> BPETokenizer {
+        try sharedEncoding("o200k_base", make: makeO200kBase)
+    }
+
+    private static func sharedEncoding(_ name: String, make: () throws -> BPETokenizer) throws -> BPETokenizer {
+        try shared.withLock { shared in
+            if let tokenizer = shared[name] { return tokenizer }
+            let tokenizer = try make()
+            shared[name] = tokenizer
             return tokenizer
         }
     }
@@ -63,6 +87,13 @@ public final class BPETokenizer: Sendable {
     public static func makeCl100kBase() throws -> BPETokenizer {
         let url = try bundledFile("cl100k_base.tiktoken", variable: "KEEL_CL100K_VOCABULARY")
         return try BPETokenizer(name: "cl100k_base", vocabulary: try Data(contentsOf: url), pattern: cl100kPattern)
+    }
+
+    /// Loads a new `o200k_base` tokenizer from the bundled vocabulary (extracted from the
+    /// `bpe-openai` package by `Scripts/o200k-vocabulary.sh`); prefer the shared ``o200kBase()``.
+    public static func makeO200kBase() throws -> BPETokenizer {
+        let url = try bundledFile("o200k_base.tiktoken", variable: "KEEL_O200K_VOCABULARY")
+        return try BPETokenizer(name: "o200k_base", vocabulary: try Data(contentsOf: url), pattern: o200kPattern)
     }
 
     /// The first of: the file `variable` names, and `name` in KeelCore's resource folder next to

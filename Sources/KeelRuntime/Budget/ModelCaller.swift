@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import Logging
 import Synchronization
 
 /// Makes governed model calls for agents and pipelines: the budget check and reservation before,
@@ -199,6 +200,8 @@ struct ModelCaller: Sendable {
             } else {
                 response = try await call()
             }
+            // A reply without usage is never counted as free: its usage is estimated.
+            if response.usage.isEmpty { response.usage = estimatedUsage(of: request, reply: response) }
             // The reply's usage is what the call cost: the billed attempts before it included.
             response.usage += billed.usage
             return response
@@ -207,6 +210,25 @@ struct ModelCaller: Sendable {
             throw error
         }
     }
+}
+
+extension ModelCaller {
+    /// The usage of a reply that carried none (a stream without its usage chunk, a server that
+    /// leaves it out): the request and the reply counted as the serving model counts (with the
+    /// controls' own counter when they have one), marked estimated — and said in the log.
+    func estimatedUsage(of request: ChatRequest, reply: ChatResponse) -> Usage {
+        let served = reply.servedBy ?? identifier
+        let counter = spend?.countTokens.map { TokenCounter(name: "custom", count: $0) } ?? (try? TokenEstimate.counter(forModel: served))
+        // Without a tokenizer (its vocabulary missing), four bytes a token.
+        let count = counter?.count ?? { ($0.utf8.count + 3) / 4 }
+        let usage = Usage.estimate(of: request, reply: reply.message, countedWith: count)
+        Self.logger.warning(
+            "the reply carried no usage: its tokens are estimated",
+            metadata: ["model": "\(served)", "input_tokens": "\(usage.inputTokens)", "output_tokens": "\(usage.outputTokens)"])
+        return usage
+    }
+
+    static let logger = Logger(label: "keel.model")
 }
 
 /// The models that may serve a call to `model`: the links of a fallback chain (through rate
@@ -280,7 +302,7 @@ final class BilledAttempts: Sendable {
         switch billing {
         case .notBilled: return
         case .usage(let reported) where reported.isPlausible: usage = reported
-        case .usage, .unknown: usage = (try? controls.worstUsage(of: request)) ?? Usage(outputTokens: request.maxOutputTokens)
+        case .usage, .unknown: usage = (try? controls.worstUsage(of: request, models: models)) ?? Usage(outputTokens: request.maxOutputTokens)
         }
         let cost = models.compactMap { controls.prices.cost(of: usage, model: $0) }.max() ?? 0
         state.withLock { state in

@@ -27,7 +27,9 @@ public struct SpendControls: Sendable {
     /// How long a reservation of a process that died holds its amount. A live call renews its
     /// reservation every third of this, so it holds for as long as the call runs. Default: 10 minutes.
     public var reservationLifetime: Duration = .seconds(600)
-    /// Counts the tokens of a text for the worst case. Default: the `cl100k_base` tokenizer.
+    /// Counts the tokens of a text for the worst case. Default: the model's tokenizer
+    /// (`o200k_base` or `cl100k_base` for OpenAI's models, an estimate for Claude; see
+    /// ``KeelCore/TokenEstimate/counter(forModel:)``).
     /// Give your provider's tokenizer for models that count differently. It must give the same
     /// count for the same text: counts are remembered.
     public var countTokens: (@Sendable (String) -> Int)?
@@ -56,7 +58,7 @@ public struct SpendControls: Sendable {
     /// ``FallbackModel`` chain: the worst usage at the highest of their prices. `priced` is `false`
     /// when any of them has no price.
     public func worstCase(of request: ChatRequest, servedByAnyOf models: [String]) throws -> (spend: Spend, priced: Bool) {
-        let usage = try worstUsage(of: request)
+        let usage = try worstUsage(of: request, models: models)
         var cost = 0.0
         var priced = !models.isEmpty
         for model in models {
@@ -64,37 +66,30 @@ public struct SpendControls: Sendable {
                 priced = false
                 continue
             }
-            // Whichever input rate is higher, so that no mix of cached and uncached input costs more.
-            price.inputPerMillion = max(price.inputPerMillion, price.cachedInputPerMillion)
+            // The highest input rate, so that no mix of cached, cache-written and plain input costs more.
+            price.inputPerMillion = price.highestInputPerMillion
             cost = max(cost, price.cost(of: usage))
         }
         return (Spend(tokens: usage.totalTokens, costUSD: cost), priced)
     }
 
-    /// The most tokens `request` can use: its counted input with a 10 % and 16-token margin, and
-    /// its maximum output.
-    func worstUsage(of request: ChatRequest) throws -> Usage {
-        let tokenize: @Sendable (String) -> Int
-        if let countTokens {
-            tokenize = countTokens
-        } else {
-            let tokenizer = try BPETokenizer.cl100kBase()
-            tokenize = { tokenizer.count($0) }
-        }
+    /// The most tokens `request` can use on any of `models`: its counted input with a 10 % and
+    /// 16-token margin, and its maximum output.
+    func worstUsage(of request: ChatRequest, models: [String] = []) throws -> Usage {
+        let counter = try counter(for: models)
         let counted = self.counted
-        let count: (String) -> Int = { counted.count($0, with: tokenize) }
-        var input = 3
-        for message in request.messages {
-            input = input.addingSaturating(4 + count(message.text ?? ""))
-            if case .assistant(let reply) = message {
-                for call in reply.toolCalls { input = input.addingSaturating(4 + count(call.name) + count(call.arguments)) }
-            }
-        }
-        for tool in request.tools {
-            input = input.addingSaturating(8 + count(tool.name) + count(tool.description) + count(tool.parameters.jsonValue.serialized()))
-        }
+        let input = request.inputTokens { counted.count($0, countedBy: counter) }
         let worstInput = Int(min((Double(input) * 1.1).rounded(.up) + 16, Double(Usage.plausibleMaximum)))
         return Usage(inputTokens: worstInput, outputTokens: request.maxOutputTokens)
+    }
+
+    /// How the worst case is counted for `models`: ``countTokens`` when given, else the model's
+    /// own count (``KeelCore/TokenEstimate/counter(forModel:)``) — Claude's estimate when any of
+    /// them is Claude, which counts the most.
+    func counter(for models: [String]) throws -> TokenCounter {
+        if let countTokens { return TokenCounter(name: "custom", count: countTokens) }
+        let model = models.first { $0.lowercased().contains("claude") } ?? models.first ?? ""
+        return try TokenEstimate.counter(forModel: model)
     }
 }
 
@@ -160,8 +155,9 @@ final class TokenCountCache: Sendable {
     private let state = Mutex(State())
 
     private struct State {
-        var counts: [String: Int] = [:]
-        var order: [String] = []
+        /// By counter, then text.
+        var counts: [String: [String: Int]] = [:]
+        var order: [(counter: String, text: String)] = []
         var oldest = 0
     }
 
@@ -169,21 +165,23 @@ final class TokenCountCache: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    /// The count of `text`: remembered, or from `count` (outside the lock) and then remembered.
-    func count(_ text: String, with count: (String) -> Int) -> Int {
-        guard text.utf8.count >= Self.shortest else { return count(text) }
-        if let known = state.withLock({ $0.counts[text] }) { return known }
-        let tokens = count(text)
+    /// The count of `text` by `counter`: remembered, or counted (outside the lock) and then
+    /// remembered.
+    func count(_ text: String, countedBy counter: TokenCounter) -> Int {
+        guard text.utf8.count >= Self.shortest else { return counter.count(text) }
+        if let known = state.withLock({ $0.counts[counter.name]?[text] }) { return known }
+        let tokens = counter.count(text)
         state.withLock { state in
-            guard state.counts[text] == nil else { return }
+            guard state.counts[counter.name]?[text] == nil else { return }
             if state.order.count < capacity {
-                state.order.append(text)
+                state.order.append((counter.name, text))
             } else {
-                state.counts[state.order[state.oldest]] = nil
-                state.order[state.oldest] = text
+                let evicted = state.order[state.oldest]
+                state.counts[evicted.counter]?[evicted.text] = nil
+                state.order[state.oldest] = (counter.name, text)
                 state.oldest = (state.oldest + 1) % capacity
             }
-            state.counts[text] = tokens
+            state.counts[counter.name, default: [:]][text] = tokens
         }
         return tokens
     }

@@ -56,12 +56,17 @@ public struct CostRow: Sendable, Hashable, Codable {
     public var costUSD: Double
     /// How many of the steps had no price.
     public var unpricedSteps: Int
+    /// How many of the steps' usages Keel estimated, because the provider reported none; the
+    /// usage is then marked ``KeelCore/Usage/isEstimated``.
+    public var estimatedSteps: Int
 
-    public init(key: String, steps: Int, usage: Usage, costUSD: Double, unpricedSteps: Int = 0) {
+    public init(key: String, steps: Int, usage: Usage, costUSD: Double, unpricedSteps: Int = 0, estimatedSteps: Int = 0) {
         self.key = key
         self.steps = steps
         self.usage = usage
+        self.usage.isEstimated = usage.isEstimated || estimatedSteps > 0
         self.costUSD = costUSD
         self.unpricedSteps = unpricedSteps
+        self.estimatedSteps = estimatedSteps
     }
 }

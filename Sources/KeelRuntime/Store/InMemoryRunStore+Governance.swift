@@ -38,6 +38,7 @@ extension InMemoryRunStore {
                     row.usage += metering.usage
                     row.costUSD += metering.costUSD ?? 0
                     if metering.costUSD == nil { row.unpricedSteps += 1 }
+                    if metering.usage.isEstimated { row.estimatedSteps += 1 }
                     rows[key] = row
                 }
             }

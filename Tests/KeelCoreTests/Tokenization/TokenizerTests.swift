@@ -12,27 +12,49 @@ import Testing
         var tokens: [Int]
     }
 
-    static let samples: [Sample] = {
-        guard let url = Bundle.module.url(forResource: "cl100k_base", withExtension: "json", subdirectory: "Fixtures"),
+    static func samples(_ encoding: String) -> [Sample] {
+        guard let url = Bundle.module.url(forResource: encoding, withExtension: "json", subdirectory: "Fixtures"),
             let data = try? Data(contentsOf: url), let samples = try? JSONDecoder().decode([Sample].self, from: data)
         else { return [] }
         return samples
-    }()
-
-    @Test func theFixtureIsThere() {
-        #expect(Self.samples.count > 300)
     }
 
-    @Test func tokensEqualTiktokensOnAVariedCorpus() throws {
-        let tokenizer = try BPETokenizer.cl100kBase()
+    static let samples = samples("cl100k_base")
+
+    @Test(arguments: ["cl100k_base", "o200k_base"]) func theFixtureIsThere(encoding: String) {
+        #expect(Self.samples(encoding).count > 300)
+    }
+
+    /// cl100k_base against tiktoken; o200k_base against the bpe-openai package (whose vocabulary
+    /// file is tiktoken's, by its SHA-256).
+    @Test(arguments: ["cl100k_base", "o200k_base"]) func tokensEqualTheReferenceOnAVariedCorpus(encoding: String) throws {
+        let tokenizer = encoding == "o200k_base" ? try BPETokenizer.o200kBase() : try BPETokenizer.cl100kBase()
+        #expect(tokenizer.name == encoding)
         var mismatches: [String] = []
-        for sample in Self.samples {
+        for sample in Self.samples(encoding) {
             let tokens = tokenizer.encode(sample.text)
             if tokens != sample.tokens { mismatches.append("\(sample.text.debugDescription): \(tokens) ≠ \(sample.tokens)") }
             #expect(tokenizer.count(sample.text) == sample.tokens.count)
             #expect(tokenizer.decode(sample.tokens) == sample.text)
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5).joined(separator: "\n"))")
+    }
+
+    @Test func eachModelCountsWithItsEncoding() throws {
+        #expect(BPETokenizer.encodingName(forModel: "openai:gpt-4o-mini") == "o200k_base")
+        #expect(BPETokenizer.encodingName(forModel: "gpt-5") == "o200k_base")
+        #expect(BPETokenizer.encodingName(forModel: "o3-mini") == "o200k_base")
+        #expect(BPETokenizer.encodingName(forModel: "gpt-4-turbo") == "cl100k_base")
+        #expect(BPETokenizer.encodingName(forModel: "gpt-3.5-turbo") == "cl100k_base")
+        #expect(BPETokenizer.encodingName(forModel: "anthropic:claude-sonnet-4") == nil)
+        #expect(try BPETokenizer.forModel("gpt-4.1").name == "o200k_base")
+        #expect(try BPETokenizer.forModel("llama-3").name == "cl100k_base")
+        // Claude's tokenizer is not public: cl100k_base plus the documented margin.
+        let text = "Section 83 of 161 failed on a malformed JSON response."
+        let claude = try TokenEstimate.counter(forModel: "anthropic:claude-haiku-4-5")
+        let cl100k = try BPETokenizer.cl100kBase().count(text)
+        #expect(claude.count(text) == Int((Double(cl100k) * TokenEstimate.claudeMargin).rounded(.up)))
+        #expect(try TokenEstimate.counter(forModel: "openai:gpt-4o").name == "o200k_base")
     }
 
     @Test func suffixKeepsTheLastTokens() throws {

@@ -80,7 +80,7 @@ import Testing
     @Test(arguments: [
         (#"{"m": {"input": 1}}"#, "'m' needs both an input and an output price"),
         (#"{"m": {"input": -1, "output": 1}}"#, "the input price of 'm' must be a non-negative number"),
-        (#"{"m": {"input": 1, "output": 1, "surge": 2}}"#, "'m' has an unknown price 'surge': use input, cached_input and output"),
+        (#"{"m": {"input": 1, "output": 1, "surge": 2}}"#, "'m' has an unknown price 'surge': use input, cached_input, cache_write and output"),
         (#"[1]"#, "the price file must map model names to prices"),
         (#"{"m": "#, "the price file is not JSON (invalid JSON at byte 6: unexpected end of input)"),
     ])
