@@ -212,7 +212,10 @@ let package = Package(
         .testTarget(name: "KeelMacrosTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelHTTPTests", dependencies: ["KeelHTTP", "KeelApp", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelAnthropicTests", dependencies: ["KeelAnthropic", "KeelHTTP", "KeelApp", "KeelCore", "KeelRuntime", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelAnthropicTests",
+            dependencies: ["KeelAnthropic", "KeelHTTP", "KeelApp", "KeelCore", "KeelRuntime", "KeelTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "KeelOpenAITests", dependencies: ["KeelTestSupport", "KeelOpenAI", "KeelHTTP", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelSQLiteTests",

@@ -26,6 +26,12 @@ public struct AnthropicConfiguration: Sendable, CustomStringConvertible {
     public var thinkingBudget: Int?
     /// Where requests carry `cache_control` markers. Default: ``PromptCaching/automatic``.
     public var promptCaching: PromptCaching = .automatic
+    /// Whether budgets count a request's input with the API's own count
+    /// (`POST /messages/count_tokens`, free but rate-limited) before each budgeted call, instead
+    /// of Keel's estimate (`cl100k_base` plus 20 %, ``KeelCore/TokenEstimate``). One more round
+    /// trip a call; a count that fails falls back to the estimate. Set by
+    /// `ANTHROPIC_COUNT_TOKENS=1`. Default: `false`.
+    public var countsTokens: Bool = false
     /// The longest a whole request may take, reading the reply included. Default: 10 minutes.
     public var requestTimeout: Duration = .seconds(600)
     /// The longest a reply that has begun may go without sending anything. Default: 2 minutes.
@@ -40,11 +46,13 @@ public struct AnthropicConfiguration: Sendable, CustomStringConvertible {
         self.apiKey = apiKey
     }
 
-    /// The configuration from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL` in `environment`.
+    /// The configuration from `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` and
+    /// `ANTHROPIC_COUNT_TOKENS` in `environment`.
     public static func fromEnvironment(_ environment: [String: String]) -> AnthropicConfiguration {
         var configuration = AnthropicConfiguration()
         if let baseURL = environment["ANTHROPIC_BASE_URL"], !baseURL.isEmpty { configuration.baseURL = baseURL }
         if let key = environment["ANTHROPIC_API_KEY"], !key.isEmpty { configuration.apiKey = key }
+        configuration.countsTokens = ["1", "true", "yes"].contains(environment["ANTHROPIC_COUNT_TOKENS"]?.lowercased() ?? "")
         return configuration
     }
 

@@ -2,7 +2,9 @@ import Foundation
 import KeelApp
 import KeelCore
 import KeelRuntime
+import KeelHTTP
 import KeelTesting
+import Logging
 import Testing
 
 @testable import KeelAnthropic
@@ -171,6 +173,85 @@ import Testing
             #expect(second.count == 3)
             #expect(second[1]["content"]?[0]?["type"] == "text")
             #expect(second[2]["content"]?[0]?["text"]?.stringValue?.contains("celsius") == true)
+        }
+    }
+
+    @Test func theCountTokensEndpointCountsARequestWithoutItsReplyLimits() async throws {
+        try await OpenAICompatibleServer.withServer(responder: .init { _ in .text("unused") }) { server in
+            let request = ChatRequest(messages: [.system("Be brief."), .user("How many tokens is this?")], tools: Calculator.tools.map(\.definition), maxOutputTokens: 64)
+            let count = try await Self.model(server).countInputTokens(request)
+            #expect(count == request.estimatedInputTokens)  // how the local server counts
+            let sent = try #require(server.requests.first)
+            #expect(sent.uri == "/v1/messages/count_tokens")
+            #expect(sent.json?["max_tokens"] == nil)
+            #expect(sent.json?["tools"]?.arrayValue?.count == Calculator.tools.count)
+            #expect(sent.json?["system"]?[0]?["text"] == "Be brief.")
+        }
+    }
+
+    @Test func withCountingOnABudgetAdmitsWhatTheProviderCountsAndNotTheEstimate() async throws {
+        let prompt = String(repeating: "Tally the ledger entries for the quarter. ", count: 40)
+        let request = ChatRequest(messages: [.user(prompt)], maxOutputTokens: 100)
+        let counted = request.estimatedInputTokens  // the local server's count
+        let estimated = try SpendControls().worstCase(of: request, model: "anthropic:claude-test").spend.tokens
+        #expect(estimated > counted + 100)  // Keel's estimate has its margins
+        for counting in [true, false] {
+            try await OpenAICompatibleServer.withServer(responder: .scripted([.text("Done.", usage: Usage(inputTokens: counted, outputTokens: 2))])) { server in
+                var configuration = AnthropicConfiguration(baseURL: server.baseURL, apiKey: Self.key)
+                configuration.countsTokens = counting
+                var controls = AgentControls()
+                controls.spend = SpendControls()
+                controls.spend?.runBudget = Budget(maxTokens: counted + 100)
+                var agentConfiguration = AgentConfiguration()
+                agentConfiguration.maxOutputTokens = 100
+                let result = await Agent(
+                    model: AnthropicChatModel(name: "claude-test", configuration: configuration), configuration: agentConfiguration, controls: controls
+                ).run(prompt)
+                let counts = server.requests.filter { $0.uri.hasSuffix("/count_tokens") }.count
+                if counting {
+                    #expect(result.outcome == .completed(answer: "Done."))
+                    #expect(counts == 1)
+                } else {
+                    #expect(result.outcome.kind == "budget_exceeded")
+                    #expect(counts == 0)
+                    #expect(server.chatRequests.isEmpty)
+                }
+            }
+        }
+    }
+
+    @Test func aStreamNamesItsEventsAndChaosErrorsComeInTheAPIsFormat() async throws {
+        let reply = ServerReply.chat(ChatResponse(message: AssistantMessage(text: "Hi."), usage: Usage(inputTokens: 5, outputTokens: 2)))
+        try await OpenAICompatibleServer.withServer(responder: .init { _ in reply }) { server in
+            let configuration = AnthropicConfiguration(baseURL: server.baseURL, apiKey: Self.key)
+            let transport = ProviderTransport(endpoint: configuration.endpoint, dialect: .anthropic, logger: Logger(label: "keel.test"))
+            let sent = try await transport.post("/messages", body: ["model": "claude-test", "max_tokens": 8, "stream": true, "messages": [["role": "user", "content": "Hi"]]])
+            #expect(sent.status == 200)
+            var events: [ServerSentEvent] = []
+            try await transport.readEvents(sent) { batch in
+                events += batch
+                return false
+            }
+            #expect(events.count > 4)
+            // Each event is named after the type of its data, as Anthropic's server names them.
+            for event in events {
+                let type = try JSONValue(parsing: event.data)["type"]?.stringValue
+                #expect(event.event != nil && event.event == type, "\(event)")
+            }
+            #expect(events.first?.event == "message_start")
+            #expect(events.last?.event == "message_stop")
+        }
+        var chaos = ChaosConfiguration()
+        chaos.overloadRate = 1
+        try await OpenAICompatibleServer.withServer(responder: .chaos(chaos, answeringWith: .init { _ in reply })) { server in
+            do {
+                _ = try await Self.model(server).respond(to: ChatRequest(messages: [.user("Hi")], maxOutputTokens: 8))
+                Issue.record("an overloaded reply was accepted")
+            } catch let error as ModelError {
+                #expect(error.code == .overloaded)
+                #expect(error.statusCode == 529)
+                #expect(error.providerCode == "overloaded_error")
+            }
         }
     }
 }

@@ -19,10 +19,12 @@ extension ProviderDialect {
 /// Requests carry prompt-cache markers as ``AnthropicConfiguration/promptCaching`` says; replies'
 /// cache reads are ``KeelCore/Usage/cachedInputTokens``. Failures are thrown as ``KeelCore/ModelError``
 /// with the status, the provider's error type and message, and the rate-limit headers.
-public struct AnthropicChatModel: ChatModel {
+public struct AnthropicChatModel: TokenCountingModel {
     public let provider = "anthropic"
     public let name: String
     public let configuration: AnthropicConfiguration
+    /// ``AnthropicConfiguration/countsTokens``.
+    public var countsInputTokens: Bool { configuration.countsTokens }
     private let transport: ProviderTransport
     private let logger: Logger
 
@@ -41,6 +43,17 @@ public struct AnthropicChatModel: ChatModel {
         let body = MessagesWire.requestBody(request, model: name, stream: false, caching: configuration.promptCaching, thinkingBudget: configuration.thinkingBudget)
         return try await transport.exchange("/messages", body: body) { json, rateLimit throws(ModelError) in
             MessagesWire.answeringThroughOutputTool(try MessagesWire.parseResponse(json, rateLimit: rateLimit), request: request)
+        }
+    }
+
+    /// The input tokens `request` would be billed, from `POST /messages/count_tokens`.
+    public func countInputTokens(_ request: ChatRequest) async throws -> Int {
+        let body = MessagesWire.countTokensBody(request, model: name, caching: configuration.promptCaching, thinkingBudget: configuration.thinkingBudget)
+        return try await transport.exchange("/messages/count_tokens", body: body) { json, _ throws(ModelError) in
+            guard let count = json["input_tokens"]?.intValue, (0...Usage.plausibleMaximum).contains(count) else {
+                throw ModelError(.malformedResponse, message: "The token count has no plausible input_tokens: \(json.serialized().prefix(80)).")
+            }
+            return count
         }
     }
 

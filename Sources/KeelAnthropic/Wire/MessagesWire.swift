@@ -60,6 +60,16 @@ package enum MessagesWire {
         return .object(body)
     }
 
+    /// The body of `POST /messages/count_tokens`: the request's model, system prompt, messages,
+    /// tools, tool choice and thinking — what its input is made of, without the reply's limits.
+    package static func countTokensBody(_ request: ChatRequest, model: String, caching: PromptCaching, thinkingBudget: Int?) -> JSONValue {
+        guard case .object(var body) = requestBody(request, model: model, stream: false, caching: caching, thinkingBudget: thinkingBudget) else {
+            return [:]
+        }
+        for field in ["max_tokens", "temperature", "stop_sequences", "stream"] { body[field] = nil }
+        return .object(body)
+    }
+
     /// The tool a model answers through when the request asks for JSON of a schema: the Messages
     /// API has no response format, so the schema becomes a tool whose input is the answer.
     static func outputTool(of request: ChatRequest) -> ToolDefinition? {

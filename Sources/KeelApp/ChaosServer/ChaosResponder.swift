@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelAnthropic
 import KeelOpenAI
 import Synchronization
 
@@ -90,7 +91,14 @@ extension OpenAICompatibleServer.Responder {
                 let fraction = state.withLock { Double($0.random.next() % 1_000) / 1_000 }
                 latency += configuration.latencyJitter * fraction
             }
+            // Errors in the format of the API called: Anthropic's for the Messages API.
+            let anthropic = request.isMessages
             switch decision {
+            case .rateLimited(let retryAfter, let headers) where anthropic:
+                stats.record { $0.rateLimited += 1 }
+                return .anthropicError(
+                    status: 429, type: "rate_limit_error", message: "Number of requests has exceeded your per-minute rate limit.",
+                    headers: [("retry-after", String(max(1, Int(retryAfter.rounded(.up)))))] + headers)
             case .rateLimited(let retryAfter, let headers):
                 stats.record { $0.rateLimited += 1 }
                 // Seconds (rounded up) for clients that read only Retry-After; milliseconds for those that read more.
@@ -98,6 +106,12 @@ extension OpenAICompatibleServer.Responder {
                     status: 429, message: "Rate limit reached. Please try again in \(Int((retryAfter * 1000).rounded(.up)))ms.", type: "requests",
                     code: "rate_limit_exceeded",
                     headers: [("retry-after", String(max(1, Int(retryAfter.rounded(.up))))), ("retry-after-ms", String(Int((retryAfter * 1000).rounded(.up))))] + headers)
+            case .serverError where anthropic:
+                stats.record { $0.serverErrors += 1 }
+                return .anthropicError(status: 500, type: "api_error", message: "Internal server error", delay: latency)
+            case .overloaded where anthropic:
+                stats.record { $0.overloaded += 1 }
+                return .anthropicError(status: 529, type: "overloaded_error", message: "Overloaded", delay: latency)
             case .serverError:
                 stats.record { $0.serverErrors += 1 }
                 return ServerReply(status: 500, body: .json(["error": ["message": "The server had an error while processing your request.", "type": "server_error"]]), delay: latency)
@@ -119,7 +133,8 @@ extension OpenAICompatibleServer.Responder {
                         reply.body = .truncatedStream(response, chunks: 2)
                     } else {
                         let model = request.json?["model"]?.stringValue ?? "keel-test"
-                        let whole = ChatCompletionsWire.responseBody(response, model: model, created: 0).serialized()
+                        let whole = (anthropic
+                            ? MessagesWire.responseBody(response, model: model) : ChatCompletionsWire.responseBody(response, model: model, created: 0)).serialized()
                         reply.body = .text(String(whole.prefix(whole.count / 2)), contentType: "application/json")
                     }
                 } else {

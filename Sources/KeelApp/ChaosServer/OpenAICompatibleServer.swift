@@ -21,7 +21,8 @@ import Synchronization
 /// ```
 ///
 /// Routes: `POST /v1/chat/completions`, `POST /v1/messages` (Anthropic's Messages API: the same
-/// responders, their chat replies written in its format), `POST /v1/embeddings` (deterministic
+/// responders, their chat replies written in its format, streams with named events),
+/// `POST /v1/messages/count_tokens` (the offline models' count), `POST /v1/embeddings` (deterministic
 /// vectors), `GET /v1/models`; anything else is a 404 in OpenAI's error format.
 public final class OpenAICompatibleServer: Sendable {
     /// Answers one request.
@@ -155,6 +156,8 @@ public final class OpenAICompatibleServer: Sendable {
     private func route(_ request: RecordedRequest, responder: Responder) async -> ServerReply {
         let path = request.uri.split(separator: "?").first.map(String.init) ?? request.uri
         switch (request.method, path) {
+        case ("POST", "/v1/messages/count_tokens"), ("POST", "/messages/count_tokens"):
+            return Self.countTokens(for: request)
         case ("POST", "/v1/chat/completions"), ("POST", "/chat/completions"), ("POST", "/v1/messages"), ("POST", "/messages"):
             return await responder.respond(request)
         case ("POST", "/v1/embeddings"), ("POST", "/embeddings"):
@@ -184,7 +187,11 @@ public final class OpenAICompatibleServer: Sendable {
             headers.replaceOrAdd(name: "content-type", value: "text/event-stream")
             headers.replaceOrAdd(name: "cache-control", value: "no-cache")
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-            var events = payloads.map { "data: \($0)\n\n" }
+            // The Messages API names each event after its type, as Anthropic's server does.
+            var events = payloads.map { payload in
+                let name = request.isMessages ? (try? JSONValue(parsing: payload))?["type"]?.stringValue : nil
+                return (name.map { "event: \($0)\n" } ?? "") + "data: \(payload)\n\n"
+            }
             if done { events.append("data: [DONE]\n\n") }
             var pieces: [[UInt8]] = events.map { Array($0.utf8) }
             if let size = reply.streamPieceSize, size > 0 {
@@ -266,6 +273,20 @@ public final class OpenAICompatibleServer: Sendable {
     }
 
     /// Deterministic unit vectors of 8 dimensions derived from each input's bytes.
+    /// Anthropic's token count: `{"input_tokens": N}`, N counted as the offline models count.
+    private static func countTokens(for request: RecordedRequest) -> ServerReply {
+        guard case .object(var body) = request.json ?? .null else {
+            return .anthropicError(status: 400, type: "invalid_request_error", message: "The body is not JSON.")
+        }
+        body["max_tokens"] = 1  // which a count does not send, and a request must have
+        do {
+            let parsed = try MessagesWire.parseRequest(.object(body))
+            return ServerReply(body: .json(["input_tokens": .number(Double(UsageEstimate.tokens(in: parsed)))]))
+        } catch {
+            return .anthropicError(status: 400, type: "invalid_request_error", message: error.message)
+        }
+    }
+
     private static func embeddings(for request: RecordedRequest) -> ServerReply {
         guard let json = request.json else { return .error(status: 400, message: "The body is not JSON.", type: "invalid_request_error") }
         let inputs = json["input"]?.arrayValue?.compactMap(\.stringValue) ?? json["input"]?.stringValue.map { [$0] } ?? []

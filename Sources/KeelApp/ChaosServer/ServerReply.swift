@@ -77,6 +77,14 @@ public struct ServerReply: Sendable {
         return ServerReply(status: status, headers: headers, body: .json(["error": .object(error)]))
     }
 
+    /// An error in the Messages API's format: `{"type": "error", "error": {"type", "message"}}`.
+    public static func anthropicError(
+        status: Int, type: String, message: String, headers: [(String, String)] = [], delay: Duration = .zero
+    ) -> ServerReply {
+        ServerReply(
+            status: status, headers: headers, body: .json(["type": "error", "error": ["type": .string(type), "message": .string(message)]]), delay: delay)
+    }
+
     /// A 429 with `retry-after` in seconds.
     public static func rateLimited(retryAfter seconds: Int, headers: [(String, String)] = []) -> ServerReply {
         .error(

@@ -53,7 +53,11 @@ public struct TokenCounter: Sendable {
 
 /// A model that can count a request's input tokens exactly, as its provider will (Anthropic's
 /// count-tokens endpoint, say).
+///
+/// Budgets use the count instead of an estimate when ``countsInputTokens`` is `true`.
 public protocol TokenCountingModel: ChatModel {
+    /// Whether to ask for counts (a round trip each): the model's configuration decides.
+    var countsInputTokens: Bool { get }
     /// The input tokens `request` would be billed.
     func countInputTokens(_ request: ChatRequest) async throws -> Int
 }

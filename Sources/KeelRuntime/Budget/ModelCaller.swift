@@ -59,11 +59,13 @@ struct ModelCaller: Sendable {
         // run has spent it (see journalBilled), replayed or not.
         runSpent += context.meteredSpend(ofBilledAttemptsAt: context.nextSequence)
         var admission: SpendAdmission?
+        var countedInput: Int?
         if !replaying, let spend, spend.isLimited {
-            admission = try await spend.admit(request, models: candidates, runID: runID, runSpent: runSpent)
+            countedInput = await providerCount(of: request)
+            admission = try await spend.admit(request, models: candidates, countedInput: countedInput, runID: runID, runSpent: runSpent)
         }
         let billed = BilledAttempts(controls: spend, request: request, models: candidates)
-        let readmit = readmission(admission, request: request, billed: billed)
+        let readmit = readmission(admission, request: request, countedInput: countedInput, billed: billed)
         let response: ChatResponse
         var latency: Duration?
         let settles = admission?.reservation != nil && spend?.ledger as AnyObject === context.store as AnyObject
@@ -139,12 +141,12 @@ struct ModelCaller: Sendable {
     /// The check before each retry: a retry after an attempt the provider billed is a new call
     /// with a new worst case, so it must fit the run's cap after what was billed, and it holds a
     /// reservation of its own against the tenant's — or the caps could be passed by retries.
-    private func readmission(_ admission: SpendAdmission?, request: ChatRequest, billed: BilledAttempts) -> Readmission {
+    private func readmission(_ admission: SpendAdmission?, request: ChatRequest, countedInput: Int?, billed: BilledAttempts) -> Readmission {
         guard admission != nil, let spend, spend.isLimited else { return .none }
         let (spentBefore, runID, models) = (runSpent, runID, candidates)
         return Readmission { held in
             // The same admission as the first attempt's, after what the billed attempts cost.
-            let again = try await spend.admit(request, models: models, runID: runID, runSpent: spentBefore + billed.spend)
+            let again = try await spend.admit(request, models: models, countedInput: countedInput, runID: runID, runSpent: spentBefore + billed.spend)
             if let reservation = again.reservation { held(reservation) }
         } billedFailures: {
             billed.failures
@@ -213,6 +215,20 @@ struct ModelCaller: Sendable {
 }
 
 extension ModelCaller {
+    /// The provider's count of `request`'s input, when the model (or the one a rate limiter
+    /// wraps) counts its tokens and is configured to: one round trip. `nil` otherwise, or when
+    /// the count fails — the budgets then use the estimate, as without it.
+    func providerCount(of request: ChatRequest) async -> Int? {
+        let counting = (model as? any TokenCountingModel) ?? ((model as? RateLimitedModel)?.inner as? any TokenCountingModel)
+        guard let counting, counting.countsInputTokens else { return nil }
+        do {
+            return try await counting.countInputTokens(request)
+        } catch {
+            Self.logger.warning("the provider's token count failed; the budget uses the estimate", metadata: ["model": "\(identifier)", "error": "\(error)"])
+            return nil
+        }
+    }
+
     /// The usage of a reply that carried none (a stream without its usage chunk, a server that
     /// leaves it out): the request and the reply counted as the serving model counts (with the
     /// controls' own counter when they have one), marked estimated — and said in the log.

@@ -57,8 +57,12 @@ public struct SpendControls: Sendable {
     /// The most `request` can cost on whichever of `models` serves it — the models of a
     /// ``FallbackModel`` chain: the worst usage at the highest of their prices. `priced` is `false`
     /// when any of them has no price.
-    public func worstCase(of request: ChatRequest, servedByAnyOf models: [String]) throws -> (spend: Spend, priced: Bool) {
-        let usage = try worstUsage(of: request, models: models)
+    ///
+    /// `countedInput` is the provider's own count of the input (``KeelCore/TokenCountingModel``),
+    /// used as it is instead of the counted input and its margin.
+    public func worstCase(of request: ChatRequest, servedByAnyOf models: [String], countedInput: Int? = nil) throws -> (spend: Spend, priced: Bool) {
+        let usage = try countedInput.map { Usage(inputTokens: min(max($0, 0), Usage.plausibleMaximum), outputTokens: request.maxOutputTokens) }
+            ?? worstUsage(of: request, models: models)
         var cost = 0.0
         var priced = !models.isEmpty
         for model in models {
@@ -102,8 +106,8 @@ struct SpendAdmission: Sendable {
 extension SpendControls {
     /// Checks the worst case of `request` against the run's cap (given what the run spent) and
     /// reserves it against the tenant's; throws ``BudgetExceeded`` when a cap would break.
-    func admit(_ request: ChatRequest, models: [String], runID: String, runSpent: Spend) async throws -> SpendAdmission {
-        let (worst, priced) = try worstCase(of: request, servedByAnyOf: models)
+    func admit(_ request: ChatRequest, models: [String], countedInput: Int? = nil, runID: String, runSpent: Spend) async throws -> SpendAdmission {
+        let (worst, priced) = try worstCase(of: request, servedByAnyOf: models, countedInput: countedInput)
         let model = models.joined(separator: ",")
         let needsPrice = (runBudget?.maxCostUSD != nil) || (tenant != nil && tenantDailyBudget?.maxCostUSD != nil)
         if needsPrice && !priced {
