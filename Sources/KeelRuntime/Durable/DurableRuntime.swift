@@ -197,26 +197,23 @@ public final class DurableRuntime: Sendable {
     }
 
     private func runWithHeartbeat(_ workflow: AnyWorkflow, input: JSONValue, context: RunContext) async -> Result<JSONValue, any Error> {
-        await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
-            group.addTask {
-                do {
-                    return .success(try await workflow.body(input, context))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            group.addTask { await self.heartbeat(context) }
-            var outcome: Result<JSONValue, any Error> = .failure(CancellationError())
-            while let next = await group.next() {
-                if let result = next {
-                    outcome = result
-                    break
-                }
-            }
-            group.cancelAll()
-            return outcome
+        // The heartbeat watches the workflow: when the lease is lost the workflow is cancelled and
+        // abandoned, not waited for — a workflow stuck in a call that ignores cancellation (a
+        // database that went away mid-statement) must not hold this worker's slot, or keep the
+        // worker from exiting on SIGTERM. What it may still write is refused by the lease's fence.
+        do {
+            return .success(try await withWatcher({ await self.leaseLoss(context) }) { try await workflow.body(input, context) })
+        } catch {
+            return .failure(error)
         }
     }
+
+    /// Waits, renewing the lease, until the lease is lost, and returns why.
+    private func leaseLoss(_ context: RunContext) async -> any Error {
+        if case .failure(let error) = await heartbeat(context) { return error }
+        return CancellationError()
+    }
+
 
     /// Renews the lease until the workflow ends, and ends it (`leaseLost`) when the lease is
     /// lost — or when it could not be renewed and is about to expire.
