@@ -21,6 +21,22 @@ extension Agent {
     func drive(
         _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> AgentRunResult {
+        guard context.tracer != nil else { return try await driveSteps(&loop, in: context, modelFailures: modelFailures, observer: observer) }
+        return try await traced(context.tracer, "invoke_agent") { span in
+            span?.attributes[SpanName.operation] = "invoke_agent"
+            span?.attributes[SpanName.provider] = model.provider
+            span?.attributes[SpanName.requestModel] = model.name
+            span?.attributes[SpanName.runID] = context.runID
+            let result = try await driveSteps(&loop, in: context, modelFailures: modelFailures, observer: observer)
+            span?.record(result.usage)
+            span?.attributes["keel.outcome"] = result.outcome.kind
+            return result
+        }
+    }
+
+    private func driveSteps(
+        _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
+    ) async throws -> AgentRunResult {
         let toolSteps = ToolSteps(tools: tools, controls: controls, configuration: configuration, clock: clock, logger: logger)
         let identifier = model.identifier
         // Measured on the agent's clock from here on.

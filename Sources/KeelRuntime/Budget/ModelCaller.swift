@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import Logging
 import Synchronization
+import Tracing
 
 /// Makes governed model calls for agents and pipelines: the budget check and reservation before,
 /// retries and a timeout around, the journal step (in a durable run) and the settlement after.
@@ -85,7 +86,8 @@ struct ModelCaller: Sendable {
                         retry: retry, random: random, effects: { _ in StepEffects(settling: settles ? admission?.reservation : nil) }
                     ) { attempt in
                         try await readmit.beforeAttempt(attempt)
-                        return try await attemptCall(request, attempt: attempt, streaming: streaming, observer: observer, billed: billed)
+                        return try await attemptCall(
+                            request, attempt: attempt, streaming: streaming, observer: observer, billed: billed, tracer: context.tracer)
                     }
                 }
             }
@@ -182,9 +184,40 @@ struct ModelCaller: Sendable {
     /// be bounded by the model timeout. A failure the provider may have billed is counted in
     /// `billed` before it is thrown.
     private func attemptCall(
-        _ request: ChatRequest, attempt: Int, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts
+        _ request: ChatRequest, attempt: Int, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts,
+        tracer: (any Tracer)?
     ) async throws -> ChatResponse {
         let request = attempt > 1 ? (retry.adjust?(attempt, request) ?? request) : request
+        return try await traced(tracer, "chat \(model.name)", kind: .client) { span in
+            span.map { describe($0, request, attempt: attempt) }
+            let response = try await attemptCall(request, streaming: streaming, observer: observer, billed: billed)
+            span.map { describe($0, response) }
+            return response
+        }
+    }
+
+    /// The GenAI attributes of a model call's span, from its request.
+    private func describe(_ span: any Span, _ request: ChatRequest, attempt: Int) {
+        span.attributes[SpanName.operation] = "chat"
+        span.attributes[SpanName.provider] = model.provider
+        span.attributes[SpanName.requestModel] = model.name
+        span.attributes[SpanName.maxTokens] = request.maxOutputTokens
+        if let temperature = request.temperature { span.attributes[SpanName.temperature] = temperature }
+        span.attributes[SpanName.runID] = runID
+        span.attributes[SpanName.attempt] = attempt
+    }
+
+    /// The GenAI attributes of a model call's span, from its reply.
+    private func describe(_ span: any Span, _ response: ChatResponse) {
+        if let id = response.id { span.attributes[SpanName.responseID] = id }
+        span.attributes[SpanName.responseModel] = response.model ?? response.servedBy ?? model.name
+        span.attributes[SpanName.finishReasons] = [response.finishReason.description]
+        span.record(response.usage)
+    }
+
+    private func attemptCall(
+        _ request: ChatRequest, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts
+    ) async throws -> ChatResponse {
         let model = self.model
         let call: @Sendable () async throws -> ChatResponse = {
             guard streaming else { return try await model.respond(to: request) }

@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import Tracing
 import Logging
 
 /// Runs workflows durably on a ``RunStore``: accepts runs, claims them under a lease renewed by
@@ -152,9 +153,50 @@ public final class DurableRuntime: Sendable {
             throw WorkflowError(.unknownWorkflow, "no workflow named '\(record.workflow)' is registered here")
         }
         let journal = try await store.journal(runID: record.id)
+        guard let tracer = activeTracer() else {
+            return try await execute(record, workflow: workflow, lease: lease, journal: journal, logger: logger)
+        }
+        // The run's span continues the trace of its first execution, whose context is kept with
+        // the run (a step of the scope `keel.trace`).
+        let kept = journal.first { $0.scope == Self.traceScope && $0.status == .completed }
+            .flatMap { try? $0.result?.decode(as: TraceCarrier.self) }
+        let span = tracer.startSpan(
+            "workflow \(record.workflow)", context: kept?.context(tracer) ?? InstrumentationContext.current ?? .topLevel, ofKind: .internal)
+        defer { span.end() }
+        span.attributes[SpanName.runID] = record.id
+        span.attributes[SpanName.workflow] = record.workflow
+        let replayedSteps = journal.count { $0.status == .completed && $0.scope != Self.traceScope }
+        span.attributes[SpanName.replayed] = replayedSteps > 0
+        if replayedSteps > 0 { span.attributes[SpanName.replayedSteps] = replayedSteps }
+        return try await InstrumentationContext.$current.withValue(span.context) {
+            do {
+                return try await execute(record, workflow: workflow, lease: lease, journal: journal, logger: logger, keepingTrace: kept == nil)
+            } catch {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error))
+                throw error
+            }
+        }
+    }
+
+    /// The scope of the step that keeps a run's trace context.
+    static let traceScope = "keel.trace"
+
+    private func execute(
+        _ record: RunRecord, workflow: AnyWorkflow, lease: Lease, journal: [JournalEntry], logger: Logger, keepingTrace: Bool = false
+    ) async throws -> RunRecord {
         let context = RunContext(
             runID: record.id, lease: lease, journal: journal, store: store, clock: clock, inlineSleepLimit: configuration.inlineSleepLimit,
             deadline: record.deadline, logger: logger)
+        if keepingTrace, let tracer = context.tracer {
+            // The run's span, not the span of the step that keeps it.
+            let carrier = TraceCarrier.current(tracer)
+            do {
+                _ = try await context.scope(Self.traceScope).step("trace-context") { carrier }
+            } catch {
+                logger.warning("the run's trace context could not be kept: \(error)")
+            }
+        }
         let outcome = await runWithHeartbeat(workflow, input: record.input, context: context)
         let current = context.lease
         switch outcome {

@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import Logging
 import Synchronization
+import Tracing
 
 /// What a workflow uses to do durable work: steps whose results are journaled, durable sleeps,
 /// and waits for signals.
@@ -57,8 +58,11 @@ public final class RunContext: Sendable {
         let completedSteps: Int
         /// What the run's metered steps cost, replayed and new, in every scope.
         let spent: Mutex<Spend>
+        /// Where the steps' spans go; `nil` when nothing traces (found once per execution).
+        let tracer: (any Tracer)?
 
         init(journal: [JournalEntry], lease: Lease) {
+            tracer = activeTracer()
             var byScope: [String: [Int: JournalEntry]] = [:]
             var spent = Spend.zero
             for entry in journal {
@@ -297,27 +301,49 @@ public final class RunContext: Sendable {
         _ body: (_ attempt: Int) async throws -> T
     ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
-        let started = Date()
-        var attempts = 1
-        let value: T
-        do {
-            if retry.maxAttempts > 1 {
-                value = try await retry.run(clock: clock, random: random) { attempt in
-                    attempts = attempt
-                    return try await body(attempt)
+        return try await traced(execution.tracer, "step \(name)") { span in
+            span.map { describe($0, sequence, kind: kind) }
+            let started = Date()
+            var attempts = 1
+            let value: T
+            do {
+                if retry.maxAttempts > 1 {
+                    value = try await retry.run(clock: clock, random: random) { attempt in
+                        attempts = attempt
+                        return try await body(attempt)
+                    }
+                } else {
+                    // One attempt (most steps): no retry loop around it.
+                    value = try await body(1)
                 }
-            } else {
-                // One attempt (most steps): no retry loop around it.
-                value = try await body(1)
+            } catch {
+                failed(sequence, error)
+                throw error
             }
-        } catch {
-            failed(sequence, error)
-            throw error
+            let metered = metering(value)
+            if let span {
+                span.attributes[SpanName.attempt] = attempts
+                if let metered {
+                    span.record(metered.usage)
+                    if let cost = metered.costUSD { span.attributes[SpanName.cost] = cost }
+                }
+            }
+            return try await complete(
+                sequence, name, kind: kind, value: value, metering: metered, startedAt: started,
+                attempts: (journal[sequence]?.attempts ?? 0) + attempts, effects: effects(value))
         }
-        return try await complete(
-            sequence, name, kind: kind, value: value, metering: metering(value), startedAt: started,
-            attempts: (journal[sequence]?.attempts ?? 0) + attempts, effects: effects(value))
     }
+
+    /// Keel's attributes of the span of the step at `sequence`.
+    private func describe(_ span: any Span, _ sequence: Int, kind: StepKind) {
+        span.attributes[SpanName.runID] = runID
+        span.attributes[SpanName.sequence] = sequence
+        span.attributes[SpanName.address] = address(of: sequence)
+        span.attributes[SpanName.stepKind] = kind.rawValue
+    }
+
+    /// Where this run's spans go; `nil` when nothing traces.
+    var tracer: (any Tracer)? { execution.tracer }
 
     /// A step that changes something outside the run. It is journaled as *started* before its
     /// body runs, and the body receives an idempotency key (`run id` + `:` + position) that stays
@@ -335,6 +361,20 @@ public final class RunContext: Sendable {
     ) async throws -> T {
         let sequence = sequence ?? reserveSequences(1).lowerBound
         if let result = try replayed(sequence, name, as: T.self) { return result }
+        return try await traced(execution.tracer, "step \(name)") { span in
+            span.map { describe($0, sequence, kind: kind) }
+            return try await performSideEffect(
+                at: sequence, name, kind: kind, isSideEffecting: isSideEffecting, inDoubt: inDoubt, arguments: arguments, effects: effects,
+                confirmedDone: confirmedDone, body)
+        }
+    }
+
+    /// ``sideEffect(at:_:kind:isSideEffecting:inDoubt:arguments:effects:confirmedDone:_:)`` after
+    /// the replay check.
+    private func performSideEffect<T: Codable & Sendable>(
+        at sequence: Int, _ name: String, kind: StepKind, isSideEffecting: Bool, inDoubt: InDoubtPolicy, arguments: String,
+        effects: (T) -> StepEffects, confirmedDone: ((ApprovalRecord) -> T)?, _ body: (_ idempotencyKey: String) async throws -> T
+    ) async throws -> T {
         let key = idempotencyKey(sequence)
         let here = address(of: sequence)
         let previous = journal[sequence]

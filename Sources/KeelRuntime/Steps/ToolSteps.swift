@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import Tracing
 import Logging
 
 /// The governed tool calls of a run: what an ``Agent`` does with the calls of a reply, and what
@@ -170,12 +171,31 @@ final class ToolSteps: Sendable {
                         callID: approvedCall.id, name: approvedCall.name,
                         content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
                 }
-            ) { key in await perform(approvedCall, key: key, runID: runID, earlier: earlier) }
+            ) { key in try await execute(approvedCall, key: key, runID: runID, earlier: earlier, decision: decision, tracer: context.tracer) }
         }
         return try await context.step(
             at: sequence, name, kind: .tool, retry: .none,
             effects: { audit($0, of: call, decision: decision, arguments: approvedCall.arguments, at: sequence, costUSD: costUSD, runID: runID) }
-        ) { _ in await perform(approvedCall, key: context.idempotencyKey(sequence), runID: runID, earlier: earlier) }
+        ) { _ in
+            try await execute(approvedCall, key: context.idempotencyKey(sequence), runID: runID, earlier: earlier, decision: decision, tracer: context.tracer)
+        }
+    }
+
+    /// ``perform(_:key:runID:earlier:)`` in an `execute_tool` span, when the run is traced.
+    private func execute(
+        _ call: ToolCall, key: String, runID: String, earlier: [String: String], decision: String, tracer: (any Tracer)?
+    ) async throws -> ToolResult {
+        try await traced(tracer, "execute_tool \(call.name)") { span in
+            span?.attributes[SpanName.operation] = "execute_tool"
+            span?.attributes[SpanName.toolName] = call.name
+            span?.attributes[SpanName.toolCallID] = call.id
+            span?.attributes[SpanName.decision] = decision
+            span?.attributes[SpanName.runID] = runID
+            let result = await perform(call, key: key, runID: runID, earlier: earlier)
+            if result.isError { span?.setStatus(SpanStatus(code: .error, message: "the tool call failed")) }
+            if result.isCacheHit { span?.attributes["keel.cache_hit"] = true }
+            return result
+        }
     }
 
     /// One call, from the caches where allowed.
