@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "KeelPostgres", targets: ["KeelPostgres"]),
         .library(name: "KeelMCP", targets: ["KeelMCP"]),
         .library(name: "KeelApp", targets: ["KeelApp"]),
+        .library(name: "KeelObservability", targets: ["KeelObservability"]),
         .library(name: "KeelTesting", targets: ["KeelTesting"]),
         .executable(name: "keel", targets: ["KeelCLI"]),
     ],
@@ -50,6 +51,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP over HTTP only: the gRPC exporter would add grpc-swift to every build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .macro(
@@ -190,6 +193,16 @@ let package = Package(
             path: "Tests/KeelTestSupport",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "KeelObservability",
+            dependencies: [
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "KeelCLI",
             dependencies: [
@@ -200,6 +213,7 @@ let package = Package(
                 "KeelPostgres",
                 "KeelMCP",
                 "KeelApp",
+                "KeelObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -237,6 +251,6 @@ let package = Package(
         .testTarget(
             name: "KeelCLITests",
             dependencies: ["KeelTestSupport", "KeelTesting", "KeelApp", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
-            swiftSettings: swiftSettings),
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
     ]
 )

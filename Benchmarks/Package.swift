@@ -27,6 +27,8 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         benchmark("HTTPFloor", keelProducts: ["KeelHTTP", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
@@ -36,7 +38,9 @@ let package = Package(
         // Keel's test harness (a throwaway PostgreSQL cluster), which is not a product of Keel:
         // BenchSupport is a link to ../Tests/KeelTestSupport.
         .target(name: "BenchSupport", dependencies: [.product(name: "KeelCore", package: keel)], path: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
-        benchmark("AgentLoop", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
+        benchmark(
+            "AgentLoop", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"],
+            others: [asyncHTTPClient, .product(name: "OTel", package: "swift-otel"), .product(name: "Tracing", package: "swift-distributed-tracing")]),
         // Not a benchmark: the in-process run of AgentLoop a fixed number of times, for counting
         // instructions with callgrind (see its main.swift).
         .executableTarget(

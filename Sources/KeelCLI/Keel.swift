@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelObservability
 import Logging
 
 /// The `keel` command: run agents and pipelines, inspect runs, serve a test LLM.
@@ -21,6 +22,8 @@ struct Keel: AsyncParsableCommand {
 enum KeelMain {
     static func main() async {
         bootstrapLogging()
+        let observability = startObservability()
+        let failure: (any Error)?
         do {
             var command = try Keel.parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -28,17 +31,33 @@ enum KeelMain {
             } else {
                 try command.run()
             }
+            failure = nil
         } catch {
-            let code = Keel.exitCode(for: error)
-            if code == .success || error is CleanExit {
-                Keel.exit(withError: error)
-            }
-            if let error = error as? CLIError {
-                Console.error("keel: " + oneLine(error.description))
-                Foundation.exit(error.exitCode)
-            }
-            Console.error("keel: " + oneLine(Keel.message(for: error)))
-            Foundation.exit(code.rawValue)
+            failure = error
+        }
+        // The spans of the run's last moments are exported before the process ends.
+        await observability?.shutdown()
+        guard let error = failure else { return }
+        let code = Keel.exitCode(for: error)
+        if code == .success || error is CleanExit {
+            Keel.exit(withError: error)
+        }
+        if let error = error as? CLIError {
+            Console.error("keel: " + oneLine(error.description))
+            Foundation.exit(error.exitCode)
+        }
+        Console.error("keel: " + oneLine(Keel.message(for: error)))
+        Foundation.exit(code.rawValue)
+    }
+
+    /// Traces exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces variant) is
+    /// set; otherwise nothing. A bad setting is one line on standard error, and the command runs.
+    static func startObservability() -> Observability? {
+        do {
+            return try Observability.start(environment: ProcessInfo.processInfo.environment, logger: Logger(label: "keel.observability"))
+        } catch {
+            Console.error("keel: traces are not exported: " + oneLine("\(error)"))
+            return nil
         }
     }
 

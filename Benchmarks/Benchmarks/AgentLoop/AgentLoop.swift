@@ -7,6 +7,8 @@ import KeelOpenAI
 import KeelRuntime
 import KeelTesting
 import NIOPosix
+import OTel
+import Tracing
 
 
 /// The local server's side of the loop: a tool call until the transcript holds `stepsPerRun - 1`
@@ -59,6 +61,22 @@ func journalInMemory(runs: Int) async throws {
     }
 }
 
+/// swift-otel's tracer with every span sampled and batched and exported nowhere, and the task
+/// that runs its processor (cancel it when done).
+func tracerExportingNowhere() throws -> (any Tracer, Task<Void, any Error>) {
+    var configuration = OTel.Configuration.default
+    configuration.logs.enabled = false
+    configuration.metrics.enabled = false
+    configuration.traces.exporter = .none
+    let (tracer, service) = try OTel.makeTracingBackend(configuration: configuration)
+    return (tracer, Task { try await service.run() })
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal, .throughput], maxDuration: .seconds(5))
 
@@ -66,6 +84,42 @@ let benchmarks: @Sendable () -> Void = {
     // does not land on a run that takes about a hundred microseconds.
     Benchmark("Agent run of \(stepsPerRun) steps, in-process model", configuration: .init(scalingFactor: .kilo)) { benchmark in
         await measureRuns(of: Agent(model: LoopingModel(steps: stepsPerRun), tools: Calculator.tools), benchmark)
+    }
+
+    // The same run with every span made by swift-otel's tracer (sampled, batched) and exported
+    // nowhere: what tracing costs Keel's step, without the network.
+    Benchmark("Agent run of \(stepsPerRun) steps, in-process model, traced (OTel, no export)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let (tracer, running) = try tracerExportingNowhere()
+        defer { running.cancel() }
+        // The harness hands the benchmark to this closure alone; the box carries it into the
+        // tracer's scope.
+        let measured = UncheckedBox(benchmark)
+        await withTracer(tracer) {
+            await measureRuns(of: Agent(model: LoopingModel(steps: stepsPerRun), tools: Calculator.tools), measured.value)
+        }
+    }
+
+    // The tracer's own floor: the 39 spans a traced 10-step run makes (an agent span; per step a
+    // step span and its chat or tool span), nested and with as many attributes, and nothing else.
+    Benchmark("The 39 spans of a \(stepsPerRun)-step run alone (OTel, no export)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let (tracer, running) = try tracerExportingNowhere()
+        defer { running.cancel() }
+        let keys = (0..<11).map { "keel.attribute.\($0)" }
+        func span(_ name: String, attributes: Int, _ body: () -> Void = {}) {
+            let span = tracer.startSpan(name, context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)
+            for index in 0..<attributes { span.attributes[keys[index]] = index }
+            InstrumentationContext.$current.withValue(span.context) { body() }
+            span.end()
+        }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            span("invoke_agent", attributes: 4) {
+                for step in 0..<(2 * stepsPerRun - 1) {
+                    span("step", attributes: 7) { span(step.isMultiple(of: 2) ? "chat" : "execute_tool", attributes: step.isMultiple(of: 2) ? 11 : 5) }
+                }
+            }
+        }
+        benchmark.stopMeasurement()
     }
 
     Benchmark("In-memory journal of a \(stepsPerRun)-step run alone (19 entries)", configuration: .init(scalingFactor: .kilo)) { benchmark in
