@@ -62,14 +62,17 @@ enum KeelMain {
     }
 
     /// Logs go to standard error at the level in `KEEL_LOG_LEVEL` (default: `error`, so that a
-    /// failure is one line).
+    /// failure is one line), with the trace and span ids when traces are exported.
     static func bootstrapLogging() {
-        let level = ProcessInfo.processInfo.environment["KEEL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+        let environment = ProcessInfo.processInfo.environment
+        let level = environment["KEEL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
+        // With traces exported, each line carries the trace and span it was logged in.
+        let metadata = Observability.isConfigured(environment) ? Observability.logMetadataProvider : nil
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level
             return handler
-        }
+        }, metadataProvider: metadata)
     }
 
     static func oneLine(_ text: String) -> String {

@@ -56,6 +56,10 @@ public final class Observability: Sendable {
         return Observability(group: group, logger: logger)
     }
 
+    /// Log metadata of the current span — `trace_id`, `span_id` and `trace_flags` — for the
+    /// logging system's bootstrap, so that a log line says which trace it belongs to.
+    public static var logMetadataProvider: Logger.MetadataProvider { OTel.makeLoggingMetadataProvider() }
+
     /// Exports what is left and stops: the spans of the process's last moments are not lost.
     public func shutdown() async {
         await group.triggerGracefulShutdown()

@@ -68,7 +68,7 @@ import Testing
             }
         }
         try await withReceiver(folder: work) { receiver in
-            try await OpenAICompatibleServer.withServer(responder: responder) { server in
+            let second = try await OpenAICompatibleServer.withServer(responder: responder) { server in
                 let environment = [
                     "OPENAI_API_KEY": Self.key, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver, "OTEL_BSP_SCHEDULE_DELAY": "100",
                     "OTEL_SERVICE_NAME": "keel-trace-test",
@@ -86,9 +86,12 @@ import Testing
                 first.killHard()
                 resumed.withLock { $0 = true }
 
-                let second = try await KeelProcess.run(arguments, environment: environment, killAfter: nil, directory: work)
+                var debugging = environment
+                debugging["KEEL_LOG_LEVEL"] = "debug"
+                let second = try await KeelProcess.run(arguments, environment: debugging, killAfter: nil, directory: work)
                 #expect(second.status == 0, "\(second.stderr)")
                 #expect(second.stdout == "12 times 7 plus 5 is 89.\n")
+                return second
             }
             let spans = try exported(in: work)
             let received = try Data(contentsOf: work.appendingPathComponent("received.bin"))
@@ -132,6 +135,9 @@ import Testing
                 #expect(chat.attributes["gen_ai.usage.input_tokens"]?.intValue == entry.metering?.usage.inputTokens)
                 #expect(chat.attributes["gen_ai.usage.output_tokens"]?.intValue == entry.metering?.usage.outputTokens)
             }
+            // Log lines say which trace they belong to.
+            let traceID = try #require(spans.first?.trace_id)
+            #expect(second.stderr.contains("trace_id=\(traceID)"), "\(second.stderr.suffix(2_000))")
             // The key is in no byte the receiver got.
             #expect(received.count > 0)
             #expect(received.range(of: Data(Self.key.utf8)) == nil)

@@ -188,6 +188,7 @@ public final class DurableRuntime: Sendable {
         let context = RunContext(
             runID: record.id, lease: lease, journal: journal, store: store, clock: clock, inlineSleepLimit: configuration.inlineSleepLimit,
             deadline: record.deadline, logger: logger)
+        logger.debug("executing", metadata: ["workflow": "\(record.workflow)", "journaled_steps": "\(journal.count)"])
         if keepingTrace, let tracer = context.tracer {
             // The run's span, not the span of the step that keeps it.
             let carrier = TraceCarrier.current(tracer)
