@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelApp
 import KeelCore
+import KeelObservability
 import KeelRuntime
 import Logging
 import ServiceLifecycle
@@ -43,8 +44,15 @@ struct WorkerCommand: AsyncParsableCommand {
         help: ArgumentHelp("The longest durable sleep a run sleeps in this worker; longer ones give the run back until it is due, such as 60s.", valueName: "duration"))
     var inlineSleep = "60s"
 
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics at /metrics on this port (0 picks one).")
+    var metricsPort: Int?
+
+    @Option(name: .customLong("metrics-host"), help: "The address the metrics listen on.")
+    var metricsHost = "127.0.0.1"
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let metricsPort, !(0...65_535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535, got \(metricsPort)") }
         for (flag, value) in [("--poll", poll), ("--lease", lease), ("--heartbeat", heartbeat), ("--shutdown-grace", shutdownGrace), ("--inline-sleep", inlineSleep)] {
             guard Duration(parsing: value) != nil else { throw ValidationError("\(flag) must be a duration such as 10s, got '\(value)'") }
         }
@@ -58,6 +66,17 @@ struct WorkerCommand: AsyncParsableCommand {
         guard runtimeConfiguration.heartbeatInterval < runtimeConfiguration.leaseDuration else {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
+        // Before the runtime, so that every metric it makes is registered.
+        var metrics: MetricsEndpoint?
+        if let metricsPort {
+            do {
+                metrics = try await MetricsEndpoint.start(host: metricsHost, port: metricsPort)
+            } catch {
+                throw CLIError("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)")
+            }
+            Console.error("metrics at http://\(metricsHost):\(metrics?.port ?? metricsPort)/metrics")
+        }
+        defer { if let metrics { Task { try? await metrics.close() } } }
         let store = try await waitForStore()
         let runtime = Application.runtime(store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
         let logger = Logger(label: "keel.worker")

@@ -63,7 +63,12 @@ struct ModelCaller: Sendable {
         var countedInput: Int?
         if !replaying, let spend, spend.isLimited {
             countedInput = await providerCount(of: request)
-            admission = try await spend.admit(request, models: candidates, countedInput: countedInput, runID: runID, runSpent: runSpent)
+            do {
+                admission = try await spend.admit(request, models: candidates, countedInput: countedInput, runID: runID, runSpent: runSpent)
+            } catch let refusal as BudgetExceeded {
+                context.metrics?.budgetStop()
+                throw refusal
+            }
         }
         let billed = BilledAttempts(controls: spend, request: request, models: candidates)
         let readmit = readmission(admission, request: request, countedInput: countedInput, billed: billed)
@@ -87,7 +92,8 @@ struct ModelCaller: Sendable {
                     ) { attempt in
                         try await readmit.beforeAttempt(attempt)
                         return try await attemptCall(
-                            request, attempt: attempt, streaming: streaming, observer: observer, billed: billed, tracer: context.tracer)
+                            request, attempt: attempt, streaming: streaming, observer: observer, billed: billed, tracer: context.tracer,
+                            metrics: context.metrics)
                     }
                 }
             }
@@ -97,6 +103,7 @@ struct ModelCaller: Sendable {
             // call's own reservation is settled before the retries' extra ones are released: in
             // between, the tenant's ledger would hold less than the call spent, and a parallel
             // call could be admitted into room that is not there.
+            if !(error is RunSuspension) { context.metrics?.modelCallFailed(model: identifier, error: error) }
             let failed = billed.spend
             runSpent += failed
             if let reservation = admission?.reservation, let spend { try? await spend.ledger.settle(reservation, actual: failed) }
@@ -108,6 +115,12 @@ struct ModelCaller: Sendable {
         }
         let spent = spend?.spend(of: response.usage, model: response.servedBy ?? identifier) ?? Spend(tokens: response.usage.totalTokens)
         runSpent += spent
+        if !replaying, let metrics = context.metrics {
+            // Priced as the journal prices it, so that the counters add up to `keel costs`.
+            let served = response.servedBy ?? identifier
+            let cost = (served == identifier ? ownPrice : (spend?.prices ?? .defaults).price(for: served))?.cost(of: response.usage) ?? 0
+            metrics.modelCall(model: served, usage: response.usage, costUSD: cost, latency: latency)
+        }
         // Settled first, then the retries' extra reservations released (see above).
         do {
             if let admission, let spend {
@@ -185,12 +198,12 @@ struct ModelCaller: Sendable {
     /// `billed` before it is thrown.
     private func attemptCall(
         _ request: ChatRequest, attempt: Int, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts,
-        tracer: (any Tracer)?
+        tracer: (any Tracer)?, metrics: KeelMetrics?
     ) async throws -> ChatResponse {
         let request = attempt > 1 ? (retry.adjust?(attempt, request) ?? request) : request
         return try await traced(tracer, "chat \(model.name)", kind: .client) { span in
             span.map { describe($0, request, attempt: attempt) }
-            let response = try await attemptCall(request, streaming: streaming, observer: observer, billed: billed)
+            let response = try await attemptCall(request, streaming: streaming, observer: observer, billed: billed, metrics: metrics)
             span.map { describe($0, response) }
             return response
         }
@@ -216,7 +229,7 @@ struct ModelCaller: Sendable {
     }
 
     private func attemptCall(
-        _ request: ChatRequest, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts
+        _ request: ChatRequest, streaming: Bool, observer: (@Sendable (AgentEvent) -> Void)?, billed: BilledAttempts, metrics: KeelMetrics?
     ) async throws -> ChatResponse {
         let model = self.model
         let call: @Sendable () async throws -> ChatResponse = {
@@ -242,6 +255,7 @@ struct ModelCaller: Sendable {
             return response
         } catch let error as ModelError {
             billed.record(error.billing)
+            if error.code == .rateLimited { metrics?.rateLimited(model: model.identifier) }
             throw error
         }
     }

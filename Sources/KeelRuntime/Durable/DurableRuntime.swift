@@ -206,6 +206,7 @@ public final class DurableRuntime: Sendable {
                 try await store.suspend(current, wakeAt: suspension.wakeAt, waitingFor: suspension.waitingFor)
             } else {
                 try await store.finish(current, status: .completed, output: output, failure: nil)
+                context.metrics?.runFinished(status: "completed")
             }
         case .failure(let error):
             if let suspension = error as? RunSuspension ?? context.pendingSuspension {
@@ -228,6 +229,8 @@ public final class DurableRuntime: Sendable {
                 logger.error("run failed", metadata: ["code": "\(failure.code)"])
                 do {
                     try await store.finish(current, status: .failed, output: nil, failure: failure)
+                    context.metrics?.runFinished(status: "failed")
+                    context.metrics?.deadLetter()
                     await (runAlerts?(record) ?? alerts).send(Alert(
                         kind: .deadLetter, message: "run \(record.id) (\(record.workflow)) failed at \(failure) and is in the dead-letter queue",
                         runID: record.id, failure: failure))

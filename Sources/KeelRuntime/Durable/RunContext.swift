@@ -60,9 +60,12 @@ public final class RunContext: Sendable {
         let spent: Mutex<Spend>
         /// Where the steps' spans go; `nil` when nothing traces (found once per execution).
         let tracer: (any Tracer)?
+        /// Where the steps' metrics go; `nil` when no metrics backend is bootstrapped.
+        let metrics: KeelMetrics?
 
         init(journal: [JournalEntry], lease: Lease) {
             tracer = activeTracer()
+            metrics = KeelMetrics.active()
             var byScope: [String: [Int: JournalEntry]] = [:]
             var spent = Spend.zero
             for entry in journal {
@@ -345,6 +348,9 @@ public final class RunContext: Sendable {
     /// Where this run's spans go; `nil` when nothing traces.
     var tracer: (any Tracer)? { execution.tracer }
 
+    /// Where this run's metrics go; `nil` when nothing records them.
+    var metrics: KeelMetrics? { execution.metrics }
+
     /// A step that changes something outside the run. It is journaled as *started* before its
     /// body runs, and the body receives an idempotency key (`run id` + `:` + position) that stays
     /// the same on every attempt. Found started but unfinished on resume, it is *in doubt*: a pure
@@ -447,6 +453,8 @@ public final class RunContext: Sendable {
             return value
         }
         let written: JSONValue?
+        let writeStarted = execution.metrics == nil ? nil : ContinuousClock.now
+        defer { if let writeStarted { execution.metrics?.journalWrite(ContinuousClock.now - writeStarted) } }
         if Task.isCancelled {
             // The body is done — a model was paid, a tool ran: its result is journaled even when
             // the step's task is cancelled (a sibling branch failed, the worker stops), or it

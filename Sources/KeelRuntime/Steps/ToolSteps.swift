@@ -171,19 +171,21 @@ final class ToolSteps: Sendable {
                         callID: approvedCall.id, name: approvedCall.name,
                         content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
                 }
-            ) { key in try await execute(approvedCall, key: key, runID: runID, earlier: earlier, decision: decision, tracer: context.tracer) }
+            ) { key in try await execute(approvedCall, key: key, runID: runID, earlier: earlier, decision: decision, tracer: context.tracer, metrics: context.metrics) }
         }
         return try await context.step(
             at: sequence, name, kind: .tool, retry: .none,
             effects: { audit($0, of: call, decision: decision, arguments: approvedCall.arguments, at: sequence, costUSD: costUSD, runID: runID) }
         ) { _ in
-            try await execute(approvedCall, key: context.idempotencyKey(sequence), runID: runID, earlier: earlier, decision: decision, tracer: context.tracer)
+            try await execute(approvedCall, key: context.idempotencyKey(sequence), runID: runID, earlier: earlier, decision: decision, tracer: context.tracer, metrics: context.metrics)
         }
     }
 
-    /// ``perform(_:key:runID:earlier:)`` in an `execute_tool` span, when the run is traced.
+    /// ``perform(_:key:runID:earlier:)`` in an `execute_tool` span, when the run is traced, and
+    /// counted and timed, when metrics are recorded.
     private func execute(
-        _ call: ToolCall, key: String, runID: String, earlier: [String: String], decision: String, tracer: (any Tracer)?
+        _ call: ToolCall, key: String, runID: String, earlier: [String: String], decision: String, tracer: (any Tracer)?,
+        metrics: KeelMetrics?
     ) async throws -> ToolResult {
         try await traced(tracer, "execute_tool \(call.name)") { span in
             span?.attributes[SpanName.operation] = "execute_tool"
@@ -191,7 +193,9 @@ final class ToolSteps: Sendable {
             span?.attributes[SpanName.toolCallID] = call.id
             span?.attributes[SpanName.decision] = decision
             span?.attributes[SpanName.runID] = runID
+            let started = metrics == nil ? nil : ContinuousClock.now
             let result = await perform(call, key: key, runID: runID, earlier: earlier)
+            if let started { metrics?.toolCall(call.name, isError: result.isError, duration: ContinuousClock.now - started) }
             if result.isError { span?.setStatus(SpanStatus(code: .error, message: "the tool call failed")) }
             if result.isCacheHit { span?.attributes["keel.cache_hit"] = true }
             return result
