@@ -28,8 +28,15 @@ import Testing
         let db = work.appendingPathComponent("keel.db").path
         let runs = 6
         // One tool call, then the answer: two model calls and a tool call a run.
+        // The very first request is answered 429: a backoff and a retry.
+        let answered = Locked(0)
         let responder = OpenAICompatibleServer.Responder { request in
             let turns = request.json?["messages"]?.arrayValue?.count ?? 0
+            let number = answered.withLock { count -> Int in
+                count += 1
+                return count
+            }
+            if number == 1 { return .rateLimited(retryAfter: 1) }
             return turns < 2
                 ? .toolCalls([ToolCall(id: "call_1", name: "add", arguments: #"{"a":1,"b":2}"#)], usage: Usage(inputTokens: 150, cachedInputTokens: 50, outputTokens: 12))
                 : .text("3", usage: Usage(inputTokens: 180, outputTokens: 3))
@@ -85,6 +92,8 @@ import Testing
             #expect(value("keel_tool_calls_total", ["tool": "add", "outcome": "ok"], in: after) == Double(runs))
             #expect(value("keel_runs_finished_total", ["status": "completed"], in: after) == Double(runs))
             #expect(value("keel_journal_write_duration_seconds_count", in: after) > 0)
+            #expect(value("keel_rate_limited_total", model, in: after) == 1)
+            #expect(value("keel_retry_backoff_seconds_count", in: after) == 1)
             #expect(value("keel_model_call_duration_seconds_count", model, in: after) == Double(2 * runs))
         }
     }

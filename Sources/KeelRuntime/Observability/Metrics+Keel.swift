@@ -11,6 +11,8 @@ import KeelCore
 /// | `keel_model_cost_usd_total` | `model` |
 /// | `keel_model_call_duration_seconds` | `model` |
 /// | `keel_rate_limited_total` | `model` (answers 429) |
+/// | `keel_rate_limiter_wait_seconds` | `model` (waits for the limiter longer than a millisecond) |
+/// | `keel_retry_backoff_seconds` | (each wait before a retry) |
 /// | `keel_tool_calls_total`, `keel_tool_call_duration_seconds` | `tool`, `outcome` |
 /// | `keel_journal_write_duration_seconds` | |
 /// | `keel_budget_stops_total` | |
@@ -40,6 +42,14 @@ struct KeelMetrics: Sendable {
 
     func rateLimited(model: String) {
         Counter(label: "keel_rate_limited_total", dimensions: [("model", model)]).increment()
+    }
+
+    func rateLimiterWait(model: String, _ duration: Duration) {
+        Timer(label: "keel_rate_limiter_wait_seconds", dimensions: [("model", model)]).record(duration: duration)
+    }
+
+    func backoff(_ duration: Duration) {
+        Timer(label: "keel_retry_backoff_seconds").record(duration: duration)
     }
 
     func budgetStop() {

@@ -29,7 +29,7 @@ public struct RateLimitedModel: ChatModel {
     }
 
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
-        try await limiter.acquire(tokens: countTokens(request), maxWait: maxWait)
+        try await acquire(for: request)
         do {
             let response = try await inner.respond(to: request)
             if let snapshot = response.rateLimit { await limiter.observe(snapshot) }
@@ -44,7 +44,7 @@ public struct RateLimitedModel: ChatModel {
     }
 
     public func stream(_ request: ChatRequest, onEvent: (ChatStreamEvent) async throws -> Void) async throws -> ChatResponse {
-        try await limiter.acquire(tokens: countTokens(request), maxWait: maxWait)
+        try await acquire(for: request)
         do {
             let response = try await inner.stream(request, onEvent: onEvent)
             if let snapshot = response.rateLimit { await limiter.observe(snapshot) }
@@ -53,5 +53,13 @@ public struct RateLimitedModel: ChatModel {
             if let snapshot = error.rateLimit { await limiter.observe(snapshot) }
             throw error
         }
+    }
+
+    /// Waits for the limiter; a wait longer than a millisecond is recorded as a metric.
+    private func acquire(for request: ChatRequest) async throws {
+        let started = ContinuousClock.now
+        try await limiter.acquire(tokens: countTokens(request), maxWait: maxWait)
+        let waited = ContinuousClock.now - started
+        if waited > .milliseconds(1) { KeelMetrics.active()?.rateLimiterWait(model: inner.identifier, waited) }
     }
 }

@@ -77,7 +77,9 @@ public struct RetryPolicy: Sendable {
                 return try await body(attempt)
             } catch {
                 guard shouldRetry(error, attempt: attempt) else { throw error }
-                try await clock.sleep(for: delay(after: error, attempt: attempt, random: random()))
+                let wait = delay(after: error, attempt: attempt, random: random())
+                KeelMetrics.active()?.backoff(wait)
+                try await clock.sleep(for: wait)
                 attempt += 1
             }
         }
