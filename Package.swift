@@ -199,6 +199,7 @@ let package = Package(
         .target(
             name: "KeelObservability",
             dependencies: [
+                "KeelRuntime",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,3 +1,4 @@
+import KeelRuntime
 import Logging
 import OTel
 import ServiceLifecycle
@@ -51,6 +52,7 @@ public final class Observability: Sendable {
         configuration.diagnosticLogger = .custom(logger)
         configuration.diagnosticLogLevel = .warning
         let (tracer, service) = try OTel.makeTracingBackend(configuration: configuration)
+        if environment["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"]?.lowercased() == "true" { TraceContent.record(true) }
         InstrumentationSystem.bootstrap(tracer)
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
         return Observability(group: group, logger: logger)

@@ -218,6 +218,7 @@ struct ModelCaller: Sendable {
         if let temperature = request.temperature { span.attributes[SpanName.temperature] = temperature }
         span.attributes[SpanName.runID] = runID
         span.attributes[SpanName.attempt] = attempt
+        if TraceContent.isRecorded { span.attributes[SpanName.inputMessages] = TraceContent.json(request.messages) }
     }
 
     /// The GenAI attributes of a model call's span, from its reply.
@@ -226,6 +227,7 @@ struct ModelCaller: Sendable {
         span.attributes[SpanName.responseModel] = response.model ?? response.servedBy ?? model.name
         span.attributes[SpanName.finishReasons] = [response.finishReason.description]
         span.record(response.usage)
+        if TraceContent.isRecorded { span.attributes[SpanName.outputMessages] = TraceContent.json([.assistant(response.message)]) }
     }
 
     private func attemptCall(

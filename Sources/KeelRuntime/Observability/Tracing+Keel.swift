@@ -1,6 +1,53 @@
 import Foundation
 import KeelCore
+import Synchronization
 import Tracing
+
+/// Whether model-call spans carry the conversation: off by default, since prompts and replies
+/// hold what users typed and what tools returned.
+///
+/// On, a `chat` span records the request's messages as `gen_ai.input.messages` and the reply as
+/// `gen_ai.output.messages` (JSON, in the GenAI conventions' shape). `Observability.start` turns it
+/// on when `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` is `true`.
+public enum TraceContent {
+    private static let recorded = Atomic(false)
+
+    /// Whether content is recorded here: the task's choice (``recording(_:_:)``), or the process's.
+    public static var isRecorded: Bool { override ?? recorded.load(ordering: .relaxed) }
+
+    /// Turns recording on or off for the process.
+    public static func record(_ on: Bool) {
+        recorded.store(on, ordering: .relaxed)
+    }
+
+    @TaskLocal static var override: Bool?
+
+    /// Runs `body` with recording on or off for this task and its children alone.
+    public static func recording<T>(_ on: Bool, _ body: () async throws -> T) async rethrows -> T {
+        try await $override.withValue(on) { try await body() }
+    }
+
+    /// The GenAI conventions' JSON of `messages`: role and parts (text, tool calls, tool results).
+    static func json(_ messages: [Message]) -> String {
+        JSONValue.array(messages.map { message in
+            switch message {
+            case .system(let text): ["role": "system", "parts": [["type": "text", "content": .string(text)]]]
+            case .user(let text): ["role": "user", "parts": [["type": "text", "content": .string(text)]]]
+            case .assistant(let reply): ["role": "assistant", "parts": .array(parts(of: reply))]
+            case .tool(let result):
+                ["role": "tool", "parts": [["type": "tool_call_response", "id": .string(result.callID), "response": .string(result.content)]]]
+            }
+        }).serialized()
+    }
+
+    static func parts(of reply: AssistantMessage) -> [JSONValue] {
+        var parts: [JSONValue] = reply.text.map { [["type": "text", "content": .string($0)]] } ?? []
+        for call in reply.toolCalls {
+            parts.append(["type": "tool_call", "id": .string(call.id), "name": .string(call.name), "arguments": .string(call.arguments)])
+        }
+        return parts
+    }
+}
 
 /// The tracer Keel's spans go to: the one bound with `withTracer(_:_:)` or bootstrapped in
 /// `InstrumentationSystem`, or `nil` when there is none (the no-op tracer), so that untraced runs
@@ -55,6 +102,8 @@ enum SpanName {
     static let workflow = "keel.workflow"
     static let estimated = "keel.usage.estimated"
     static let cachedInputTokens = "keel.usage.cached_input_tokens"
+    static let inputMessages = "gen_ai.input.messages"
+    static let outputMessages = "gen_ai.output.messages"
 }
 
 extension Span {

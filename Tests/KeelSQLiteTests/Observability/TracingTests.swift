@@ -85,6 +85,33 @@ import Tracing
         }
         // The failed call is an error span with the model's error class.
         #expect(chats.filter { $0.status?.code == .error }.count == 1)
+        // No content unless asked for.
+        #expect(chats.allSatisfy { $0.attributes["gen_ai.input.messages"] == nil && $0.attributes["gen_ai.output.messages"] == nil })
+    }
+
+    @Test func contentIsRecordedOnlyWhenAskedFor() async throws {
+        let tracer = InMemoryTracer()
+        let model = ScriptedModel([.toolCall("add", arguments: ["a": 1, "b": 2]), .text("1 plus 2 is 3.")])
+        let result = await TraceContent.recording(true) {
+            await withTracer(tracer) {
+                await Agent(model: model, instructions: "Use the tools.", tools: Calculator.tools).run("What is 1 plus 2?")
+            }
+        }
+        #expect(result.answer == "1 plus 2 is 3.")
+        let chats = tracer.finishedSpans.filter { $0.operationName.hasPrefix("chat ") }
+        #expect(chats.count == 2)
+        let input = try #require(chats.last?.attributes["gen_ai.input.messages"]?.toSpanAttribute())
+        guard case .string(let text) = input else {
+            Issue.record("gen_ai.input.messages is not a string: \(input)")
+            return
+        }
+        let messages = try JSONValue(parsing: text)
+        #expect(messages[0]?["role"] == "system")
+        #expect(messages[1]?["parts"]?[0]?["content"] == "What is 1 plus 2?")
+        #expect(messages[2]?["parts"]?[0]?["type"] == "tool_call")
+        #expect(messages[3]?["parts"]?[0]?["response"] == "3")
+        let output = try #require(chats.last?.attributes["gen_ai.output.messages"]?.toSpanAttribute())
+        #expect(output == .string(#"[{"parts":[{"content":"1 plus 2 is 3.","type":"text"}],"role":"assistant"}]"#))
     }
 
     @Test func anUntracedRunKeepsNoTraceContext() async throws {
