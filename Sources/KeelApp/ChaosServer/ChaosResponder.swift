@@ -1,6 +1,6 @@
 import Foundation
-import KeelCore
 import KeelAnthropic
+import KeelCore
 import KeelOpenAI
 import Synchronization
 
@@ -94,18 +94,18 @@ extension OpenAICompatibleServer.Responder {
             // Errors in the format of the API called: Anthropic's for the Messages API.
             let anthropic = request.isMessages
             switch decision {
-            case .rateLimited(let retryAfter, let headers) where anthropic:
-                stats.record { $0.rateLimited += 1 }
-                return .anthropicError(
-                    status: 429, type: "rate_limit_error", message: "Number of requests has exceeded your per-minute rate limit.",
-                    headers: [("retry-after", String(max(1, Int(retryAfter.rounded(.up)))))] + headers)
             case .rateLimited(let retryAfter, let headers):
                 stats.record { $0.rateLimited += 1 }
                 // Seconds (rounded up) for clients that read only Retry-After; milliseconds for those that read more.
+                let seconds = ("retry-after", String(max(1, Int(retryAfter.rounded(.up)))))
+                if anthropic {
+                    return .anthropicError(
+                        status: 429, type: "rate_limit_error", message: "Number of requests has exceeded your per-minute rate limit.",
+                        headers: [seconds] + headers)
+                }
                 return .error(
                     status: 429, message: "Rate limit reached. Please try again in \(Int((retryAfter * 1000).rounded(.up)))ms.", type: "requests",
-                    code: "rate_limit_exceeded",
-                    headers: [("retry-after", String(max(1, Int(retryAfter.rounded(.up))))), ("retry-after-ms", String(Int((retryAfter * 1000).rounded(.up))))] + headers)
+                    code: "rate_limit_exceeded", headers: [seconds, ("retry-after-ms", String(Int((retryAfter * 1000).rounded(.up))))] + headers)
             case .serverError where anthropic:
                 stats.record { $0.serverErrors += 1 }
                 return .anthropicError(status: 500, type: "api_error", message: "Internal server error", delay: latency)

@@ -272,7 +272,6 @@ public final class OpenAICompatibleServer: Sendable {
         }
     }
 
-    /// Deterministic unit vectors of 8 dimensions derived from each input's bytes.
     /// Anthropic's token count: `{"input_tokens": N}`, N counted as the offline models count.
     private static func countTokens(for request: RecordedRequest) -> ServerReply {
         guard case .object(var body) = request.json ?? .null else {
@@ -287,6 +286,7 @@ public final class OpenAICompatibleServer: Sendable {
         }
     }
 
+    /// Deterministic unit vectors of 8 dimensions derived from each input's bytes.
     private static func embeddings(for request: RecordedRequest) -> ServerReply {
         guard let json = request.json else { return .error(status: 400, message: "The body is not JSON.", type: "invalid_request_error") }
         let inputs = json["input"]?.arrayValue?.compactMap(\.stringValue) ?? json["input"]?.stringValue.map { [$0] } ?? []

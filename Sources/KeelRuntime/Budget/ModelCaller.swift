@@ -76,17 +76,18 @@ struct ModelCaller: Sendable {
         var latency: Duration?
         let settles = admission?.reservation != nil && spend?.ledger as AnyObject === context.store as AnyObject
         let sequence = context.reserveSequences(1).lowerBound
+        let prices = spend?.prices ?? .defaults
+        // The price of the model that served a call: the caller's own is found once per call, not
+        // looked up again.
+        let price: @Sendable (String) -> ModelPrice? = { served in served == identifier ? ownPrice : prices.price(for: served) }
         do {
-            let prices = spend?.prices ?? .defaults
             (response, latency) = try await renewing(admission?.reservation, and: readmit) {
                 try await measureThrowing(on: clock, isContinuous: isContinuousClock) {
                     try await context.step(
                         at: sequence, stepName, kind: .model,
                         metering: { response in
                             let served = response.servedBy ?? identifier
-                            // The caller's own model is priced once per call, not looked up again.
-                            let price = served == identifier ? ownPrice : prices.price(for: served)
-                            return StepMetering(model: served, usage: response.usage, costUSD: price?.cost(of: response.usage))
+                            return StepMetering(model: served, usage: response.usage, costUSD: price(served)?.cost(of: response.usage))
                         },
                         retry: retry, random: random, effects: { _ in StepEffects(settling: settles ? admission?.reservation : nil) }
                     ) { attempt in
@@ -118,7 +119,7 @@ struct ModelCaller: Sendable {
         if !replaying, let metrics = context.metrics {
             // Priced as the journal prices it, so that the counters add up to `keel costs`.
             let served = response.servedBy ?? identifier
-            let cost = (served == identifier ? ownPrice : (spend?.prices ?? .defaults).price(for: served))?.cost(of: response.usage) ?? 0
+            let cost = price(served)?.cost(of: response.usage) ?? 0
             metrics.modelCall(model: served, usage: response.usage, costUSD: cost, latency: latency)
         }
         // Settled first, then the retries' extra reservations released (see above).
@@ -283,7 +284,7 @@ extension ModelCaller {
     /// controls' own counter when they have one), marked estimated — and said in the log.
     func estimatedUsage(of request: ChatRequest, reply: ChatResponse) -> Usage {
         let served = reply.servedBy ?? identifier
-        let counter = spend?.countTokens.map { TokenCounter(name: "custom", count: $0) } ?? (try? TokenEstimate.counter(forModel: served))
+        let counter = try? (spend ?? SpendControls()).counter(for: [served])
         // Without a tokenizer (its vocabulary missing), four bytes a token.
         let count = counter?.count ?? { ($0.utf8.count + 3) / 4 }
         let usage = Usage.estimate(of: request, reply: reply.message, countedWith: count)

@@ -1,7 +1,7 @@
 import Foundation
 import KeelCore
-import Tracing
 import Logging
+import Tracing
 
 /// Runs workflows durably on a ``RunStore``: accepts runs, claims them under a lease renewed by
 /// heartbeat, replays their journals, and records how each ended.
@@ -160,22 +160,13 @@ public final class DurableRuntime: Sendable {
         // the run (a step of the scope `keel.trace`).
         let kept = journal.first { $0.scope == Self.traceScope && $0.status == .completed }
             .flatMap { try? $0.result?.decode(as: TraceCarrier.self) }
-        let span = tracer.startSpan(
-            "workflow \(record.workflow)", context: kept?.context(tracer) ?? InstrumentationContext.current ?? .topLevel, ofKind: .internal)
-        defer { span.end() }
-        span.attributes[SpanName.runID] = record.id
-        span.attributes[SpanName.workflow] = record.workflow
-        let replayedSteps = journal.count { $0.status == .completed && $0.scope != Self.traceScope }
-        span.attributes[SpanName.replayed] = replayedSteps > 0
-        if replayedSteps > 0 { span.attributes[SpanName.replayedSteps] = replayedSteps }
-        return try await InstrumentationContext.$current.withValue(span.context) {
-            do {
-                return try await execute(record, workflow: workflow, lease: lease, journal: journal, logger: logger, keepingTrace: kept == nil)
-            } catch {
-                span.recordError(error)
-                span.setStatus(SpanStatus(code: .error))
-                throw error
-            }
+        return try await traced(tracer, "workflow \(record.workflow)", parent: kept?.context(tracer)) { span in
+            span?.attributes[SpanName.runID] = record.id
+            span?.attributes[SpanName.workflow] = record.workflow
+            let replayedSteps = journal.count { $0.status == .completed && $0.scope != Self.traceScope }
+            span?.attributes[SpanName.replayed] = replayedSteps > 0
+            if replayedSteps > 0 { span?.attributes[SpanName.replayedSteps] = replayedSteps }
+            return try await execute(record, workflow: workflow, lease: lease, journal: journal, logger: logger, keepingTrace: kept == nil)
         }
     }
 
@@ -259,7 +250,6 @@ public final class DurableRuntime: Sendable {
         if case .failure(let error) = await heartbeat(context) { return error }
         return CancellationError()
     }
-
 
     /// Renews the lease until the workflow ends, and ends it (`leaseLost`) when the lease is
     /// lost — or when it could not be renewed and is about to expire.

@@ -57,13 +57,14 @@ func activeTracer() -> (any Tracer)? {
     return tracer is NoOpTracer ? nil : tracer
 }
 
-/// Runs `body` in a span named `name` of `tracer` — a child of the current span — ending it when
-/// `body` ends and recording a thrown error; without a tracer, runs `body` alone.
+/// Runs `body` in a span named `name` of `tracer` — a child of `parent`, or of the current span —
+/// ending it when `body` ends and recording a thrown error; without a tracer, runs `body` alone.
 func traced<T>(
-    _ tracer: (any Tracer)?, _ name: @autoclosure () -> String, kind: SpanKind = .internal, _ body: ((any Span)?) async throws -> T
+    _ tracer: (any Tracer)?, _ name: @autoclosure () -> String, kind: SpanKind = .internal, parent: InstrumentationContext? = nil,
+    _ body: ((any Span)?) async throws -> T
 ) async throws -> T {
     guard let tracer else { return try await body(nil) }
-    let span = tracer.startSpan(name(), context: InstrumentationContext.current ?? .topLevel, ofKind: kind)
+    let span = tracer.startSpan(name(), context: parent ?? InstrumentationContext.current ?? .topLevel, ofKind: kind)
     defer { span.end() }
     do {
         return try await InstrumentationContext.$current.withValue(span.context) { try await body(span) }

@@ -1,7 +1,7 @@
 import Foundation
 import KeelCore
-import Tracing
 import Logging
+import Tracing
 
 /// The governed tool calls of a run: what an ``Agent`` does with the calls of a reply, and what
 /// ``RunContext/tools(_:from:controls:configuration:transcript:)`` offers any workflow.
@@ -171,23 +171,21 @@ final class ToolSteps: Sendable {
                         callID: approvedCall.id, name: approvedCall.name,
                         content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
                 }
-            ) { key in try await execute(approvedCall, key: key, runID: runID, earlier: earlier, decision: decision, tracer: context.tracer, metrics: context.metrics) }
+            ) { key in try await execute(approvedCall, key: key, earlier: earlier, decision: decision, context: context) }
         }
         return try await context.step(
             at: sequence, name, kind: .tool, retry: .none,
             effects: { audit($0, of: call, decision: decision, arguments: approvedCall.arguments, at: sequence, costUSD: costUSD, runID: runID) }
-        ) { _ in
-            try await execute(approvedCall, key: context.idempotencyKey(sequence), runID: runID, earlier: earlier, decision: decision, tracer: context.tracer, metrics: context.metrics)
-        }
+        ) { _ in try await execute(approvedCall, key: context.idempotencyKey(sequence), earlier: earlier, decision: decision, context: context) }
     }
 
     /// ``perform(_:key:runID:earlier:)`` in an `execute_tool` span, when the run is traced, and
     /// counted and timed, when metrics are recorded.
     private func execute(
-        _ call: ToolCall, key: String, runID: String, earlier: [String: String], decision: String, tracer: (any Tracer)?,
-        metrics: KeelMetrics?
+        _ call: ToolCall, key: String, earlier: [String: String], decision: String, context: RunContext
     ) async throws -> ToolResult {
-        try await traced(tracer, "execute_tool \(call.name)") { span in
+        let (runID, metrics) = (context.runID, context.metrics)
+        return try await traced(context.tracer, "execute_tool \(call.name)") { span in
             span?.attributes[SpanName.operation] = "execute_tool"
             span?.attributes[SpanName.toolName] = call.name
             span?.attributes[SpanName.toolCallID] = call.id
