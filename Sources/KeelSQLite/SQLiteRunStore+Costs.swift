@@ -71,6 +71,29 @@ extension SQLiteRunStore {
             }
         }
     }
+
+    public func summary(tenant: String?) async throws -> StoreSummary {
+        try await read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT 'run' AS kind, status, COUNT(*) AS count FROM runs r WHERE ?1 IS NULL OR r.tenant = ?1 GROUP BY status
+                    UNION ALL
+                    SELECT 'approval', a.status, COUNT(*) FROM approvals a JOIN runs r ON r.id = a.run_id
+                        WHERE ?1 IS NULL OR r.tenant = ?1 GROUP BY a.status
+                    UNION ALL
+                    SELECT 'dead_letter', 'open', COUNT(*) FROM dead_letters d JOIN runs r ON r.id = d.run_id
+                        WHERE d.resolved_at IS NULL AND (?1 IS NULL OR r.tenant = ?1)
+                    """,
+                arguments: [tenant])
+            var summary = StoreSummary()
+            for row in rows {
+                let column = Columns(row, in: "runs")
+                try summary.add(kind: column("kind"), status: column("status"), count: column("count"))
+            }
+            return summary
+        }
+    }
 }
 
 /// The store as a ``KeelRuntime/SpendLedger``: reservations and settled spending are rows, so

@@ -157,3 +157,17 @@ extension InMemoryRunStore {
         state.withLock { $0.book.consumeQuota(key, limit: limit) }
     }
 }
+
+extension InMemoryRunStore {
+    public func summary(tenant: String?) async throws -> StoreSummary {
+        state.withLock { state in
+            var summary = StoreSummary()
+            let runs = state.runs.values.filter { tenant == nil || $0.record.tenant == tenant }
+            for run in runs { summary.runs[run.record.status, default: 0] += 1 }
+            let ids = Set(runs.map(\.record.id))
+            for approval in state.approvals.values where ids.contains(approval.request.runID) { summary.approvals[approval.status, default: 0] += 1 }
+            summary.openDeadLetters = state.deadLetters.values.count { $0.resolvedAt == nil && ids.contains($0.runID) }
+            return summary
+        }
+    }
+}

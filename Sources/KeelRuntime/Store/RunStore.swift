@@ -89,6 +89,10 @@ public protocol RunStore: Sendable {
     /// grouped by run, model, tenant or day.
     func costs(_ query: CostQuery) async throws -> [CostRow]
 
+    /// Counts the runs and approvals by status and the open dead letters, of one tenant (runs
+    /// started for it, and their approvals and dead letters) or, with `nil`, of all.
+    func summary(tenant: String?) async throws -> StoreSummary
+
     // MARK: Governance
 
     /// Records an approval request (idempotent by id) under the run's lease and returns it as the

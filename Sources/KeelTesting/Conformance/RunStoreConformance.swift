@@ -83,7 +83,10 @@ public enum RunStoreConformance {
     }
 
     /// Every check.
-    public static let checks: [Check] = [
+    public static let checks: [Check] = runChecks + reportChecks
+
+    /// The checks of runs, journals, leases, signals, forks and governance.
+    static let runChecks: [Check] = [
         Check(name: "a run is accepted durably and idempotently by id") { subject in
             let store = subject.store
             let (first, created) = try await store.createRun(NewRun(id: "r1", workflow: "w", input: ["n": 1], tenant: "acme"))

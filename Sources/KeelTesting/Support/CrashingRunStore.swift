@@ -113,6 +113,10 @@ public final class CrashingRunStore: RunStore {
         try read()
         return try await base.costs(query)
     }
+    public func summary(tenant: String?) async throws -> StoreSummary {
+        try read()
+        return try await base.summary(tenant: tenant)
+    }
     public func requestApproval(_ request: ApprovalRequest, lease: Lease) async throws -> ApprovalRecord {
         return try await written { try await base.requestApproval(request, lease: lease) }
     }
