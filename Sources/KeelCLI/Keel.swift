@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import KeelObservability
+import KeelRuntime
 import Logging
+import Prometheus
+import Synchronization
 
 /// The `keel` command: run agents and pipelines, inspect runs, serve a test LLM.
 struct Keel: AsyncParsableCommand {
@@ -20,12 +23,19 @@ struct Keel: AsyncParsableCommand {
 /// error and a non-zero exit status (help and version requests print as usual).
 @main
 enum KeelMain {
+    /// The process's traces and metrics, started once the command line is parsed (a worker
+    /// serving `/metrics` needs a Prometheus registry in the bootstrap).
+    static var observability: Observability? { started.withLock { $0 } }
+    private static let started = Mutex<Observability?>(nil)
+
     static func main() async {
         bootstrapLogging()
-        let observability = startObservability()
         let failure: (any Error)?
         do {
             var command = try Keel.parseAsRoot()
+            let servesMetrics = (command as? WorkerCommand)?.metricsPort != nil
+            let observability = startObservability(prometheus: servesMetrics ? PrometheusCollectorRegistry() : nil)
+            started.withLock { $0 = observability }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -35,8 +45,8 @@ enum KeelMain {
         } catch {
             failure = error
         }
-        // The spans of the run's last moments are exported before the process ends.
-        await observability?.shutdown()
+        // The spans and metrics of the run's last moments are exported before the process ends.
+        await Self.observability?.shutdown()
         guard let error = failure else { return }
         let code = Keel.exitCode(for: error)
         if code == .success || error is CleanExit {
@@ -50,24 +60,28 @@ enum KeelMain {
         Foundation.exit(code.rawValue)
     }
 
-    /// Traces exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces variant) is
-    /// set; otherwise nothing. A bad setting is one line on standard error, and the command runs.
-    static func startObservability() -> Observability? {
+    /// Traces and metrics exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal's
+    /// own variant) is set, metrics kept in `prometheus` when given; otherwise nothing. A bad
+    /// setting is one line on standard error, and the command runs.
+    static func startObservability(prometheus: PrometheusCollectorRegistry?) -> Observability? {
         do {
-            return try Observability.start(environment: ProcessInfo.processInfo.environment, logger: Logger(label: "keel.observability"))
+            return try Observability.start(environment: ProcessInfo.processInfo.environment, logger: Logger(label: "keel.observability"), prometheus: prometheus)
         } catch {
-            Console.error("keel: traces are not exported: " + oneLine("\(error)"))
+            Console.error("keel: traces and metrics are not exported: " + oneLine("\(error)"))
             return nil
         }
     }
 
     /// Logs go to standard error at the level in `KEEL_LOG_LEVEL` (default: `error`, so that a
-    /// failure is one line), with the trace and span ids when traces are exported.
+    /// failure is one line), with the run and step they were logged in and, when traces are
+    /// exported, the trace and span ids.
     static func bootstrapLogging() {
         let environment = ProcessInfo.processInfo.environment
         let level = environment["KEEL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
-        // With traces exported, each line carries the trace and span it was logged in.
-        let metadata = Observability.isConfigured(environment) ? Observability.logMetadataProvider : nil
+        // Each line logged in a step says which run and step; with traces exported, also the
+        // trace and span it was logged in.
+        let providers = [StepLogMetadata.provider] + (Observability.isConfigured(environment) ? [Observability.logMetadataProvider] : [])
+        let metadata = Logger.MetadataProvider.multiplex(providers)
         LoggingSystem.bootstrap({ label, provider in
             var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level

@@ -8,7 +8,9 @@ import Prometheus
 /// at `GET /metrics`, on a port of its own.
 ///
 /// ```swift
-/// let endpoint = try await MetricsEndpoint.start(port: 9464)   // bootstraps swift-metrics
+/// let registry = PrometheusCollectorRegistry()
+/// let observability = try Observability.start(environment: environment, prometheus: registry)
+/// let endpoint = try await MetricsEndpoint.start(registry: registry, port: 9464)
 /// // … run workers …
 /// try await endpoint.close()
 /// ```
@@ -25,11 +27,10 @@ public final class MetricsEndpoint: Sendable {
         self.channel = channel
     }
 
-    /// Bootstraps swift-metrics with a Prometheus registry — once per process, before any metric
-    /// is made — and serves it on `host`:`port` (0 picks a free port).
-    public static func start(host: String = "127.0.0.1", port: Int) async throws -> MetricsEndpoint {
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    /// Serves `registry` on `host`:`port` (0 picks a free port). The metrics reach the registry
+    /// when swift-metrics is bootstrapped with it — ``Observability/start(environment:serviceName:logger:prometheus:)``
+    /// does that.
+    public static func start(registry: PrometheusCollectorRegistry, host: String = "127.0.0.1", port: Int) async throws -> MetricsEndpoint {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in

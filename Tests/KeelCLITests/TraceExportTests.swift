@@ -22,27 +22,6 @@ import Testing
         var service: String?
     }
 
-    /// Runs the receiver for the length of `body`, with its address.
-    func withReceiver<T>(folder: URL, _ body: (String) async throws -> T) async throws -> T {
-        guard let script = Bundle.module.url(forResource: "Fixtures/otlp_receiver", withExtension: "py") else {
-            throw PythonVirtualEnvironment.Failure(description: "the OTLP receiver's script is missing from the test bundle")
-        }
-        let python = try await PythonVirtualEnvironment.prepared(requirements: ["opentelemetry-proto==1.38.0"]).python
-        let receiver = try SpawnedProcess(
-            python.path, [script.path, folder.path], output: folder.appendingPathComponent("receiver.out"),
-            errorOutput: folder.appendingPathComponent("receiver.err"))
-        defer { receiver.send(SIGKILL) }
-        let started = ContinuousClock.now
-        while !receiver.outputText.contains("\n") {
-            if let status = receiver.status {
-                throw PythonVirtualEnvironment.Failure(description: "the OTLP receiver exited (\(status)): \(receiver.errorText.suffix(500))")
-            }
-            guard ContinuousClock.now - started < .seconds(60) else { throw PythonVirtualEnvironment.Failure(description: "the OTLP receiver did not listen") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return try await body(receiver.outputText.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     func exported(in folder: URL) throws -> [ExportedSpan] {
         let text = (try? String(contentsOf: folder.appendingPathComponent("spans.jsonl"), encoding: .utf8)) ?? ""
         return try text.split(separator: "\n").map { try JSONDecoder().decode(ExportedSpan.self, from: Data($0.utf8)) }
@@ -55,11 +34,8 @@ import Testing
         // it is answered.
         let resumed = Locked(false)
         let calls = Locked(0)
-        let responder = OpenAICompatibleServer.Responder { _ in
-            let call = calls.withLock { count -> Int in
-                count += 1
-                return count
-            }
+        let responder = OpenAICompatibleServer.Responder.numbered { call, _ in
+            calls.withLock { $0 = max($0, call) }
             switch call {
             case 1: return .toolCalls([ToolCall(id: "call_1", name: "multiply", arguments: #"{"a":12,"b":7}"#)], usage: Usage(inputTokens: 120, outputTokens: 18))
             case 2: return .toolCalls([ToolCall(id: "call_2", name: "add", arguments: #"{"a":84,"b":5}"#)], usage: Usage(inputTokens: 160, outputTokens: 17))
@@ -67,7 +43,7 @@ import Testing
                 return resumed.withLock { $0 } ? .text("12 times 7 plus 5 is 89.", usage: Usage(inputTokens: 200, outputTokens: 11)) : ServerReply(body: .hang)
             }
         }
-        try await withReceiver(folder: work) { receiver in
+        try await OTLPReceiver.withReceiver(folder: work) { receiver in
             let second = try await OpenAICompatibleServer.withServer(responder: responder) { server in
                 let environment = [
                     "OPENAI_API_KEY": Self.key, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver, "OTEL_BSP_SCHEDULE_DELAY": "100",

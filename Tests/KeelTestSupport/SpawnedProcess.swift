@@ -86,4 +86,18 @@ public final class SpawnedProcess: Sendable {
 
     /// What the child has written to ``errorOutput`` so far (empty when it shares ``output``).
     public var errorText: String { errorOutput.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "" }
+
+    /// Waits until the process has printed its first line (servers print their address once they
+    /// accept connections) and returns it; throws if the process exits first or `timeout` passes.
+    public func firstLine(what: String, timeout: Duration = .seconds(60)) async throws -> String {
+        let started = ContinuousClock.now
+        while !outputText.contains("\n") {
+            if let status {
+                throw PythonVirtualEnvironment.Failure(description: "\(what) exited (\(status)) before it listened: \(errorText.suffix(500))")
+            }
+            guard ContinuousClock.now - started < timeout else { throw PythonVirtualEnvironment.Failure(description: "\(what) did not listen within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return String(outputText.prefix { $0 != "\n" })
+    }
 }

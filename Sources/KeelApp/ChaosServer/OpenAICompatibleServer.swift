@@ -33,6 +33,18 @@ public final class OpenAICompatibleServer: Sendable {
         public init(_ respond: @escaping @Sendable (RecordedRequest) async -> ServerReply) {
             self.respond = respond
         }
+
+        /// A responder given each request's number — 1 for the first to arrive — with the request.
+        public static func numbered(_ respond: @escaping @Sendable (_ number: Int, RecordedRequest) async -> ServerReply) -> Responder {
+            let count = Mutex(0)
+            return Responder { request in
+                let number = count.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
+                return await respond(number, request)
+            }
+        }
     }
 
     /// The port the server listens on.

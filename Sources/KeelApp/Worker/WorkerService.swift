@@ -31,3 +31,16 @@ public struct WorkerService: Service {
         }
     }
 }
+
+/// ``KeelRuntime/StoreGauges`` as a `Service`: samples until the service group shuts down.
+public struct StoreGaugesService: Service {
+    public let gauges: StoreGauges
+
+    public init(gauges: StoreGauges) {
+        self.gauges = gauges
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await gauges.run() }
+    }
+}

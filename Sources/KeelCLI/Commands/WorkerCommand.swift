@@ -50,10 +50,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-host"), help: "The address the metrics listen on.")
     var metricsHost = "127.0.0.1"
 
+    @Option(
+        name: .customLong("store-metrics-interval"),
+        help: ArgumentHelp("How often the store's gauges (runs by status, approvals pending, open dead letters) are read, such as 15s.", valueName: "duration"))
+    var storeMetricsInterval = "15s"
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let metricsPort, !(0...65_535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535, got \(metricsPort)") }
-        for (flag, value) in [("--poll", poll), ("--lease", lease), ("--heartbeat", heartbeat), ("--shutdown-grace", shutdownGrace), ("--inline-sleep", inlineSleep)] {
+        for (flag, value) in [("--poll", poll), ("--lease", lease), ("--heartbeat", heartbeat), ("--shutdown-grace", shutdownGrace), ("--inline-sleep", inlineSleep), ("--store-metrics-interval", storeMetricsInterval)] {
             guard Duration(parsing: value) != nil else { throw ValidationError("\(flag) must be a duration such as 10s, got '\(value)'") }
         }
     }
@@ -66,11 +71,12 @@ struct WorkerCommand: AsyncParsableCommand {
         guard runtimeConfiguration.heartbeatInterval < runtimeConfiguration.leaseDuration else {
             throw CLIError("--heartbeat must be shorter than --lease, or leases lapse between beats")
         }
-        // Before the runtime, so that every metric it makes is registered.
+        // Keel's main bootstrapped the metrics into this registry before the command ran.
         var metrics: MetricsEndpoint?
         if let metricsPort {
+            guard let registry = KeelMain.observability?.prometheus else { throw CLIError("the metrics were not set up before the worker started") }
             do {
-                metrics = try await MetricsEndpoint.start(host: metricsHost, port: metricsPort)
+                metrics = try await MetricsEndpoint.start(registry: registry, host: metricsHost, port: metricsPort)
             } catch {
                 throw CLIError("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)")
             }
@@ -81,7 +87,12 @@ struct WorkerCommand: AsyncParsableCommand {
         let runtime = Application.runtime(store, authority: authorityOptions.authority, configuration: runtimeConfiguration)
         let logger = Logger(label: "keel.worker")
         let service = WorkerService(runtime: runtime, concurrency: concurrency, pollInterval: Duration(parsing: poll) ?? .milliseconds(250))
-        var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if KeelMain.observability?.prometheus != nil || KeelMain.observability?.exportsMetrics == true {
+            let gauges = StoreGauges(store: store.store, interval: Duration(parsing: storeMetricsInterval) ?? .seconds(15), logger: logger)
+            services.append(.init(service: StoreGaugesService(gauges: gauges)))
+        }
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = Duration(parsing: shutdownGrace)
         Console.error("worker \(runtime.owner) runs \(concurrency) at a time from \(storeOptions.location)")
         try await ServiceGroup(configuration: groupConfiguration).run()

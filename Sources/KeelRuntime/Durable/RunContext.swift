@@ -304,37 +304,45 @@ public final class RunContext: Sendable {
         _ body: (_ attempt: Int) async throws -> T
     ) async throws -> T {
         if let result = try replayed(sequence, name, as: T.self) { return result }
-        return try await traced(execution.tracer, "step \(name)") { span in
-            span.map { describe($0, sequence, kind: kind) }
-            let started = Date()
-            var attempts = 1
-            let value: T
-            do {
-                if retry.maxAttempts > 1 {
-                    value = try await retry.run(clock: clock, random: random) { attempt in
-                        attempts = attempt
-                        return try await body(attempt)
+        return try await running(sequence, name) {
+            try await traced(execution.tracer, "step \(name)") { span in
+                span.map { describe($0, sequence, kind: kind) }
+                let started = Date()
+                var attempts = 1
+                let value: T
+                do {
+                    if retry.maxAttempts > 1 {
+                        value = try await retry.run(clock: clock, random: random) { attempt in
+                            attempts = attempt
+                            return try await body(attempt)
+                        }
+                    } else {
+                        // One attempt (most steps): no retry loop around it.
+                        value = try await body(1)
                     }
-                } else {
-                    // One attempt (most steps): no retry loop around it.
-                    value = try await body(1)
+                } catch {
+                    failed(sequence, error)
+                    throw error
                 }
-            } catch {
-                failed(sequence, error)
-                throw error
-            }
-            let metered = metering(value)
-            if let span {
-                span.attributes[SpanName.attempt] = attempts
-                if let metered {
-                    span.record(metered.usage)
-                    if let cost = metered.costUSD { span.attributes[SpanName.cost] = cost }
+                let metered = metering(value)
+                if let span {
+                    span.attributes[SpanName.attempt] = attempts
+                    if let metered {
+                        span.record(metered.usage)
+                        if let cost = metered.costUSD { span.attributes[SpanName.cost] = cost }
+                    }
                 }
+                return try await complete(
+                    sequence, name, kind: kind, value: value, metering: metered, startedAt: started,
+                    attempts: (journal[sequence]?.attempts ?? 0) + attempts, effects: effects(value))
             }
-            return try await complete(
-                sequence, name, kind: kind, value: value, metering: metered, startedAt: started,
-                attempts: (journal[sequence]?.attempts ?? 0) + attempts, effects: effects(value))
         }
+    }
+
+    /// Runs `body` as the step at `sequence`, as far as log lines in it are concerned (see
+    /// ``StepLogMetadata``).
+    private func running<T>(_ sequence: Int, _ name: String, _ body: () async throws -> T) async throws -> T {
+        try await StepLogMetadata.$current.withValue(StepLogMetadata(runID: runID, address: address(of: sequence), name: name), operation: body)
     }
 
     /// Keel's attributes of the span of the step at `sequence`.
@@ -367,11 +375,13 @@ public final class RunContext: Sendable {
     ) async throws -> T {
         let sequence = sequence ?? reserveSequences(1).lowerBound
         if let result = try replayed(sequence, name, as: T.self) { return result }
-        return try await traced(execution.tracer, "step \(name)") { span in
-            span.map { describe($0, sequence, kind: kind) }
-            return try await performSideEffect(
-                at: sequence, name, kind: kind, isSideEffecting: isSideEffecting, inDoubt: inDoubt, arguments: arguments, effects: effects,
-                confirmedDone: confirmedDone, body)
+        return try await running(sequence, name) {
+            try await traced(execution.tracer, "step \(name)") { span in
+                span.map { describe($0, sequence, kind: kind) }
+                return try await performSideEffect(
+                    at: sequence, name, kind: kind, isSideEffecting: isSideEffecting, inDoubt: inDoubt, arguments: arguments, effects: effects,
+                    confirmedDone: confirmedDone, body)
+            }
         }
     }
 

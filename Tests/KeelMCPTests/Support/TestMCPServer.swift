@@ -48,18 +48,7 @@ enum TestMCPServer {
         // process is reaped by its own thread.
         defer { process.send(SIGKILL) }
         // The script prints one line once it accepts connections.
-        let started = ContinuousClock.now
-        while !process.outputText.contains("\n") {
-            if let status = process.status {
-                throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server exited (\(status)) before it listened: \(process.errorText.suffix(500))")
-            }
-            guard ContinuousClock.now - started < .seconds(60) else {
-                throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server did not listen within 60 s")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let line = process.outputText
-        let text = line
+        let text = try await process.firstLine(what: "the HTTP MCP server")
         guard let start = text.range(of: "http://"), let url = URL(string: String(text[start.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw PythonVirtualEnvironment.Failure(description: "the HTTP MCP server printed no address: \(text)")
         }
