@@ -191,6 +191,20 @@ extension PostgresRunStore {
             "ALTER TABLE keel_journal ADD COLUMN cache_write_tokens BIGINT",
             "ALTER TABLE keel_journal ADD COLUMN usage_estimated BOOLEAN NOT NULL DEFAULT FALSE",
         ]),
+        Migration(id: "v9 API keys", statements: [
+            """
+            CREATE TABLE keel_api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                tenant TEXT NOT NULL,
+                role TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at DOUBLE PRECISION NOT NULL,
+                revoked_at DOUBLE PRECISION,
+                UNIQUE (tenant, name)
+            )
+            """,
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

@@ -206,6 +206,20 @@ extension SQLiteRunStore {
                 ALTER TABLE journal ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v9 API keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    tenant TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    hash TEXT NOT NULL UNIQUE,
+                    created_at REAL NOT NULL,
+                    revoked_at REAL,
+                    UNIQUE (tenant, name)
+                );
+                """)
+        }
         return migrator
     }
 }

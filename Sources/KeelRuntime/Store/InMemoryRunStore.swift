@@ -41,6 +41,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         var audit: [AuditEntry] = []
         var book = SpendBook()
         var nextSignal = 0
+        var keys: [String: APIKeyRecord] = [:]
     }
 
     let state = Mutex(State())

@@ -37,5 +37,32 @@ extension RunStoreConformance {
             let reopened = try await store.summary(tenant: "acme")
             try expect(reopened.openDeadLetters == 0 && reopened.runs[.pending] == 2, "reopening resolves the dead letter: \(reopened)")
         },
+        Check(name: "API keys are found by their hash, unique by tenant and name, and revoked for good") { subject in
+            guard let store = subject.store as? any APIKeyStore, let other = try await subject.openAnother() as? any APIKeyStore else {
+                throw Failure(description: "the store keeps no API keys")
+            }
+            let created = Date(timeIntervalSince1970: 1_800_000_000)
+            let ops = APIKeyRecord(id: "key_ops", name: "ops", tenant: "acme", role: .operator, hash: String(repeating: "a", count: 64), createdAt: created)
+            let viewer = APIKeyRecord(id: "key_view", name: "dash", tenant: "globex", role: .viewer, hash: String(repeating: "b", count: 64), createdAt: created.addingTimeInterval(1))
+            try await store.createKey(ops)
+            try await store.createKey(viewer)
+            try expect(try await other.key(hash: ops.hash) == ops, "another handle finds the key by its hash")
+            try expect(try await store.key(hash: String(repeating: "c", count: 64)) == nil, "an unknown hash finds nothing")
+            var sameName = ops
+            sameName.id = "key_ops2"
+            sameName.hash = String(repeating: "d", count: 64)
+            try await expectStoreError(.conflict, "a second key of one name in one tenant") { try await store.createKey(sameName) }
+            var otherTenant = sameName
+            otherTenant.tenant = "globex"
+            otherTenant.createdAt = created.addingTimeInterval(2)
+            try await store.createKey(otherTenant)
+            try expect(try await store.keys(tenant: "acme").map(\.id) == ["key_ops"], "one tenant's keys")
+            try expect(try await store.keys(tenant: nil).map(\.id) == ["key_ops", "key_view", "key_ops2"], "every key, oldest first")
+            let revoked = try await store.revokeKey(id: "key_ops")
+            try expect(revoked.revokedAt != nil, "revoking records when")
+            try expect(try await other.key(hash: ops.hash)?.revokedAt == revoked.revokedAt, "the revocation is stored")
+            try expect(try await store.revokeKey(id: "key_ops").revokedAt == revoked.revokedAt, "revoking again changes nothing")
+            try await expectStoreError(.notFound, "revoking a missing key") { try await store.revokeKey(id: "key_none") }
+        },
     ]
 }
