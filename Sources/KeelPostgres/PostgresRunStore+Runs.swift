@@ -33,6 +33,7 @@ extension PostgresRunStore {
     public func listRuns(_ query: RunQuery) async throws -> [RunRecord] {
         let logger = self.logger
         let statuses = query.statuses.map { $0.map(\.rawValue).sorted() }
+        let afterTime = query.after?.createdAt.timeIntervalSince1970
         return try await read { connection in
             try await connection.rows(
                 """
@@ -40,6 +41,7 @@ extension PostgresRunStore {
                 WHERE (\(statuses == nil) OR status = ANY(\(statuses ?? [])))
                   AND (\(query.workflow == nil) OR workflow = \(query.workflow ?? ""))
                   AND (\(query.tenant == nil) OR tenant = \(query.tenant ?? ""))
+                  AND (\(afterTime == nil) OR created_at < \(afterTime ?? 0) OR (created_at = \(afterTime ?? 0) AND id < \(query.after?.id ?? "")))
                 ORDER BY created_at DESC, id DESC LIMIT \(query.limit)
                 """, logger: logger
             ).map(Self.decodeRun)

@@ -193,6 +193,11 @@ public final class SQLiteRunStore: RunStore {
                 clauses.append("tenant = ?")
                 _ = arguments.append(contentsOf: [tenant])
             }
+            if let after = query.after {
+                clauses.append("(created_at < ? OR (created_at = ? AND id < ?))")
+                let seconds = after.createdAt.timeIntervalSince1970
+                _ = arguments.append(contentsOf: [seconds, seconds, after.id])
+            }
             let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [query.limit])
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs \(whereClause) ORDER BY created_at DESC, id DESC LIMIT ?", arguments: arguments)

@@ -86,6 +86,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             let matching = state.runs.values.map(\.record).filter { run in
                 (query.statuses.map { $0.isEmpty || $0.contains(run.status) } ?? true)
                     && (query.workflow.map { $0 == run.workflow } ?? true) && (query.tenant.map { $0 == run.tenant } ?? true)
+                    && (query.after.map { (run.createdAt, run.id) < ($0.createdAt, $0.id) } ?? true)
             }
             let newestFirst = matching.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
             return Array(newestFirst.prefix(max(0, query.limit)))

@@ -140,11 +140,42 @@ public struct RunQuery: Sendable, Hashable {
     public var tenant: String?
     /// The most runs to return, newest first. Default: 100.
     public var limit: Int
+    /// Only runs listed after this one (newest first): the next page after a page that ended
+    /// with the run this cursor was made from.
+    public var after: RunCursor?
 
-    public init(statuses: Set<RunStatus>? = nil, workflow: String? = nil, tenant: String? = nil, limit: Int = 100) {
+    public init(statuses: Set<RunStatus>? = nil, workflow: String? = nil, tenant: String? = nil, limit: Int = 100, after: RunCursor? = nil) {
         self.statuses = statuses
         self.workflow = workflow
         self.tenant = tenant
         self.limit = limit
+        self.after = after
+    }
+}
+
+/// A position in the list of runs, newest first: a run's creation time and id.
+public struct RunCursor: Sendable, Hashable {
+    public var createdAt: Date
+    public var id: String
+
+    public init(createdAt: Date, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    /// The position of `run`.
+    public init(_ run: RunRecord) {
+        self.init(createdAt: run.createdAt, id: run.id)
+    }
+
+    /// The cursor as opaque text for a client (the time's exact bits, then the id).
+    public var token: String { String(createdAt.timeIntervalSince1970.bitPattern, radix: 16) + "." + id }
+
+    /// A cursor from its ``token``; `nil` for text that is not one.
+    public init?(token: String) {
+        guard let dot = token.firstIndex(of: "."), let bits = UInt64(token[..<dot], radix: 16) else { return nil }
+        let seconds = Double(bitPattern: bits)
+        guard seconds.isFinite else { return nil }
+        self.init(createdAt: Date(timeIntervalSince1970: seconds), id: String(token[token.index(after: dot)...]))
     }
 }

@@ -410,6 +410,14 @@ public enum RunStoreConformance {
             try expect(try await store.listRuns(RunQuery(workflow: "even")).map(\.id) == ["list-2", "list-0"], "by workflow")
             try expect(try await store.listRuns(RunQuery(statuses: [.completed])).map(\.id) == ["list-0"], "by status")
             try expect(try await store.listRuns(RunQuery(tenant: "t1", limit: 1)).map(\.id) == ["list-3"], "by tenant, limited")
+            var pages: [[String]] = []
+            var cursor: RunCursor?
+            repeat {
+                let page = try await subject.openAnother().listRuns(RunQuery(limit: 3, after: cursor.flatMap { RunCursor(token: $0.token) }))
+                pages.append(page.map(\.id))
+                cursor = page.count == 3 ? page.last.map(RunCursor.init) : nil
+            } while cursor != nil && pages.count < 5
+            try expect(pages == [["list-3", "list-2", "list-1"], ["list-0"]], "pages after a cursor's token: \(pages)")
         },
         Check(name: "concurrent writers claim each run exactly once") { subject in
             let store = subject.store
