@@ -10,6 +10,7 @@ let swiftSettings: [SwiftSetting] = [
 // The layers (DESIGN.md §10); each target imports only from the layers below it:
 //
 //   keel (KeelCLI)          executable: argument parsing and printing
+//   KeelServer KeelObservability  the HTTP API (Hummingbird); trace and metric exporters
 //   KeelApp                 the application: workflows and their inputs, settings, authority, the
 //                           model catalog, store locations, start-or-resume, batch, offline models
 //                           and toolsets, the chaos server, the worker
@@ -34,6 +35,7 @@ let package = Package(
         .library(name: "KeelMCP", targets: ["KeelMCP"]),
         .library(name: "KeelApp", targets: ["KeelApp"]),
         .library(name: "KeelObservability", targets: ["KeelObservability"]),
+        .library(name: "KeelServer", targets: ["KeelServer"]),
         .library(name: "KeelTesting", targets: ["KeelTesting"]),
         .executable(name: "keel", targets: ["KeelCLI"]),
     ],
@@ -55,6 +57,7 @@ let package = Package(
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         .macro(
@@ -192,7 +195,10 @@ let package = Package(
         // not a product.
         .target(
             name: "KeelTestSupport",
-            dependencies: ["KeelCore"],
+            dependencies: [
+                "KeelCore", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/KeelTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -212,6 +218,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "KeelServer",
+            dependencies: [
+                "KeelCore",
+                "KeelRuntime",
+                "KeelApp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "KeelCLI",
             dependencies: [
@@ -223,6 +244,8 @@ let package = Package(
                 "KeelMCP",
                 "KeelApp",
                 "KeelObservability",
+                "KeelServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -262,5 +285,13 @@ let package = Package(
             name: "KeelCLITests",
             dependencies: ["KeelTestSupport", "KeelTesting", "KeelApp", "KeelSQLite", "KeelPostgres", "KeelOpenAI", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelServerTests",
+            dependencies: [
+                "KeelTestSupport", "KeelTesting", "KeelServer", "KeelApp", "KeelSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
     ]
 )

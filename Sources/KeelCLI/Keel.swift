@@ -14,7 +14,8 @@ struct Keel: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, AgentCommand.self, BatchCommand.self, RunsCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self,
-            AuditCommand.self, CostsCommand.self, DeadLettersCommand.self, WorkerCommand.self, SubmitCommand.self, ChaosLLMCommand.self,
+            AuditCommand.self, CostsCommand.self, DeadLettersCommand.self, WorkerCommand.self, SubmitCommand.self, ServeCommand.self, KeysCommand.self,
+            ChaosLLMCommand.self,
         ]
     )
 }
@@ -33,7 +34,7 @@ enum KeelMain {
         let failure: (any Error)?
         do {
             var command = try Keel.parseAsRoot()
-            let servesMetrics = (command as? WorkerCommand)?.metricsPort != nil
+            let servesMetrics = (command as? WorkerCommand)?.metricsPort != nil || command is ServeCommand
             let observability = startObservability(prometheus: servesMetrics ? PrometheusCollectorRegistry() : nil)
             started.withLock { $0 = observability }
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import KeelCore
+import KeelRuntime
+
+/// Approvals, dead letters, costs and keys of the caller's tenant.
+struct GovernanceRoutes: Sendable {
+    let store: any RunStore & APIKeyStore
+
+    struct Approve: Decodable, Sendable {
+        /// Run the call with these arguments instead (a JSON object).
+        var arguments: JSONValue?
+    }
+
+    struct Deny: Decodable, Sendable {
+        var reason: String
+    }
+
+    struct NewKey: Decodable, Sendable {
+        var name: String
+        var role: APIKeyRole
+    }
+
+    func add(to group: RouterGroup<ServerContext>) {
+        group.get("approvals", use: approvals)
+        group.post("approvals/:id/approve") { request, context in
+            let body = try await request.decode(as: Approve.self, context: context)
+            let decision: ApprovalDecision
+            switch body.arguments {
+            case nil, .null?: decision = .approve
+            case .object?: decision = .approveWithArguments(body.arguments?.serialized() ?? "{}")
+            case _?: throw APIError(.badRequest, "invalid_arguments", "edited arguments must be a JSON object")
+            }
+            return try await decide(request, context, decision)
+        }
+        group.post("approvals/:id/deny") { request, context in
+            let body = try await request.decode(as: Deny.self, context: context)
+            guard !body.reason.isEmpty, body.reason.count <= 2_000 else { throw APIError(.badRequest, "invalid_reason", "a reason must be 1 to 2,000 characters") }
+            return try await decide(request, context, .deny(reason: body.reason))
+        }
+        group.get("dead-letters", use: deadLetters)
+        group.post("dead-letters/:id/retry") { _, context -> RunView in
+            let caller = try context.caller(atLeast: .operator)
+            let run = try await KeelServer.ownRun(try context.parameters.require("id"), of: caller, in: store)
+            return RunView(try await KeelServer.storing { try await store.reopen(runID: run.id) })
+        }
+        group.get("costs", use: costs)
+        group.get("keys") { _, context in
+            let caller = try context.caller(atLeast: .admin)
+            return Listing("keys", try await KeelServer.storing { try await store.keys(tenant: caller.tenant) }.map { KeyView($0) })
+        }
+        group.post("keys") { request, context -> EditedResponse<KeyView> in
+            let caller = try context.caller(atLeast: .admin)
+            let body = try await request.decode(as: NewKey.self, context: context)
+            let (record, key) = try await KeelServer.storing { try await APIKeys.create(in: store, tenant: caller.tenant, name: body.name, role: body.role) }
+            return EditedResponse(status: .created, response: KeyView(record, key: key))
+        }
+        group.delete("keys/:id") { _, context -> KeyView in
+            let caller = try context.caller(atLeast: .admin)
+            let id = try context.parameters.require("id")
+            guard try await KeelServer.storing({ try await store.keys(tenant: caller.tenant) }).contains(where: { $0.id == id }) else {
+                throw APIError.notFound("key '\(id)'")
+            }
+            return KeyView(try await KeelServer.storing { try await store.revokeKey(id: id) })
+        }
+    }
+
+    @Sendable func approvals(_ request: Request, context: ServerContext) async throws -> Listing<ApprovalView> {
+        let caller = try context.caller(atLeast: .viewer)
+        var status: ApprovalStatus?
+        if let text = request.uri.queryParameters.get("status") {
+            guard let value = ApprovalStatus(rawValue: text) else {
+                throw APIError(.badRequest, "invalid_status", "status must be one of \(ApprovalStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = value
+        }
+        let runID = request.uri.queryParameters.get("run_id")
+        if let runID { _ = try await KeelServer.ownRun(runID, of: caller, in: store) }
+        let records = try await KeelServer.storing { try await store.approvals(runID: runID, status: status) }
+        var owned: [String: Bool] = [:]
+        var visible: [ApprovalView] = []
+        for record in records {
+            let runID = record.request.runID
+            if owned[runID] == nil { owned[runID] = try await KeelServer.storing { try await store.run(id: runID) }?.tenant == caller.tenant }
+            if owned[runID] == true { visible.append(ApprovalView(record)) }
+        }
+        return Listing("approvals", visible)
+    }
+
+    /// Decides one of the caller's tenant's approvals, recorded under the key's name.
+    func decide(_ request: Request, _ context: ServerContext, _ decision: ApprovalDecision) async throws -> ApprovalView {
+        let caller = try context.caller(atLeast: .operator)
+        let id = try context.parameters.require("id")
+        guard let record = try await KeelServer.storing({ try await store.approval(id: id) }),
+            try await KeelServer.storing({ try await store.run(id: record.request.runID) })?.tenant == caller.tenant
+        else { throw APIError.notFound("approval '\(id)'") }
+        return ApprovalView(try await KeelServer.storing { try await store.decideApproval(id: id, decision: decision, by: caller.name) })
+    }
+
+    @Sendable func deadLetters(_ request: Request, context: ServerContext) async throws -> Listing<DeadLetterView> {
+        let caller = try context.caller(atLeast: .viewer)
+        let resolved = request.uri.queryParameters.get("include_resolved") == "true"
+        let letters = try await KeelServer.storing { try await store.deadLetters(includeResolved: resolved, limit: 10_000) }
+        return Listing("dead_letters", letters.filter { $0.tenant == caller.tenant }.prefix(500).map(DeadLetterView.init))
+    }
+
+    @Sendable func costs(_ request: Request, context: ServerContext) async throws -> Listing<CostView> {
+        let caller = try context.caller(atLeast: .viewer)
+        let by = request.uri.queryParameters.get("by") ?? "model"
+        let grouping: CostGrouping
+        switch by {
+        case "run": grouping = .run
+        case "model": grouping = .model
+        case "day": grouping = .day
+        default: throw APIError(.badRequest, "invalid_grouping", "by must be run, model or day")
+        }
+        let rows = try await KeelServer.storing { try await store.costs(CostQuery(groupBy: grouping, tenant: caller.tenant)) }
+        return Listing("costs", rows.map(CostView.init))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Hummingbird
+import KeelApp
+import KeelCore
+import KeelRuntime
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// Keel's HTTP API on Hummingbird: runs, approvals, dead letters, costs and keys under `/v1`,
+/// every request scoped to its key's tenant.
+///
+/// ```swift
+/// let server = KeelServer(store: store)
+/// let app = server.application(configuration: .init(address: .hostname("127.0.0.1", port: 8080)))
+/// try await app.runService()   // graceful shutdown on SIGTERM and SIGINT
+/// ```
+///
+/// A run, approval or dead letter of another tenant is answered exactly as a missing one (404):
+/// a key never learns what another tenant holds. Viewers read; operators also start, cancel and
+/// resume runs, signal them, decide approvals and retry dead letters; admins also manage keys.
+public struct KeelServer: Sendable {
+    public struct Configuration: Sendable {
+        /// Requests a second each key may send, and the burst it may send at once.
+        public var requestsPerSecond = 50
+        public var burst = 100
+        /// Served at `/metrics` (no key needed) when set.
+        public var metrics: PrometheusCollectorRegistry?
+
+        public init(requestsPerSecond: Int = 50, burst: Int = 100, metrics: PrometheusCollectorRegistry? = nil) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+            self.metrics = metrics
+        }
+    }
+
+    public let store: any RunStore & APIKeyStore
+    public let configuration: Configuration
+
+    public init(store: any RunStore & APIKeyStore, configuration: Configuration = Configuration()) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    /// The routes, for an application of your own or for tests.
+    public func router() -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
+        router.get("healthz") { _, _ in ["status": "ok"] }
+        if let registry = configuration.metrics {
+            router.get("metrics") { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+        }
+        let v1 = router.group("v1").add(middleware: Authentication(keys: store, limiter: KeyRateLimiter(perSecond: configuration.requestsPerSecond, burst: configuration.burst)))
+        RunRoutes(store: store).add(to: v1)
+        GovernanceRoutes(store: store).add(to: v1)
+        return router
+    }
+
+    /// The application serving ``router()``, with `services` (workers, say) run beside it.
+    public func application(
+        configuration: ApplicationConfiguration, services: [any Service] = [], logger: Logger = Logger(label: "keel.server"),
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(router: router(), configuration: configuration, services: services, onServerRunning: onServerRunning, logger: logger)
+    }
+}
+
+extension KeelServer {
+    /// Runs `body`, turning a store error into the API's answer for it.
+    static func storing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw APIError(error)
+        }
+    }
+
+    /// The run `id` if it is the caller's tenant's; 404 otherwise, missing or not.
+    static func ownRun(_ id: String, of caller: APIKeyRecord, in store: any RunStore) async throws -> RunRecord {
+        guard let run = try await storing({ try await store.run(id: id) }), run.tenant == caller.tenant else { throw APIError.notFound("run '\(id)'") }
+        return run
+    }
+}
