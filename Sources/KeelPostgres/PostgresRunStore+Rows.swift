@@ -112,19 +112,20 @@ extension PostgresRunStore {
             """
             WITH fenced AS (
                 UPDATE keel_runs SET updated_at = \(Date().timeIntervalSince1970),
-                    recoveries = CASE WHEN \(entry.status == .completed) THEN 0 ELSE keel_runs.recoveries END
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id
+                    recoveries = CASE WHEN \(entry.status == .completed) THEN 0 ELSE keel_runs.recoveries END,
+                    journal_commits = keel_runs.journal_commits + 1
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND owner = \(lease.owner) AND status = 'running' RETURNING id, journal_commits
             )
             INSERT INTO keel_journal (run_id, scope, scope_anchor, sequence, name, kind, status, result, idempotency_key, side_effecting,
                 attempts, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at,
-                epoch, cache_write_tokens, usage_estimated)
+                epoch, cache_write_tokens, usage_estimated, commit_number)
             SELECT fenced.id, \(entry.scope), \(entry.scopeAnchor), \(entry.sequence), \(entry.name), \(entry.kind.rawValue), \(entry.status.rawValue), \(entry.result?.serialized()),
                 \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts), \(entry.metering?.model), \(usage?.inputTokens),
                 \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens), \(entry.metering?.costUSD),
                 \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970), \(entry.completedAt?.timeIntervalSince1970), \(lease.epoch),
-                \(usage?.cacheWriteInputTokens), \(usage?.isEstimated ?? false)
+                \(usage?.cacheWriteInputTokens), \(usage?.isEstimated ?? false), fenced.journal_commits
             FROM fenced
-            ON CONFLICT (run_id, scope, sequence) DO UPDATE SET
+            ON CONFLICT (run_id, scope, sequence) DO UPDATE SET commit_number = EXCLUDED.commit_number,
                 kind = EXCLUDED.kind, status = EXCLUDED.status, result = EXCLUDED.result, idempotency_key = EXCLUDED.idempotency_key,
                 side_effecting = EXCLUDED.side_effecting, attempts = EXCLUDED.attempts, model = EXCLUDED.model,
                 input_tokens = EXCLUDED.input_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
@@ -146,19 +147,19 @@ extension PostgresRunStore {
         throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
     }
 
-    /// Writes a completed entry into a new run's journal (a fork), at epoch 0.
-    static func insertCopy(_ connection: PostgresConnection, entry: JournalEntry, logger: Logger) async throws {
+    /// Writes a completed entry into a new run's journal (a fork), at epoch 0, as its `commit`-th write.
+    static func insertCopy(_ connection: PostgresConnection, entry: JournalEntry, commit: Int, logger: Logger) async throws {
         let usage = entry.metering?.usage
         try await connection.rows(
             """
             INSERT INTO keel_journal (run_id, scope, scope_anchor, sequence, name, kind, status, result, idempotency_key, side_effecting,
                 attempts, model, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at,
-                epoch, cache_write_tokens, usage_estimated)
+                epoch, cache_write_tokens, usage_estimated, commit_number)
             VALUES (\(entry.runID), \(entry.scope), \(entry.scopeAnchor), \(entry.sequence), \(entry.name), \(entry.kind.rawValue),
                 \(entry.status.rawValue), \(entry.result?.serialized()), \(entry.idempotencyKey), \(entry.isSideEffecting), \(entry.attempts),
                 \(entry.metering?.model), \(usage?.inputTokens), \(usage?.cachedInputTokens), \(usage?.outputTokens), \(usage?.reasoningTokens),
                 \(entry.metering?.costUSD), \(entry.wakeAt?.timeIntervalSince1970), \(entry.startedAt.timeIntervalSince1970),
-                \(entry.completedAt?.timeIntervalSince1970), 0, \(usage?.cacheWriteInputTokens), \(usage?.isEstimated ?? false))
+                \(entry.completedAt?.timeIntervalSince1970), 0, \(usage?.cacheWriteInputTokens), \(usage?.isEstimated ?? false), \(commit))
             """, logger: logger)
     }
 

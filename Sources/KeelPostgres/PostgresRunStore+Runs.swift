@@ -329,11 +329,12 @@ extension PostgresRunStore {
                 INSERT INTO keel_runs (id, workflow, input, status, parent_run_id, forked_at, tenant, deadline_at, created_at, updated_at)
                 SELECT \(newRunID), workflow, input, 'pending', id, \(sequence), tenant, deadline_at, \(now), \(now) FROM keel_runs WHERE id = \(runID)
                 """, logger: logger)
-            for entry in kept {
+            for (number, entry) in kept.sorted(by: { ($0.startedAt, $0.scope, $0.sequence) < ($1.startedAt, $1.scope, $1.sequence) }).enumerated() {
                 var copy = entry
                 copy.runID = newRunID
-                try await Self.insertCopy(connection, entry: copy, logger: logger)
+                try await Self.insertCopy(connection, entry: copy, commit: number + 1, logger: logger)
             }
+            try await connection.rows("UPDATE keel_runs SET journal_commits = \(kept.count) WHERE id = \(newRunID)", logger: logger)
             return try await Self.requireRun(connection, id: newRunID, logger: logger)
         }
     }

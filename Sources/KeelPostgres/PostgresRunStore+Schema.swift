@@ -205,6 +205,20 @@ extension PostgresRunStore {
             )
             """,
         ]),
+        // Each write to a run's journal gets the next number of that run (kept on the run, whose
+        // row the write locks): the order in which a follower of the journal sees the steps.
+        Migration(id: "v10 journal commit numbers", statements: [
+            "ALTER TABLE keel_journal ADD COLUMN commit_number BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE keel_runs ADD COLUMN journal_commits BIGINT NOT NULL DEFAULT 0",
+            """
+            UPDATE keel_journal SET commit_number = numbered.n FROM (
+                SELECT run_id, scope, sequence, ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY started_at, scope, sequence) AS n FROM keel_journal
+            ) AS numbered
+            WHERE keel_journal.run_id = numbered.run_id AND keel_journal.scope = numbered.scope AND keel_journal.sequence = numbered.sequence
+            """,
+            "UPDATE keel_runs SET journal_commits = (SELECT COUNT(*) FROM keel_journal WHERE keel_journal.run_id = keel_runs.id)",
+            "CREATE INDEX keel_journal_by_commit ON keel_journal (run_id, commit_number)",
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

@@ -114,9 +114,10 @@ extension SQLiteRunStore {
         try db.cachedStatement(sql: """
             INSERT INTO journal (run_id, sequence, name, kind, status, result, idempotency_key, side_effecting, attempts, model,
                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, wake_at, started_at, completed_at, epoch,
-                scope, scope_anchor, cache_write_tokens, usage_estimated)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (run_id, scope, sequence) DO UPDATE SET
+                scope, scope_anchor, cache_write_tokens, usage_estimated, commit_number)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                (SELECT COALESCE(MAX(commit_number), 0) + 1 FROM journal WHERE run_id = ?1))
+            ON CONFLICT (run_id, scope, sequence) DO UPDATE SET commit_number = excluded.commit_number,
                 kind = excluded.kind, status = excluded.status, result = excluded.result, idempotency_key = excluded.idempotency_key,
                 side_effecting = excluded.side_effecting, attempts = excluded.attempts, model = excluded.model,
                 input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,

@@ -220,6 +220,18 @@ extension SQLiteRunStore {
                 );
                 """)
         }
+        // Each write to a run's journal gets the next number of that run: the order in which a
+        // follower of the journal sees the steps, and where it resumes.
+        migrator.registerMigration("v10 journal commit numbers") { db in
+            try db.execute(sql: """
+                ALTER TABLE journal ADD COLUMN commit_number INTEGER NOT NULL DEFAULT 0;
+                UPDATE journal SET commit_number = numbered.n FROM (
+                    SELECT run_id, scope, sequence, ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY started_at, scope, sequence) AS n FROM journal
+                ) AS numbered
+                WHERE journal.run_id = numbered.run_id AND journal.scope = numbered.scope AND journal.sequence = numbered.sequence;
+                CREATE INDEX journal_by_commit ON journal(run_id, commit_number);
+                """)
+        }
         return migrator
     }
 }

@@ -32,6 +32,9 @@ import Testing
         #expect(journal.allSatisfy { $0.scope == "" && $0.scopeAnchor == 0 && $0.metering?.costUSD == 0.001 })
         let costs = try await store.costs(CostQuery(groupBy: .run))
         #expect(costs.first?.steps == 3)
+        // v10 numbers the old writes in the order they were made, so the journal can be followed.
+        let changes = try await store.journalChanges(runID: "old", after: 0, limit: 10)
+        #expect(changes.map(\.commit) == [1, 2, 3] && changes.map(\.entry.name) == ["model-1", "model-2", "model-3"])
         // New steps land beside the old ones, in scopes too.
         guard case .claimed(let lease, _) = try await store.claim(runID: "old", owner: RunOwner(id: "test"), leaseDuration: .seconds(30)) else {
             Issue.record("the old run could not be claimed")
@@ -41,5 +44,6 @@ import Testing
             JournalEntry(runID: "old", sequence: 0, name: "model-1", kind: .model, status: .completed, result: "s", startedAt: Date(), completedAt: Date(), scope: "branch", scopeAnchor: 3),
             lease: lease)
         #expect(try await store.journal(runID: "old").map(\.scope) == ["", "", "", "branch"])
+        #expect(try await store.journalChanges(runID: "old", after: 3, limit: 10).map(\.commit) == [4])
     }
 }

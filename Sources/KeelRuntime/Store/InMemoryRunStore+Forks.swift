@@ -46,10 +46,13 @@ extension InMemoryRunStore {
                 forkedAt: position, tenant: source.record.tenant, deadline: source.record.deadline, createdAt: now, updatedAt: now)
             record.epoch = 0
             var copy = StoredRun(record: record)
-            for entry in kept {
+            for entry in kept.sorted(by: { ($0.startedAt, $0.scope, $0.sequence) < ($1.startedAt, $1.scope, $1.sequence) }) {
                 var entry = entry
                 entry.runID = newRunID
-                copy.journal[Address(scope: entry.scope, sequence: entry.sequence)] = entry
+                let address = Address(scope: entry.scope, sequence: entry.sequence)
+                copy.journal[address] = entry
+                copy.lastCommit += 1
+                copy.commits[address] = copy.lastCommit
             }
             state.runs[newRunID] = copy
             return record
@@ -68,5 +71,19 @@ extension RunRecord {
         wakeAt = nil
         waitingFor = []
         updatedAt = now
+    }
+}
+
+extension InMemoryRunStore: JournalFeed {
+    public func journalChanges(runID: String, after commit: Int, limit: Int) async throws -> [JournalChange] {
+        try state.withLock { state in
+            guard var stored = state.runs[runID] else { return [] }
+            try Self.encodeValues(&stored)
+            state.runs[runID] = stored
+            let changes = stored.journal.compactMap { address, entry in
+                stored.commits[address].flatMap { $0 > commit ? JournalChange(commit: $0, entry: entry) : nil }
+            }
+            return Array(changes.sorted { $0.commit < $1.commit }.prefix(max(0, limit)))
+        }
     }
 }

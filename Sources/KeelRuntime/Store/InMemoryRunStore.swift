@@ -31,6 +31,9 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
         /// Results kept as values, encoded when the journal is read (in the order they came: a
         /// position is completed once).
         var values: [(address: Address, value: any Encodable & Sendable)] = []
+        /// The number of each entry's last write, and of the last write.
+        var commits: [Address: Int] = [:]
+        var lastCommit = 0
         var signals: [Signal] = []
     }
 
@@ -86,7 +89,7 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             let matching = state.runs.values.map(\.record).filter { run in
                 (query.statuses.map { $0.isEmpty || $0.contains(run.status) } ?? true)
                     && (query.workflow.map { $0 == run.workflow } ?? true) && (query.tenant.map { $0 == run.tenant } ?? true)
-                    && (query.after.map { (run.createdAt, run.id) < ($0.createdAt, $0.id) } ?? true)
+                    && (query.after.map { (run.createdAt.timeIntervalSince1970, run.id) < ($0.createdAt.timeIntervalSince1970, $0.id) } ?? true)
             }
             let newestFirst = matching.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
             return Array(newestFirst.prefix(max(0, query.limit)))
@@ -254,7 +257,11 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
     static func upsert(_ stored: inout StoredRun, _ entry: JournalEntry) throws {
         let address = Address(scope: entry.scope, sequence: entry.sequence)
         // One look-up: written first, put back when it was not allowed (the rare case).
-        guard let existing = stored.journal.updateValue(entry, forKey: address) else { return }
+        guard let existing = stored.journal.updateValue(entry, forKey: address) else {
+            stored.lastCommit += 1
+            stored.commits[address] = stored.lastCommit
+            return
+        }
         guard existing.name == entry.name else {
             stored.journal[address] = existing
             throw StoreError(.invalidState, "step \(entry.sequence) of run '\(entry.runID)' was started as '\(existing.name)', not '\(entry.name)'")
@@ -263,6 +270,8 @@ public final class InMemoryRunStore: RunStore, SpendLedger {
             stored.journal[address] = existing
             throw StoreError(.duplicateStep, "step \(entry.sequence) of run '\(entry.runID)' is already journaled")
         }
+        stored.lastCommit += 1
+        stored.commits[address] = stored.lastCommit
     }
 
     public func suspend(_ lease: Lease, wakeAt: Date?, waitingFor: [String]) async throws {

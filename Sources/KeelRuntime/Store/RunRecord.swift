@@ -153,7 +153,8 @@ public struct RunQuery: Sendable, Hashable {
     }
 }
 
-/// A position in the list of runs, newest first: a run's creation time and id.
+/// A position in the list of runs, newest first: a run's creation time and id. Stores compare
+/// times by `timeIntervalSince1970`, which the token keeps exactly.
 public struct RunCursor: Sendable, Hashable {
     public var createdAt: Date
     public var id: String

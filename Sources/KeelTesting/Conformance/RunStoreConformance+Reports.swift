@@ -64,5 +64,25 @@ extension RunStoreConformance {
             try expect(try await store.revokeKey(id: "key_ops").revokedAt == revoked.revokedAt, "revoking again changes nothing")
             try await expectStoreError(.notFound, "revoking a missing key") { try await store.revokeKey(id: "key_none") }
         },
+        Check(name: "a journal is followed in the order of its writes, from any write on") { subject in
+            guard let store = subject.store as? any RunStore & JournalFeed, let other = try await subject.openAnother() as? any JournalFeed else {
+                throw Failure(description: "the store's journals cannot be followed")
+            }
+            _ = try await store.createRun(NewRun(id: "feed", workflow: "w", input: nil))
+            let lease = try await claimed(store, "feed")
+            try await store.append(entry("feed", 0, .started), lease: lease)
+            try await store.append(entry("feed", 1), lease: lease)
+            try await store.append(entry("feed", 0), lease: lease)
+            try await store.append(scoped("feed", "branch", 0, anchor: 2), lease: lease)
+            let all = try await other.journalChanges(runID: "feed", after: 0, limit: 100)
+            try expect(all.map(\.commit) == [2, 3, 4], "each entry once, at its last write: \(all.map(\.commit))")
+            try expect(all.map(\.entry.address) == ["1", "0", "branch/0"] && all[1].entry.status == .completed, "in write order: \(all.map(\.entry.address))")
+            try expect(try await store.journalChanges(runID: "feed", after: 3, limit: 100).map(\.entry.address) == ["branch/0"], "after a write")
+            try expect(try await store.journalChanges(runID: "feed", after: 0, limit: 1).map(\.commit) == [2], "limited")
+            try expect(try await store.journalChanges(runID: "nobody", after: 0, limit: 10).isEmpty, "a missing run has no changes")
+            let forked = try await store.fork(runID: "feed", atSequence: 2, newRunID: "feed-fork")
+            let copied = try await store.journalChanges(runID: forked.id, after: 0, limit: 100)
+            try expect(copied.map(\.commit) == [1, 2], "a fork's copies are its first writes: \(copied.map(\.commit))")
+        },
     ]
 }
