@@ -5,7 +5,7 @@ import KeelRuntime
 
 /// Approvals, dead letters, costs and keys of the caller's tenant.
 struct GovernanceRoutes: Sendable {
-    let store: any RunStore & APIKeyStore
+    let store: any ServedStore
 
     struct Approve: Decodable, Sendable {
         /// Run the call with these arguments instead (a JSON object).

@@ -8,6 +8,10 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 
+/// What the server serves: a run store that keeps API keys and whose journals can be followed —
+/// the SQLite, PostgreSQL and in-memory stores.
+public typealias ServedStore = RunStore & APIKeyStore & JournalFeed
+
 /// Keel's HTTP API on Hummingbird: runs, approvals, dead letters, costs and keys under `/v1`,
 /// every request scoped to its key's tenant.
 ///
@@ -21,24 +25,44 @@ import ServiceLifecycle
 /// a key never learns what another tenant holds. Viewers read; operators also start, cancel and
 /// resume runs, signal them, decide approvals and retry dead letters; admins also manage keys.
 public struct KeelServer: Sendable {
+    /// How live events are followed and bounded.
+    public struct EventSettings: Sendable {
+        /// How often the store is read for new steps.
+        public var pollInterval: Duration = .milliseconds(100)
+        /// A comment line after this long without an event.
+        public var heartbeat: Duration = .seconds(15)
+        /// How long one stream lasts before the client is asked to reconnect.
+        public var maxDuration: Duration = .seconds(3_600)
+        /// Streams one key may hold at once.
+        public var maxStreamsPerKey = 16
+        /// What a client waits before reconnecting (the `retry:` field).
+        public var retryMilliseconds = 1_000
+        /// Whether a waiting run's stream stays open (it ends when the run finishes).
+        public var followWaitingRuns = true
+
+        public init() {}
+    }
+
     public struct Configuration: Sendable {
         /// Requests a second each key may send, and the burst it may send at once.
         public var requestsPerSecond = 50
         public var burst = 100
         /// Served at `/metrics` (no key needed) when set.
         public var metrics: PrometheusCollectorRegistry?
+        public var events = EventSettings()
 
-        public init(requestsPerSecond: Int = 50, burst: Int = 100, metrics: PrometheusCollectorRegistry? = nil) {
+        public init(requestsPerSecond: Int = 50, burst: Int = 100, metrics: PrometheusCollectorRegistry? = nil, events: EventSettings = EventSettings()) {
             self.requestsPerSecond = requestsPerSecond
             self.burst = burst
             self.metrics = metrics
+            self.events = events
         }
     }
 
-    public let store: any RunStore & APIKeyStore
+    public let store: any ServedStore
     public let configuration: Configuration
 
-    public init(store: any RunStore & APIKeyStore, configuration: Configuration = Configuration()) {
+    public init(store: any ServedStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
     }
@@ -57,6 +81,7 @@ public struct KeelServer: Sendable {
         let v1 = router.group("v1").add(middleware: Authentication(keys: store, limiter: KeyRateLimiter(perSecond: configuration.requestsPerSecond, burst: configuration.burst)))
         RunRoutes(store: store).add(to: v1)
         GovernanceRoutes(store: store).add(to: v1)
+        EventRoutes(store: store, settings: configuration.events, open: EventRoutes.OpenStreams()).add(to: v1)
         return router
     }
 

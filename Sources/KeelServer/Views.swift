@@ -93,6 +93,8 @@ struct StepView: Codable, Sendable {
     var model: String?
     var usage: UsageView?
     var costUSD: Double?
+    /// The number of the write that left the step as it is (in live events; their `id`).
+    var commit: Int?
 
     init(_ entry: JournalEntry) {
         address = entry.address
@@ -108,7 +110,7 @@ struct StepView: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, name, kind, status, attempts, startedAt = "started_at", completedAt = "completed_at", model, usage, costUSD = "cost_usd"
+        case address, name, kind, status, attempts, startedAt = "started_at", completedAt = "completed_at", model, usage, costUSD = "cost_usd", commit
     }
 }
 

@@ -53,15 +53,8 @@ import Testing
                 ["worker", "--store", db, "--concurrency", "2", "--poll", "50ms", "--metrics-port", "0", "--store-metrics-interval", "100ms",
                  "--allow-base-url", server.baseURL],
                 log: work.appendingPathComponent("worker.log"), environment: environment)
-            var port: Int?
             let started = ContinuousClock.now
-            while port == nil, ContinuousClock.now - started < .seconds(30) {
-                if let range = worker.output.range(of: #"metrics at http://127\.0\.0\.1:(\d+)/metrics"#, options: .regularExpression) {
-                    port = Int(worker.output[range].split(separator: ":").last?.split(separator: "/").first ?? "")
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            let metricsPort = try #require(port, "\(worker.output)")
+            let metricsPort = try await worker.port(after: "metrics at")
 
             // Scraped while the batch runs: the calls so far, never more than the batch makes.
             let during = try await LoopbackConnection.get(port: metricsPort, path: "/metrics")

@@ -17,15 +17,8 @@ import Testing
         #expect(listed.stdout.contains("acme  ops  operator") && !listed.stdout.contains(key), "the key is never shown again: \(listed.stdout)")
 
         let server = try BackgroundKeel(["serve", "--db", db, "--port", "0", "--workers", "1"], log: work.appendingPathComponent("serve.log"))
-        var port: Int?
         let started = ContinuousClock.now
-        while port == nil, ContinuousClock.now - started < .seconds(30) {
-            if let range = server.output.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                port = Int(server.output[range].split(separator: ":").last ?? "")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let api = LoopbackHTTP(baseURL: "http://127.0.0.1:\(try #require(port, "\(server.output)"))")
+        let api = LoopbackHTTP(baseURL: "http://127.0.0.1:\(try await server.port(after: "listening on"))")
 
         let start = try await api.request(
             .POST, "/v1/runs", key: key,

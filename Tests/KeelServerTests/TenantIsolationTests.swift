@@ -58,6 +58,7 @@ import Testing
             // for an id that does not exist.
             let attempts: [(HTTPMethod, String, String?)] = [
                 (.GET, "/v1/runs/globex-waiting", nil),
+                (.GET, "/v1/runs/globex-waiting/events", nil),
                 (.POST, "/v1/runs/globex-waiting/cancel", nil),
                 (.POST, "/v1/runs/globex-failed/resume", nil),
                 (.POST, "/v1/runs/globex-waiting/signals/go", #"{"payload":1}"#),

@@ -38,8 +38,63 @@ public struct LoopbackHTTP: Sendable {
         return Answer(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
     }
 
+    /// One server-sent event.
+    public struct Event: Sendable, Equatable {
+        public var id: String?
+        public var event: String
+        public var data: String
+    }
+
+    /// Reads the server-sent events of `GET path` until `done` says so after an event (or the
+    /// stream ends), then drops the connection.
+    public func events(
+        _ path: String, key: String? = nil, lastEventID: String? = nil, timeout: Duration = .seconds(60), until done: (Event) -> Bool
+    ) async throws -> [Event] {
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
+        let seconds = Int64(timeout.components.seconds)
+        let response = try await client.execute(request, timeout: .seconds(seconds))
+        guard response.status == .ok else { throw LoopbackHTTPFailure(description: "GET \(path): \(response.status)") }
+        var events: [Event] = []
+        var pending = ""
+        for try await chunk in response.body {
+            pending += String(buffer: chunk)
+            while let end = pending.range(of: "\n\n") {
+                let block = pending[..<end.lowerBound]
+                pending = String(pending[end.upperBound...])
+                var event = Event(id: nil, event: "message", data: "")
+                var fields = 0
+                for line in block.split(separator: "\n", omittingEmptySubsequences: false) where !line.hasPrefix(":") {
+                    let parts = line.split(separator: ":", maxSplits: 1).map { $0.hasPrefix(" ") ? String($0.dropFirst()) : String($0) }
+                    guard parts.count == 2 else { continue }
+                    fields += 1
+                    switch parts[0] {
+                    case "id": event.id = parts[1]
+                    case "event": event.event = parts[1]
+                    case "data": event.data += parts[1]
+                    default: break
+                    }
+                }
+                guard fields > 0, !event.data.isEmpty else { continue }
+                events.append(event)
+                if done(event) { return events }
+            }
+        }
+        return events
+    }
+
     /// Closes the client's connections.
     public func shutdown() async throws {
         try await client.shutdown()
+    }
+}
+
+/// A request to a loopback server that did not go as a test needs.
+public struct LoopbackHTTPFailure: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(description: String) {
+        self.description = description
     }
 }

@@ -51,6 +51,14 @@ public struct AgentWorkflow: Workflow {
             self.timeout = timeout
             self.onTimeout = onTimeout
         }
+
+        /// `onTimeout` may be left out (an API request, say): then `deny`.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                tools: try container.decode([String].self, forKey: .tools), timeout: try container.decodeIfPresent(String.self, forKey: .timeout),
+                onTimeout: try container.decodeIfPresent(ApprovalTimeoutPolicy.self, forKey: .onTimeout) ?? .deny)
+        }
     }
 
     public let name = "agent"

@@ -46,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let opened = try await storeOptions.open()
-        guard let store = opened.store as? any RunStore & APIKeyStore else { throw CLIError("the store \(storeOptions.location) keeps no API keys") }
+        guard let store = opened.store as? any ServedStore else { throw CLIError("the store \(storeOptions.location) keeps no API keys") }
         let server = KeelServer(
             store: store,
             configuration: .init(requestsPerSecond: requestsPerSecond, burst: requestsPerSecond * 2, metrics: KeelMain.observability?.prometheus))

@@ -47,4 +47,19 @@ final class BackgroundKeel {
     }
 
     var output: String { child.outputText }
+
+    /// The port in the first line that says `<what> http://127.0.0.1:PORT`, waiting up to 30 s
+    /// for it (`listening on` for `keel serve`, `metrics at` for a worker's metrics).
+    func port(after what: String) async throws -> Int {
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(30) {
+            if let range = output.range(of: what + #" http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+                let port = Int(output[range].split(separator: ":").last?.prefix { $0.isNumber } ?? "")
+            {
+                return port
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LoopbackHTTPFailure(description: "no '\(what)' address within 30 s: \(output.suffix(1_000))")
+    }
 }
