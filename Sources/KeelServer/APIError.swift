@@ -59,3 +59,36 @@ struct ErrorBody: Codable, Sendable {
     }
     var error: Detail
 }
+
+/// Gives every error answer the API's shape — `{"error": {"code", "message"}}` — including
+/// Hummingbird's own (an unknown route, a body that does not decode, one too large) and any
+/// error nobody classified (a 500 that says nothing of the server's internals).
+struct ErrorShape: RouterMiddleware {
+    typealias Context = ServerContext
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            throw APIError(error.status, Self.code(error.status), error.body ?? error.status.reasonPhrase)
+        } catch let error as any HTTPResponseError {
+            throw APIError(error.status, Self.code(error.status), error.status.reasonPhrase)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            throw APIError(.internalServerError, "internal", "the server failed to answer this request")
+        }
+    }
+
+    static func code(_ status: HTTPResponse.Status) -> String {
+        switch status {
+        case .badRequest: "bad_request"
+        case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .contentTooLarge: "body_too_large"
+        case .unsupportedMediaType: "unsupported_media_type"
+        default: "http_\(status.code)"
+        }
+    }
+}

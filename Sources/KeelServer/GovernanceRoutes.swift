@@ -61,6 +61,8 @@ struct GovernanceRoutes: Sendable {
             guard try await KeelServer.storing({ try await store.keys(tenant: caller.tenant) }).contains(where: { $0.id == id }) else {
                 throw APIError.notFound("key '\(id)'")
             }
+            // A tenant cannot lock itself out by revoking the key it is using.
+            guard id != caller.id else { throw APIError(.conflict, "own_key", "a key cannot revoke itself; revoke it with another admin key") }
             return KeyView(try await KeelServer.storing { try await store.revokeKey(id: id) })
         }
     }

@@ -70,7 +70,12 @@ public struct KeelServer: Sendable {
     /// The routes, for an application of your own or for tests.
     public func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
+        router.add(middleware: ErrorShape())
         router.get("healthz") { _, _ in ["status": "ok"] }
+        router.get("v1/openapi.json") { _, _ in
+            guard let document = Self.openAPIDocument else { throw APIError(.internalServerError, "internal", "the OpenAPI document is missing from the server's bundle") }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+        }
         if let registry = configuration.metrics {
             router.get("metrics") { _, _ in
                 Response(
@@ -95,6 +100,9 @@ public struct KeelServer: Sendable {
 }
 
 extension KeelServer {
+    /// The OpenAPI 3.1 document of the API, as served at `/v1/openapi.json`.
+    public static let openAPIDocument: Data? = Bundle.module.url(forResource: "openapi", withExtension: "json").flatMap { try? Data(contentsOf: $0) }
+
     /// Runs `body`, turning a store error into the API's answer for it.
     static func storing<T>(_ body: () async throws -> T) async throws -> T {
         do {

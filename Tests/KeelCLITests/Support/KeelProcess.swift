@@ -53,11 +53,21 @@ struct KeelProcess {
         _ arguments: [String], environment: [String: String] = [:], killAfter: Duration?, killWhenPrinted: String? = nil,
         timeout: Duration = .seconds(60), directory: URL? = nil
     ) async throws -> Output {
+        try await run(
+            executable: binary.path, arguments, environment: environment, killAfter: killAfter, killWhenPrinted: killWhenPrinted, timeout: timeout,
+            directory: directory)
+    }
+
+    /// Runs another program the same way (a Python tool of a test's, say).
+    static func run(
+        executable: String, _ arguments: [String], environment: [String: String] = [:], killAfter: Duration? = nil, killWhenPrinted: String? = nil,
+        timeout: Duration = .seconds(60), directory: URL? = nil
+    ) async throws -> Output {
         let files = FileManager.default.temporaryDirectory.appendingPathComponent("keel-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: files) }
         let child = try SpawnedProcess(
-            binary.path, arguments, environment: childEnvironment(environment), directory: directory,
+            executable, arguments, environment: childEnvironment(environment), directory: directory,
             output: files.appendingPathComponent("stdout"), errorOutput: files.appendingPathComponent("stderr"))
         let start = ContinuousClock.now
         while true {
@@ -69,7 +79,7 @@ struct KeelProcess {
                 if await child.wait(timeout: .seconds(5)) == nil {
                     child.send(SIGKILL)
                     guard await child.wait(timeout: .seconds(5)) != nil else {
-                        throw SpawnedProcess.SpawnError(description: "keel \(arguments.joined(separator: " ")) would not stop")
+                        throw SpawnedProcess.SpawnError(description: "\(executable) \(arguments.joined(separator: " ")) would not stop")
                     }
                 }
                 continue  // ended: the next turn returns its status
