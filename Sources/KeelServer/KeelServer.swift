@@ -50,21 +50,31 @@ public struct KeelServer: Sendable {
         /// Served at `/metrics` (no key needed) when set.
         public var metrics: PrometheusCollectorRegistry?
         public var events = EventSettings()
+        /// The agents served as models at `POST /v1/chat/completions`, by the name a request's
+        /// `model` gives; each input's prompt is replaced by the conversation.
+        public var agents: [String: AgentWorkflow.Input] = [:]
 
-        public init(requestsPerSecond: Int = 50, burst: Int = 100, metrics: PrometheusCollectorRegistry? = nil, events: EventSettings = EventSettings()) {
+        public init(
+            requestsPerSecond: Int = 50, burst: Int = 100, metrics: PrometheusCollectorRegistry? = nil, events: EventSettings = EventSettings(),
+            agents: [String: AgentWorkflow.Input] = [:]
+        ) {
             self.requestsPerSecond = requestsPerSecond
             self.burst = burst
             self.metrics = metrics
             self.events = events
+            self.agents = agents
         }
     }
 
     public let store: any ServedStore
     public let configuration: Configuration
+    /// Runs chat completions' agents in the request (none: chat completions answer 503).
+    public let runtime: DurableRuntime?
 
-    public init(store: any ServedStore, configuration: Configuration = Configuration()) {
+    public init(store: any ServedStore, configuration: Configuration = Configuration(), runtime: DurableRuntime? = nil) {
         self.store = store
         self.configuration = configuration
+        self.runtime = runtime
     }
 
     /// The routes, for an application of your own or for tests.
@@ -87,6 +97,7 @@ public struct KeelServer: Sendable {
         RunRoutes(store: store).add(to: v1)
         GovernanceRoutes(store: store).add(to: v1)
         EventRoutes(store: store, settings: configuration.events, open: EventRoutes.OpenStreams()).add(to: v1)
+        ChatRoutes(store: store, agents: configuration.agents, runtime: runtime).add(to: v1)
         return router
     }
 
@@ -100,6 +111,16 @@ public struct KeelServer: Sendable {
 }
 
 extension KeelServer {
+    /// An agent's input from JSON, with what `keel agent` defaults to for the fields it leaves
+    /// out (toolsets, step and token limits, streaming, and — for a served agent — the prompt).
+    public static func agentInput(_ json: JSONValue, promptRequired: Bool = true) throws -> AgentWorkflow.Input {
+        guard case .object(var fields) = json else { throw APIError(.badRequest, "invalid_input", "an agent's input must be a JSON object") }
+        var defaults: [(String, JSONValue)] = [("toolsets", .array([])), ("maxSteps", 20), ("maxOutputTokens", 1_500), ("streaming", false)]
+        if !promptRequired { defaults.append(("prompt", "")) }
+        for (name, value) in defaults where fields[name] == nil { fields[name] = value }
+        return try JSONValue.object(fields).decode(as: AgentWorkflow.Input.self)
+    }
+
     /// The OpenAPI 3.1 document of the API, as served at `/v1/openapi.json`.
     public static let openAPIDocument: Data? = Bundle.module.url(forResource: "openapi", withExtension: "json").flatMap { try? Data(contentsOf: $0) }
 

@@ -81,12 +81,7 @@ struct RunRoutes: Sendable {
         do {
             switch workflow {
             case "agent":
-                // What `keel agent` defaults to, for the fields a request leaves out.
-                guard case .object(var fields) = input else { throw APIError(.badRequest, "invalid_input", "an agent run's input must be a JSON object") }
-                for (name, value) in [("toolsets", JSONValue.array([])), ("maxSteps", 20), ("maxOutputTokens", 1_500), ("streaming", false)] where fields[name] == nil {
-                    fields[name] = value
-                }
-                var agent = try JSONValue.object(fields).decode(as: AgentWorkflow.Input.self)
+                var agent = try KeelServer.agentInput(input)
                 var controls = agent.controls ?? ControlSettings()
                 controls.tenant = tenant
                 agent.controls = controls

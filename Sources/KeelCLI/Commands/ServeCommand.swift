@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import KeelApp
+import KeelCore
 import KeelRuntime
 import KeelServer
 import Logging
@@ -34,6 +35,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("requests-per-second"), help: "Requests a second each API key may send.")
     var requestsPerSecond = 50
 
+    @Option(
+        help: ArgumentHelp(
+            "A JSON file naming the agents served as models at /v1/chat/completions: {\"name\": {agent input without a prompt}}. Default: one agent, 'keel', the offline arithmetic model with the calculator.",
+            valueName: "file"))
+    var agents: String?
+
     @Option(name: .customLong("shutdown-grace"), help: ArgumentHelp("How long runs in hand may go on after SIGTERM, such as 30s.", valueName: "duration"))
     var shutdownGrace = "30s"
 
@@ -47,12 +54,14 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let opened = try await storeOptions.open()
         guard let store = opened.store as? any ServedStore else { throw CLIError("the store \(storeOptions.location) keeps no API keys") }
+        let runtime = KeelApp.Application.runtime(opened, authority: authorityOptions.authority, configuration: DurableRuntime.Configuration())
         let server = KeelServer(
             store: store,
-            configuration: .init(requestsPerSecond: requestsPerSecond, burst: requestsPerSecond * 2, metrics: KeelMain.observability?.prometheus))
+            configuration: .init(
+                requestsPerSecond: requestsPerSecond, burst: requestsPerSecond * 2, metrics: KeelMain.observability?.prometheus, agents: try servedAgents()),
+            runtime: runtime)
         var services: [any Service] = []
         if workers > 0 {
-            let runtime = KeelApp.Application.runtime(opened, authority: authorityOptions.authority, configuration: DurableRuntime.Configuration())
             services.append(WorkerService(runtime: runtime, concurrency: workers))
         }
         if KeelMain.observability?.prometheus != nil {
@@ -69,6 +78,31 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         Console.error("stopped")
+    }
+}
+
+extension ServeCommand {
+    /// The agents of `--agents`, or the offline default.
+    func servedAgents() throws -> [String: AgentWorkflow.Input] {
+        guard let agents else {
+            return ["keel": AgentWorkflow.Input(prompt: "", toolsets: ["calculator"], maxSteps: 20, maxOutputTokens: 1_500, model: ModelSpec(spec: "arithmetic"))]
+        }
+        let url = URL(fileURLWithPath: agents)
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size <= 1_048_576,
+            let data = try? Data(contentsOf: url)
+        else { throw CLIError("--agents: cannot read \(agents) (at most 1 MiB)") }
+        do {
+            guard case .object(let named) = try JSONValue(parsing: String(decoding: data, as: UTF8.self)), !named.isEmpty else {
+                throw CLIError("--agents: \(agents) must hold a JSON object of agents by name")
+            }
+            return try named.mapValues { try KeelServer.agentInput($0, promptRequired: false) }
+        } catch let error as CLIError {
+            throw error
+        } catch let error as APIError {
+            throw CLIError("--agents: \(agents): \(error.message)")
+        } catch {
+            throw CLIError("--agents: \(agents) is not a JSON object of agents: \(error)")
+        }
     }
 }
 
