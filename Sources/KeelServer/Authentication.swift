@@ -10,13 +10,27 @@ struct Authentication: RouterMiddleware {
 
     let keys: any APIKeyStore
     let limiter: KeyRateLimiter
+    let sessions: DashboardSessions
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.count <= 256, header.lowercased().hasPrefix("bearer ") else { throw APIError.unauthorized }
-        let presented = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
-        guard presented.hasPrefix("keel_"), let key = try await keys.key(hash: APIKeys.hash(presented)), key.revokedAt == nil else {
+        let hash: String
+        if let header = request.headers[.authorization] {
+            guard header.count <= 256, header.lowercased().hasPrefix("bearer ") else { throw APIError.unauthorized }
+            let presented = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
+            guard presented.hasPrefix("keel_") else { throw APIError.unauthorized }
+            hash = APIKeys.hash(presented)
+        } else if let token = DashboardSessions.token(of: request), let session = sessions.session(token) {
+            // The dashboard's session cookie; a change must also carry the session's CSRF token.
+            if request.method != .get && request.method != .head {
+                guard let sent = request.headers[.init("X-CSRF-Token")!], DashboardSessions.same(sent, session.csrf) else {
+                    throw APIError(.forbidden, "csrf", "a change made with the dashboard's session needs its CSRF token")
+                }
+            }
+            hash = session.keyHash
+        } else {
             throw APIError.unauthorized
         }
+        guard let key = try await keys.key(hash: hash), key.revokedAt == nil else { throw APIError.unauthorized }
         if let wait = limiter.take(key.id) {
             throw APIError(.tooManyRequests, "rate_limited", "this key sends more than \(limiter.perSecond) requests a second", retryAfter: wait)
         }

@@ -93,11 +93,14 @@ public struct KeelServer: Sendable {
                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }
         }
-        let v1 = router.group("v1").add(middleware: Authentication(keys: store, limiter: KeyRateLimiter(perSecond: configuration.requestsPerSecond, burst: configuration.burst)))
+        let sessions = DashboardSessions()
+        let limiter = KeyRateLimiter(perSecond: configuration.requestsPerSecond, burst: configuration.burst)
+        let v1 = router.group("v1").add(middleware: Authentication(keys: store, limiter: limiter, sessions: sessions))
         RunRoutes(store: store).add(to: v1)
         GovernanceRoutes(store: store).add(to: v1)
         EventRoutes(store: store, settings: configuration.events, open: EventRoutes.OpenStreams()).add(to: v1)
         ChatRoutes(store: store, agents: configuration.agents, runtime: runtime).add(to: v1)
+        Dashboard(store: store, sessions: sessions).add(to: router)
         return router
     }
 

@@ -95,6 +95,8 @@ struct StepView: Codable, Sendable {
     var costUSD: Double?
     /// The number of the write that left the step as it is (in live events; their `id`).
     var commit: Int?
+    /// How long the step took, once completed.
+    var durationMS: Int?
 
     init(_ entry: JournalEntry) {
         address = entry.address
@@ -107,10 +109,12 @@ struct StepView: Codable, Sendable {
         model = entry.metering?.model
         usage = entry.metering.map { UsageView($0.usage) }
         costUSD = entry.metering?.costUSD
+        durationMS = entry.completedAt.map { Int(max(0, ($0.timeIntervalSince(entry.startedAt) * 1_000).rounded())) }
     }
 
     enum CodingKeys: String, CodingKey {
         case address, name, kind, status, attempts, startedAt = "started_at", completedAt = "completed_at", model, usage, costUSD = "cost_usd", commit
+        case durationMS = "duration_ms"
     }
 }
 

@@ -20,12 +20,16 @@ public struct LoopbackHTTP: Sendable {
 
     public init(baseURL: String) {
         self.baseURL = baseURL
-        client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // Redirects are answers to check, not to follow.
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
     }
 
     /// Sends one request, with `key` as its bearer token when given.
-    public func request(_ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil, headers: [(String, String)] = []) async throws -> Answer {
+    public func request(
+        _ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil, headers: [(String, String)] = [], body: String? = nil
+    ) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         request.method = method
         if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }

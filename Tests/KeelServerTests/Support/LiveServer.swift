@@ -46,4 +46,9 @@ struct LiveServer {
     func request(_ method: HTTPMethod, _ path: String, key: String? = nil, json: String? = nil, headers: [(String, String)] = []) async throws -> LoopbackHTTP.Answer {
         try await client.request(method, path, key: key, json: json, headers: headers)
     }
+
+    /// A request with a form's body (its Content-Type in `headers`).
+    func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)], form: String) async throws -> LoopbackHTTP.Answer {
+        try await client.request(method, path, headers: headers, body: form)
+    }
 }
