@@ -45,6 +45,24 @@ struct GovernanceRoutes: Sendable {
             return RunView(try await KeelServer.storing { try await store.reopen(runID: run.id) })
         }
         group.get("costs", use: costs)
+        group.get("audit") { request, context in
+            let caller = try context.caller(atLeast: .viewer)
+            let runID = request.uri.queryParameters.get("run_id")
+            if let runID { _ = try await KeelServer.ownRun(runID, of: caller, in: store) }
+            let entries = try await KeelServer.storing { try await store.auditLog(runID: runID, tool: nil, limit: nil) }
+            var owned: [String: Bool] = [:]
+            var visible: [AuditView] = []
+            for entry in entries.reversed() where visible.count < 500 {
+                guard let run = entry.record.runID else { continue }  // decisions outside runs are no tenant's
+                if owned[run] == nil { owned[run] = try await KeelServer.storing { try await store.run(id: run) }?.tenant == caller.tenant }
+                if owned[run] == true { visible.append(AuditView(entry)) }
+            }
+            return Listing("entries", visible.reversed())
+        }
+        group.get("audit/verify") { _, context -> AuditVerificationView in
+            _ = try context.caller(atLeast: .viewer)
+            return AuditVerificationView(try await KeelServer.storing { try await store.verifyAuditLog() })
+        }
         group.get("keys") { _, context in
             let caller = try context.caller(atLeast: .admin)
             return Listing("keys", try await KeelServer.storing { try await store.keys(tenant: caller.tenant) }.map { KeyView($0) })

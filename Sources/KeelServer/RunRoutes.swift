@@ -32,6 +32,22 @@ struct RunRoutes: Sendable {
             try await change(request, context) { try await store.reopen(runID: $0.id) }
         }
         group.post("runs/:id/signals/:name", use: signal)
+        group.post("runs/:id/fork", use: fork)
+    }
+
+    /// What `POST /v1/runs/{id}/fork` takes: the position to fork at.
+    struct Fork: Decodable, Sendable {
+        var at: Int
+    }
+
+    @Sendable func fork(_ request: Request, context: ServerContext) async throws -> EditedResponse<RunView> {
+        let caller = try context.caller(atLeast: .operator)
+        let run = try await KeelServer.ownRun(try context.parameters.require("id"), of: caller, in: store)
+        let body = try await request.decode(as: Fork.self, context: context)
+        guard body.at >= 0 else { throw APIError(.badRequest, "invalid_position", "at must be a step's position, 0 or more") }
+        let newID = "run_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+        let forked = try await KeelServer.storing { try await store.fork(runID: run.id, atSequence: body.at, newRunID: newID) }
+        return EditedResponse(status: .created, response: RunView(forked))
     }
 
     @Sendable func list(_ request: Request, context: ServerContext) async throws -> RunPage {

@@ -263,3 +263,46 @@ struct Listing<Item: Codable & Sendable>: ResponseCodable, Sendable {
         try container.encode(items, forKey: Key(stringValue: name))
     }
 }
+
+/// An audit entry of the caller's tenant's runs.
+struct AuditView: Codable, Sendable {
+    var sequence: Int
+    var time: Date
+    var runID: String?
+    var step: Int?
+    var tool: String?
+    var action: String
+    var decision: String
+    var actor: String
+    var outcome: String?
+    var hash: String
+
+    init(_ entry: AuditEntry) {
+        sequence = entry.sequence
+        time = entry.time
+        runID = entry.record.runID
+        step = entry.record.step
+        tool = entry.record.tool
+        action = entry.record.action.rawValue
+        decision = entry.record.decision
+        actor = entry.record.actor
+        outcome = entry.record.outcome
+        hash = entry.hash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sequence, time, runID = "run_id", step, tool, action, decision, actor, outcome, hash
+    }
+}
+
+/// Whether the audit chain is intact (the whole chain: it spans every tenant, so only its state
+/// is shown).
+struct AuditVerificationView: ResponseCodable, Sendable {
+    var intact: Bool
+    var problem: String?
+
+    init(_ verification: AuditVerification) {
+        intact = verification.isIntact
+        problem = verification.isIntact ? nil : "the chain is broken at entry \(verification.firstBrokenSequence ?? 0): \(verification.problem ?? "")"
+    }
+}

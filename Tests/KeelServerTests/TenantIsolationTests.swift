@@ -66,6 +66,8 @@ import Testing
                 (.POST, "/v1/approvals/globex-waiting:1/approve", "{}"),
                 (.POST, "/v1/approvals/globex-waiting:1/deny", #"{"reason":"no"}"#),
                 (.POST, "/v1/dead-letters/globex-failed/retry", nil),
+                (.POST, "/v1/runs/globex-failed/fork", #"{"at":1}"#),
+                (.GET, "/v1/audit?run_id=globex-waiting", nil),
                 (.DELETE, "/v1/keys/\(globexKeyID)", nil),
             ]
             for (method, path, body) in attempts {
@@ -90,11 +92,17 @@ import Testing
             #expect(keyList.json?["keys"]?.arrayValue?.allSatisfy { $0["tenant"]?.stringValue == "acme" && $0["key"] == nil } == true, "\(keyList)")
             #expect(keyList.json?["keys"]?.arrayValue?.count == 3)
 
+            // A fork of one's own run is one's own.
+            let fork = try await server.request(.POST, "/v1/runs/acme-failed/fork", key: keys.acmeOperator, json: #"{"at":1}"#)
+            #expect(fork.status == 201 && fork.json?["tenant"] == "acme" && fork.json?["parent_run_id"] == "acme-failed", "\(fork)")
+            #expect(try await server.request(.GET, "/v1/audit/verify", key: keys.acmeViewer).json?["intact"] == true)
+
             // Nothing of globex's changed.
             #expect(try await store.run(id: "globex-waiting")?.status == .waiting)
             #expect(try await store.run(id: "globex-failed")?.status == .failed)
             #expect(try await store.approval(id: "globex-waiting:1")?.status == .pending)
             #expect(try await store.keys(tenant: "globex").allSatisfy { $0.revokedAt == nil })
+            #expect(try await store.listRuns(RunQuery(tenant: "globex")).count == 2, "no fork was made of globex's run")
             // And globex sees its own.
             let own = try await server.request(.GET, "/v1/runs/globex-waiting", key: keys.globexOperator)
             #expect(own.status == 200 && own.json?["run"]?["status"] == "waiting", "\(own)")
@@ -131,6 +139,9 @@ import Testing
             #expect(approved.status == 200 && approved.json?["decided_by"] == "acme-ops" && approved.json?["status"] == "approved", "\(approved)")
             #expect(try await store.approval(id: "acme-waiting:1")?.decision == .approveWithArguments(#"{"cents":4}"#))
             #expect(try await store.run(id: "acme-waiting")?.status == .pending)
+            let audit = try await server.request(.GET, "/v1/audit", key: keys.acmeViewer)
+            #expect(audit.json?["entries"]?.arrayValue?.contains { $0["actor"] == "acme-ops" && $0["action"] == "approval" } == true, "\(audit)")
+            #expect(try await server.request(.GET, "/v1/audit", key: keys.globexOperator).json?["entries"]?.arrayValue?.isEmpty == true)
             let again = try await server.request(.POST, "/v1/approvals/acme-waiting:1/deny", key: keys.acmeOperator, json: #"{"reason":"late"}"#)
             #expect(again.status == 409, "a second decision is refused: \(again)")
 
