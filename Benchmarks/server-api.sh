@@ -16,9 +16,10 @@ cd "$work"
 key="$("$keel" keys create --db keel.db --tenant bench --name bench --role operator 2> /dev/null)"
 "$keel" agent --db keel.db --tenant bench --run-id bench --tools calculator "What is 6 times 7?" > /dev/null
 port=18437
-"$keel" serve --db keel.db --port "$port" --workers 1 --requests-per-second 10000000 2> serve.log &
+"$keel" serve --db keel.db --port "$port" --workers 1 --requests-per-second 100000 2> serve.log &
 server=$!
 for _ in $(seq 100); do grep -q "listening" serve.log && break; sleep 0.1; done
+grep -q "listening" serve.log || { cat serve.log; exit 1; }
 
 echo "== GET /healthz (floor: the server without a key or a store)"
 wrk -t2 -c16 -d10s "http://127.0.0.1:$port/healthz" | grep -E "Requests/sec|Latency"
