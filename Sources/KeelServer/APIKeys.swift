@@ -22,15 +22,10 @@ public enum APIKeys {
                 throw APIError(.badRequest, "invalid_\(field)", "a key's \(field) must be 1 to 128 characters without control characters")
             }
         }
-        var generator = SystemRandomNumberGenerator()
-        let id = hex(6, &generator)
-        let key = "keel_\(id)_\(hex(32, &generator))"
+        let id = KeelServer.randomHex(bytes: 6)
+        let key = "keel_\(id)_\(KeelServer.randomHex(bytes: 32))"
         let record = APIKeyRecord(id: "key_\(id)", name: name, tenant: tenant, role: role, hash: hash(key))
         try await store.createKey(record)
         return (record, key)
-    }
-
-    private static func hex(_ bytes: Int, _ generator: inout SystemRandomNumberGenerator) -> String {
-        (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
     }
 }

@@ -60,7 +60,7 @@ struct ChatRoutes: Sendable {
         controls.tenant = caller.tenant
         input.controls = controls
 
-        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+        let id = KeelServer.newRunID("chatcmpl-")
         _ = try await KeelServer.storing { try await store.createRun(NewRun(id: id, workflow: "agent", input: try JSONValue(encoding: input), tenant: caller.tenant)) }
         let record = try await KeelServer.storing { try await runtime.run(id) }
         let (answer, finish, usage) = try await Self.answer(of: record, store: store)

@@ -50,14 +50,9 @@ struct GovernanceRoutes: Sendable {
             let runID = request.uri.queryParameters.get("run_id")
             if let runID { _ = try await KeelServer.ownRun(runID, of: caller, in: store) }
             let entries = try await KeelServer.storing { try await store.auditLog(runID: runID, tool: nil, limit: nil) }
-            var owned: [String: Bool] = [:]
-            var visible: [AuditView] = []
-            for entry in entries.reversed() where visible.count < 500 {
-                guard let run = entry.record.runID else { continue }  // decisions outside runs are no tenant's
-                if owned[run] == nil { owned[run] = try await KeelServer.storing { try await store.run(id: run) }?.tenant == caller.tenant }
-                if owned[run] == true { visible.append(AuditView(entry)) }
-            }
-            return Listing("entries", visible.reversed())
+            // Decisions outside runs are no tenant's.
+            let visible = try await KeelServer.owned(entries, by: caller.tenant, in: store) { $0.record.runID }
+            return Listing("entries", visible.suffix(500).map(AuditView.init))
         }
         group.get("audit/verify") { _, context -> AuditVerificationView in
             _ = try context.caller(atLeast: .viewer)
@@ -97,23 +92,13 @@ struct GovernanceRoutes: Sendable {
         let runID = request.uri.queryParameters.get("run_id")
         if let runID { _ = try await KeelServer.ownRun(runID, of: caller, in: store) }
         let records = try await KeelServer.storing { try await store.approvals(runID: runID, status: status) }
-        var owned: [String: Bool] = [:]
-        var visible: [ApprovalView] = []
-        for record in records {
-            let runID = record.request.runID
-            if owned[runID] == nil { owned[runID] = try await KeelServer.storing { try await store.run(id: runID) }?.tenant == caller.tenant }
-            if owned[runID] == true { visible.append(ApprovalView(record)) }
-        }
-        return Listing("approvals", visible)
+        return Listing("approvals", try await KeelServer.owned(records, by: caller.tenant, in: store) { $0.request.runID }.map(ApprovalView.init))
     }
 
     /// Decides one of the caller's tenant's approvals, recorded under the key's name.
     func decide(_ request: Request, _ context: ServerContext, _ decision: ApprovalDecision) async throws -> ApprovalView {
         let caller = try context.caller(atLeast: .operator)
-        let id = try context.parameters.require("id")
-        guard let record = try await KeelServer.storing({ try await store.approval(id: id) }),
-            try await KeelServer.storing({ try await store.run(id: record.request.runID) })?.tenant == caller.tenant
-        else { throw APIError.notFound("approval '\(id)'") }
+        let id = try await KeelServer.ownApproval(try context.parameters.require("id"), of: caller, in: store).request.id
         return ApprovalView(try await KeelServer.storing { try await store.decideApproval(id: id, decision: decision, by: caller.name) })
     }
 

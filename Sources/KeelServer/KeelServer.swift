@@ -136,6 +136,38 @@ extension KeelServer {
         }
     }
 
+    /// `bytes` random bytes (from the system's secure generator) in lowercase hex: keys, session
+    /// and CSRF tokens.
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+    }
+
+    /// A new run id: `prefix` and 24 random hex digits.
+    static func newRunID(_ prefix: String = "run_") -> String {
+        prefix + randomHex(bytes: 12)
+    }
+
+    /// The approval `id` if its run is the caller's tenant's; 404 otherwise, missing or not.
+    static func ownApproval(_ id: String, of caller: APIKeyRecord, in store: any RunStore) async throws -> ApprovalRecord {
+        guard let record = try await storing({ try await store.approval(id: id) }),
+            try await storing({ try await store.run(id: record.request.runID) })?.tenant == caller.tenant
+        else { throw APIError.notFound("approval '\(id)'") }
+        return record
+    }
+
+    /// The items whose run (`runID`) is `tenant`'s, each run read once; an item of no run is left out.
+    static func owned<Item>(_ items: [Item], by tenant: String, in store: any RunStore, runID: (Item) -> String?) async throws -> [Item] {
+        var owner: [String: Bool] = [:]
+        var kept: [Item] = []
+        for item in items {
+            guard let run = runID(item) else { continue }
+            if owner[run] == nil { owner[run] = try await storing { try await store.run(id: run) }?.tenant == tenant }
+            if owner[run] == true { kept.append(item) }
+        }
+        return kept
+    }
+
     /// The run `id` if it is the caller's tenant's; 404 otherwise, missing or not.
     static func ownRun(_ id: String, of caller: APIKeyRecord, in store: any RunStore) async throws -> RunRecord {
         guard let run = try await storing({ try await store.run(id: id) }), run.tenant == caller.tenant else { throw APIError.notFound("run '\(id)'") }

@@ -45,7 +45,7 @@ struct RunRoutes: Sendable {
         let run = try await KeelServer.ownRun(try context.parameters.require("id"), of: caller, in: store)
         let body = try await request.decode(as: Fork.self, context: context)
         guard body.at >= 0 else { throw APIError(.badRequest, "invalid_position", "at must be a step's position, 0 or more") }
-        let newID = "run_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+        let newID = KeelServer.newRunID()
         let forked = try await KeelServer.storing { try await store.fork(runID: run.id, atSequence: body.at, newRunID: newID) }
         return EditedResponse(status: .created, response: RunView(forked))
     }
@@ -84,7 +84,7 @@ struct RunRoutes: Sendable {
             // of the other's.
             runID = "run_" + SHA256.hash(data: Data("\(caller.tenant)\u{0}\(key)".utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         } else {
-            runID = "run_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+            runID = KeelServer.newRunID()
         }
         let (record, created) = try await KeelServer.storing {
             try await store.createRun(NewRun(id: runID, workflow: body.workflow, input: input, tenant: caller.tenant))

@@ -148,10 +148,8 @@ struct Dashboard: Sendable {
     }
 
     func approvalsPage(_ visitor: Visitor) async throws -> Response {
-        var cards: [String] = []
-        for record in try await store.approvals(runID: nil, status: nil) where record.status == .pending || record.status == .escalated {
-            if try await store.run(id: record.request.runID)?.tenant == visitor.key.tenant { cards.append(approvalCard(record, visitor, back: "/approvals")) }
-        }
+        let waiting = try await store.approvals(runID: nil, status: nil).filter { $0.status == .pending || $0.status == .escalated }
+        let cards = try await KeelServer.owned(waiting, by: visitor.key.tenant, in: store) { $0.request.runID }.map { approvalCard($0, visitor, back: "/approvals") }
         return Self.html(HTML.page("Approvals", signedIn: visitor.header, cards.isEmpty ? "<p>Nothing waits for a decision.</p>" : cards.joined()))
     }
 
@@ -195,10 +193,8 @@ struct Dashboard: Sendable {
 
     @Sendable func decide(_ request: Request, context: ServerContext) async throws -> Response {
         guard let (visitor, form) = try await authorized(request, context) else { return Self.redirect("/login") }
-        let id = try context.parameters.require("id")
-        guard let record = try await store.approval(id: id), try await store.run(id: record.request.runID)?.tenant == visitor.key.tenant else {
-            throw APIError.notFound("approval '\(id)'")
-        }
+        let record = try await KeelServer.ownApproval(try context.parameters.require("id"), of: visitor.key, in: store)
+        let id = record.request.id
         let decision: ApprovalDecision
         switch form["action"] {
         case "approve":

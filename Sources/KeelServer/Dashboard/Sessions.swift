@@ -50,8 +50,7 @@ final class DashboardSessions: Sendable {
 
     /// 32 random bytes in hex.
     static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+        KeelServer.randomHex(bytes: 32)
     }
 
     /// Compares two secrets in time that does not depend on where they differ.
