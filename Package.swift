@@ -15,6 +15,7 @@ let swiftSettings: [SwiftSetting] = [
 //                           model catalog, store locations, start-or-resume, batch, offline models
 //                           and toolsets, the chaos server, the worker
 //   KeelSQLite KeelPostgres stores
+//   KeelGraph               durable state graphs on the runtime's scoped steps
 //   KeelRuntime             runs and scoped steps, model and tool steps with their controls, the agent
 //   KeelOpenAI KeelAnthropic KeelMCP  providers and toolsets, on KeelCore (and KeelHTTP) alone
 //   KeelHTTP                the HTTP layer providers share: client, JSON and SSE transport with
@@ -27,6 +28,7 @@ let package = Package(
     products: [
         .library(name: "KeelCore", targets: ["KeelCore"]),
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
+        .library(name: "KeelGraph", targets: ["KeelGraph"]),
         .library(name: "KeelHTTP", targets: ["KeelHTTP"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
         .library(name: "KeelAnthropic", targets: ["KeelAnthropic"]),
@@ -158,10 +160,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelGraph",
+            dependencies: ["KeelCore", "KeelRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelApp",
             dependencies: [
                 "KeelCore",
                 "KeelRuntime",
+                "KeelGraph",
                 "KeelHTTP",
                 "KeelOpenAI",
                 "KeelAnthropic",
@@ -239,6 +247,7 @@ let package = Package(
             dependencies: [
                 "KeelCore",
                 "KeelRuntime",
+                "KeelGraph",
                 "KeelOpenAI",
                 "KeelSQLite",
                 "KeelPostgres",
@@ -261,6 +270,7 @@ let package = Package(
         // depended on the macro target itself would build swift-syntax a second time.
         .testTarget(name: "KeelMacrosTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelHTTPTests", dependencies: ["KeelHTTP", "KeelApp", "KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelGraphTests", dependencies: ["KeelTestSupport", "KeelGraph", "KeelRuntime", "KeelApp", "KeelSQLite", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelAnthropicTests",

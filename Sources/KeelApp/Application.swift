@@ -9,7 +9,7 @@ public enum Application {
     /// A runtime for `opened`, acting on runs' inputs only as far as `authority` allows.
     public static func runtime(
         _ opened: OpenedStore, authority: RunAuthority, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
-        configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
+        researchReview: ResearchReviewWorkflow = ResearchReviewWorkflow(), configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
         var report = report
         report.ledger = opened.store
@@ -19,8 +19,12 @@ public enum Application {
         agent.ledger = opened.store
         agent.authority = authority
         agent.rateLimiters = opened.rateLimiters
+        var graph = researchReview
+        graph.ledger = opened.store
+        graph.authority = authority
+        graph.rateLimiters = opened.rateLimiters
         return DurableRuntime(
-            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent)], configuration: configuration,
+            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent), AnyWorkflow(graph)], configuration: configuration,
             alerts: StandardErrorAlertHook(), runAlerts: { authority.alertHook(for: $0) })
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import KeelApp
 import KeelCore
+import KeelGraph
 import KeelRuntime
 
 /// How a run ended, in the words `keel agent` and `keel demo` use: the agent's answer, the
@@ -47,6 +48,11 @@ enum RunOutcome {
             } catch {
                 return ["report of \(summary); it could not be written to \(path): \(error.localizedDescription)"]
             }
+        case ResearchReviewWorkflow().name:
+            guard let result = try? record.output?.decode(as: GraphResult<ResearchReviewState>.self) else { return ["its output is not a graph's result"] }
+            return [
+                "\(result.outcome.rawValue) after \(result.superSteps) super-steps · \(result.state.revisions) drafts · quality \(String(format: "%.2f", result.state.quality))"
+            ]
         default:
             return record.output.map { ["output: \($0.serialized())"] } ?? []
         }

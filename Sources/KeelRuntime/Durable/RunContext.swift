@@ -38,11 +38,11 @@ public final class RunContext: Sendable {
     let journal: [Int: JournalEntry]
     /// What the scopes of one execution of the run share.
     private let execution: Execution
-    private struct Positions {
+    struct Positions {
         var next = 0
         var children: Set<String> = []
     }
-    private let positions = Mutex(Positions())
+    let positions = Mutex(Positions())
 
     /// The journal, the lease and how the run stops, shared by the run's context and its scopes.
     private final class Execution: Sendable {

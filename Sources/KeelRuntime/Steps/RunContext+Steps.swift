@@ -17,15 +17,23 @@ extension RunContext {
     /// (``spent``). Replayed, the step returns the journaled reply without checking or charging
     /// again. Throws ``BudgetExceeded`` before calling when the call could break a budget, and the
     /// model's error (classified, ``KeelCore/ModelError``) when its attempts are spent.
+    ///
+    /// With `textDeltas`, the reply is streamed and each piece of its text is passed on as it
+    /// arrives (not on replay: a replayed step has no stream); the step journals the whole reply
+    /// as without it.
     public func model(
         _ model: any ChatModel, _ request: ChatRequest, name: String, controls: AgentControls = AgentControls(),
-        clock: any Clock<Duration> = ContinuousClock()
+        clock: any Clock<Duration> = ContinuousClock(), textDeltas: (@Sendable (String) -> Void)? = nil
     ) async throws -> ChatResponse {
         var caller = ModelCaller(
             model: model, spend: controls.spend, retry: controls.retry, modelTimeout: controls.modelTimeout, random: controls.random, clock: clock,
             runID: runID)
         caller.runSpent = spent
-        return try await caller.call(request, stepName: name, context: self, streaming: false, observer: nil).0
+        guard let textDeltas else { return try await caller.call(request, stepName: name, context: self, streaming: false, observer: nil).0 }
+        let observer: @Sendable (AgentEvent) -> Void = { event in
+            if case .textDelta(let text) = event { textDeltas(text) }
+        }
+        return try await caller.call(request, stepName: name, context: self, streaming: true, observer: observer).0
     }
 
     /// Tool calls as durable steps, with the controls an ``Agent`` gives its tools: governance
