@@ -10,24 +10,31 @@ extension CompiledGraph {
         let scope: String
     }
 
-    /// Runs the super-step `index`: its nodes concurrently in their scopes, their updates merged
-    /// in order, the next tasks routed. Returns the record to journal and the new state.
-    func runSuperStep(
-        _ index: Int, _ progress: Progress, snapshot: Bool, in context: RunContext, observer: (@Sendable (GraphEvent) -> Void)?
-    ) async throws -> (SuperStepRecord, Fields) {
-        let current = try state(progress.state, after: "super-step \(index - 1)")
+    /// The tasks of super-step `index` with their branch indexes and scope names: `s3.node`, or
+    /// `s3.node.2` for the third send to `node`.
+    func plan(_ index: Int, _ tasks: [SuperStepRecord.Task]) -> [Planned] {
         var branches: [String: Int] = [:]
-        let planned = progress.tasks.map { task -> Planned in
+        return tasks.map { task -> Planned in
             guard task.input != nil else { return Planned(task: task, branch: nil, scope: "s\(index).\(task.node)") }
             let branch = branches[task.node, default: 0]
             branches[task.node] = branch + 1
             return Planned(task: task, branch: branch, scope: "s\(index).\(task.node).\(branch)")
         }
+    }
+
+    /// Runs the super-step `index`: its nodes concurrently in their scopes (opened by the caller,
+    /// one per planned task), their updates merged in order, the next tasks routed. Returns the
+    /// record to journal and the new state.
+    func runSuperStep(
+        _ index: Int, _ progress: Progress, planned: [Planned], scopes: [RunContext], snapshot: Bool, in context: RunContext,
+        observer: (@Sendable (GraphEvent) -> Void)?
+    ) async throws -> (SuperStepRecord, Fields) {
+        let current = try state(progress.state, after: "super-step \(index - 1)")
         observer?(.superStepStarted(index: index, nodes: planned.map(\.task.node)))
-        let byScope = Dictionary(planned.map { ($0.scope, $0) }, uniquingKeysWith: { first, _ in first })
-        let updates = try await context.branches(planned.map(\.scope), limit: options.maxConcurrency) { name, scope in
-            guard let task = byScope[name], let node = nodes[task.task.node] else {
-                throw GraphError(.invalidGraph, "super-step \(index) of run '\(context.runID)' names '\(name)', which is not a node of this graph")
+        let byScope = Dictionary(planned.map { (context.address(of: $0.scope), $0) }, uniquingKeysWith: { first, _ in first })
+        let updates = try await context.branches(scopes, limit: options.maxConcurrency) { scope in
+            guard let task = byScope[scope.scope], let node = nodes[task.task.node] else {
+                throw GraphError(.invalidGraph, "super-step \(index) of run '\(context.runID)' has the scope '\(scope.scope)', which is not a node of this graph")
             }
             return try await run(node, task, first: scope, superStep: index, state: current, in: context, observer: observer)
         }

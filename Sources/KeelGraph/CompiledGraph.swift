@@ -85,8 +85,13 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
             let isSnapshot = index % options.snapshotEvery == 0
             var computed: Fields?
             let current = progress
+            // The nodes' scopes are opened before the super-step's position is taken, so that a
+            // fork just after the super-step keeps them (a scope belongs to the position it was
+            // opened at).
+            let planned = plan(index, progress.tasks)
+            let scopes = context.isReplaying ? [] : try planned.map { try context.scope($0.scope) }
             let record = try await context.step((isSnapshot ? "checkpoint " : "superstep ") + String(index), kind: .superStep) {
-                let (record, state) = try await runSuperStep(index, current, snapshot: isSnapshot, in: context, observer: observer)
+                let (record, state) = try await runSuperStep(index, current, planned: planned, scopes: scopes, snapshot: isSnapshot, in: context, observer: observer)
                 computed = state
                 return record
             }

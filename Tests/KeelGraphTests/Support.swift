@@ -14,7 +14,13 @@ func graphStorePath() throws -> String {
 /// Counts of work done, by name, shared by nodes across executions (and "processes": runtimes).
 final class Tally: Sendable {
     private let counts = Mutex<[String: Int]>([:])
-    func add(_ name: String) { counts.withLock { $0[name, default: 0] += 1 } }
+    /// Counts one more `name`; returns the new count.
+    @discardableResult func add(_ name: String) -> Int {
+        counts.withLock { counts in
+            counts[name, default: 0] += 1
+            return counts[name] ?? 0
+        }
+    }
     subscript(name: String) -> Int { counts.withLock { $0[name] ?? 0 } }
     var all: [String: Int] { counts.withLock { $0 } }
 }

@@ -42,13 +42,22 @@ public struct ResearchReviewWorkflow: Workflow {
         /// The score at which a draft is accepted.
         public var qualityBar: Double
         public var controls: ControlSettings?
+        /// Nodes before which the run waits for a person (`before:sN`).
+        public var interruptBefore: [String]?
+        /// Nodes after which the run waits for a person (`after:sN`).
+        public var interruptAfter: [String]?
 
-        public init(topic: String, model: ModelSpec, maxRevisions: Int = 4, qualityBar: Double = 0.8, controls: ControlSettings? = nil) {
+        public init(
+            topic: String, model: ModelSpec, maxRevisions: Int = 4, qualityBar: Double = 0.8, controls: ControlSettings? = nil,
+            interruptBefore: [String]? = nil, interruptAfter: [String]? = nil
+        ) {
             self.topic = topic
             self.model = model
             self.maxRevisions = maxRevisions
             self.qualityBar = qualityBar
             self.controls = controls
+            self.interruptBefore = interruptBefore
+            self.interruptAfter = interruptAfter
         }
     }
 
@@ -123,7 +132,12 @@ public struct ResearchReviewWorkflow: Workflow {
         graph.addConditionalEdge(from: "review", targets: ["research", END]) { state in
             state.quality >= bar || state.revisions >= limit ? END : "research"
         }
-        return try graph.compile(GraphOptions(recursionLimit: max(3, 3 * input.maxRevisions)))
+        graph.interrupt(before: input.interruptBefore ?? [], after: input.interruptAfter ?? [])
+        do {
+            return try graph.compile(GraphOptions(recursionLimit: max(3, 3 * input.maxRevisions)))
+        } catch let error as GraphError where error.code == .invalidGraph {
+            throw InputError("the \(graphName) graph cannot run with these settings: \(error.problems.joined(separator: "; "))")
+        }
     }
 
     /// The ledger refused a draft.

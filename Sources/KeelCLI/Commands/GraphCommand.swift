@@ -28,6 +28,10 @@ struct GraphCommand: AsyncParsableCommand {
         @Option(name: .customLong("quality-bar"), help: "The reviewer's score, from 0 to 1, at which a draft is accepted.") var qualityBar = 0.8
         @Option(help: ArgumentHelp("A file the draft node records each draft in (deduplicated by idempotency key).", valueName: "path"))
         var ledger: String?
+        @Option(name: .customLong("interrupt-before"), help: ArgumentHelp("Wait for a person before this node runs (repeatable); resume with keel runs signal RUN before:sN.", valueName: "node"))
+        var interruptBefore: [String] = []
+        @Option(name: .customLong("interrupt-after"), help: ArgumentHelp("Wait for a person after this node runs (repeatable); resume with keel runs signal RUN after:sN.", valueName: "node"))
+        var interruptAfter: [String] = []
         @Flag(help: "Print the final state as JSON.") var json = false
 
         func validate() throws {
@@ -40,7 +44,8 @@ struct GraphCommand: AsyncParsableCommand {
             let runID = self.runID ?? newRunID("graph")
             let requested = ResearchReviewWorkflow.Input(
                 topic: topic, model: modelOptions.spec(offline: "editor"), maxRevisions: maxRevisions, qualityBar: qualityBar,
-                controls: try controlOptions.settings())
+                controls: try controlOptions.settings(), interruptBefore: interruptBefore.isEmpty ? nil : interruptBefore,
+                interruptAfter: interruptAfter.isEmpty ? nil : interruptAfter)
             let record = try await catching {
                 let opened = try await storeOptions.open()
                 let workflow = ResearchReviewWorkflow().name
@@ -69,7 +74,7 @@ struct GraphCommand: AsyncParsableCommand {
                 let to = next.isEmpty ? "END" : next.joined(separator: ", ")
                 Console.line("super-step \(index): \(nodes.joined(separator: ", ")) → \(to)\(quality)\(replayed ? " (from the journal)" : "")")
             case .interrupted(let id, _, _):
-                Console.line("waiting for \(id)")
+                Console.line("waiting for \(id); go on with: keel runs signal RUN \(id) [--payload '{\"update\": {…}}']")
             case .nodeFailed(let node, _, let attempt, let error, let willRetry):
                 Console.error("node \(node) failed (attempt \(attempt))\(willRetry ? ", retrying" : ""): \(error)")
             default:

@@ -151,9 +151,17 @@ public final class RunContext: Sendable {
         _ names: [String], limit: Int = .max, _ body: @escaping @Sendable (_ name: String, _ scope: RunContext) async throws -> T
     ) async throws -> [T] {
         let scopes = try names.map { try scope($0) }
-        let outcomes = try await concurrentMap(Array(zip(names, scopes)), limit: limit) { _, branch -> Result<T, any Error> in
+        return try await branches(scopes, limit: limit) { branch in try await body(String(branch.scope.split(separator: "/").last ?? ""), branch) }
+    }
+
+    /// ``branches(_:limit:_:)`` over scopes opened before (with ``scope(_:)``), for a workflow
+    /// that opens them before it reserves the position of the step that gathers their results.
+    public func branches<T: Sendable>(
+        _ scopes: [RunContext], limit: Int = .max, _ body: @escaping @Sendable (_ scope: RunContext) async throws -> T
+    ) async throws -> [T] {
+        let outcomes = try await concurrentMap(scopes, limit: limit) { _, branch -> Result<T, any Error> in
             do {
-                return .success(try await body(branch.0, branch.1))
+                return .success(try await body(branch))
             } catch {
                 return .failure(error)
             }
