@@ -76,6 +76,9 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
             // 4. The end: nothing left to run, or the limit.
             if progress.tasks.isEmpty { return try result(progress, .finished) }
             if progress.superStep >= options.recursionLimit { return try result(progress, .recursionLimitReached) }
+            // Past the run's deadline the graph stops between super-steps with what it has (a
+            // replayed super-step is not stopped: it ran before the deadline).
+            if !context.isReplaying, let deadline = context.deadline, Date() >= deadline { return try result(progress, .deadlineReached) }
             let index = progress.superStep + 1
             // 5. A wait before the nodes of this super-step.
             if progress.tasks.contains(where: { definition.interruptsBefore.contains($0.node) }) {

@@ -29,6 +29,8 @@ public enum GraphOutcome: String, Sendable, Hashable, Codable {
     /// The run took as many super-steps as ``GraphOptions/recursionLimit`` allows and stopped
     /// with the state it had.
     case recursionLimitReached = "recursion_limit_reached"
+    /// The run's deadline passed; the graph stopped between super-steps with the state it had.
+    case deadlineReached = "deadline_reached"
 }
 
 /// The end of a graph run: the state, how it ended and after how many super-steps.

@@ -36,6 +36,23 @@ import Testing
         #expect(model.requests.count == 2)
     }
 
+    /// Past the run's deadline the graph stops between super-steps, with the state it reached.
+    @Test func theRunsDeadlineStopsTheGraphBetweenSuperSteps() async throws {
+        var graph = StateGraph(Work.self)
+        graph.addNode("slow") { state, _ in
+            try await Task.sleep(for: .milliseconds(100))
+            return try .set("count", state.count + 1)
+        }
+        graph.addEdge(START, "slow")
+        graph.addConditionalEdge(from: "slow", targets: ["slow", END]) { _ in "slow" }
+        let flow = GraphWorkflow("slow", try graph.compile(GraphOptions(recursionLimit: 1_000)))
+        let record = try await runtime(try graphStorePath(), flow).start(flow, input: Work(), runID: "r", deadline: Date().addingTimeInterval(0.35))
+        let result = try #require(try record.output?.decode(as: GraphResult<Work>.self))
+        #expect(result.outcome == .deadlineReached)
+        #expect(result.superSteps >= 1 && result.superSteps < 1_000)
+        #expect(result.state.count == result.superSteps)
+    }
+
     @Test func modelTextIsStreamedToTheObserver() async throws {
         let events = EventLog()
         let flow = GraphWorkflow("ask", try Self.asking(ScriptedModel([.text("streamed words")]), controls: AgentControls(), superSteps: 1), observer: events.observer)

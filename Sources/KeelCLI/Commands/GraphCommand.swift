@@ -93,7 +93,11 @@ struct GraphCommand: AsyncParsableCommand {
                     return
                 }
                 Console.line(result.state.draft)
-                let ending = result.outcome == .finished ? "finished" : "stopped at the recursion limit"
+                let ending = switch result.outcome {
+                case .finished: "finished"
+                case .recursionLimitReached: "stopped at the recursion limit"
+                case .deadlineReached: "stopped at the deadline"
+                }
                 Console.line(
                     "run \(record.id) \(ending) after \(result.superSteps) super-steps · \(result.state.revisions) drafts · quality \(String(format: "%.2f", result.state.quality))")
             case .failed:
