@@ -15,7 +15,8 @@ import PostgresNIO
 /// Each call takes its share in one short transaction (the bucket row is locked for it) and then
 /// waits, outside any transaction, until the bucket would have refilled to zero — first come, first
 /// served across the fleet. Time is the database server's, so the workers' clocks do not matter.
-/// A new bucket starts empty: a fleet that starts (or restarts) never bursts past the provider's
+/// A bucket holds ``KeelRuntime/RateLimits/burst`` seconds of refill and refills at
+/// ``KeelRuntime/RateLimits/share`` of the limit, as the in-process limiter's do. A new bucket starts empty: a fleet that starts (or restarts) never bursts past the provider's
 /// limit while the provider still counts earlier requests.
 public final class PostgresRateLimiter: RateLimiting {
     public let store: PostgresRunStore
@@ -65,8 +66,8 @@ extension PostgresRunStore {
         /// than `longestPause` from now).
         func wait(_ limits: RateLimits, longestPause: Duration) -> Double {
             var wait = min(max(0, pausedUntil - now), longestPause.timeInterval)
-            if let perMinute = limits.requestsPerMinute, requests < 0 { wait = max(wait, -requests / (Double(max(1, perMinute)) / 60)) }
-            if let perMinute = limits.tokensPerMinute, tokens < 0 { wait = max(wait, -tokens / (Double(max(1, perMinute)) / 60)) }
+            if let perMinute = limits.requestsPerMinute, requests < 0 { wait = max(wait, -requests / limits.bucket(perMinute: perMinute).perSecond) }
+            if let perMinute = limits.tokensPerMinute, tokens < 0 { wait = max(wait, -tokens / limits.bucket(perMinute: perMinute).perSecond) }
             return wait
         }
     }
@@ -90,7 +91,8 @@ extension PostgresRunStore {
         let elapsed = max(0, now - (try columns("updated_at") as Double))
         func refilled(_ level: Double, _ perMinute: Int?) -> Double {
             guard let perMinute else { return 0 }
-            return min(Double(max(1, perMinute)), level + Double(max(1, perMinute)) / 60 * elapsed)
+            let bucket = limits.bucket(perMinute: perMinute)
+            return min(bucket.capacity, level + bucket.perSecond * elapsed)
         }
         return RateBuckets(
             requests: refilled(try columns("requests_level"), limits.requestsPerMinute), tokens: refilled(try columns("tokens_level"), limits.tokensPerMinute),

@@ -18,6 +18,7 @@ extension EnduranceTests {
             var limited = ChaosConfiguration()
             limited.requestsPerMinute = 600
             limited.startWithFullBuckets = false  // as a provider still counting earlier requests
+            limited.burstSeconds = 1  // and enforcing its per-minute limit over one-second windows
             let stats = ChaosStats()
             let runs = 20
             let sections = 10

@@ -16,6 +16,10 @@ public struct ChaosConfiguration: Sendable, Hashable {
     /// Tokens allowed per minute, counting each request as
     /// ``KeelCore/ChatRequest/estimatedRateLimitTokens``. Default: unlimited.
     public var tokensPerMinute: Int?
+    /// How many seconds of the limit a bucket holds: providers state per-minute limits but
+    /// enforce them over shorter windows (one second of burst: 10 requests at once for 600 a
+    /// minute). Default: `nil`, a whole minute.
+    public var burstSeconds: Double?
     /// Whether the buckets start full (a quiet minute before) or empty (a busy one). Default: full.
     public var startWithFullBuckets: Bool = true
     /// Share of requests answered 500. Default: 0.
@@ -155,14 +159,19 @@ enum ChaosDecision {
 
 struct ChaosState {
     var random: SplitMix64
-    var requests: (level: Double, capacity: Double)?
-    var tokens: (level: Double, capacity: Double)?
+    /// A bucket: its level, the most it holds, and the limit per minute it refills at.
+    var requests: (level: Double, capacity: Double, perMinute: Double)?
+    var tokens: (level: Double, capacity: Double, perMinute: Double)?
     var updated = ContinuousClock.now
 
     init(random: SplitMix64, configuration: ChaosConfiguration) {
         self.random = random
-        func bucket(_ limit: Int?) -> (Double, Double)? {
-            limit.map { (configuration.startWithFullBuckets ? Double($0) : 0, Double($0)) }
+        func bucket(_ limit: Int?) -> (Double, Double, Double)? {
+            limit.map { limit in
+                let perMinute = Double(max(1, limit))
+                let capacity = configuration.burstSeconds.map { max(1, perMinute / 60 * min(60, max(0.01, $0))) } ?? perMinute
+                return (configuration.startWithFullBuckets ? capacity : 0, capacity, perMinute)
+            }
         }
         requests = bucket(configuration.requestsPerMinute)
         tokens = bucket(configuration.tokensPerMinute)
@@ -172,39 +181,39 @@ struct ChaosState {
         let elapsed = (now - updated).timeInterval
         updated = now
         if var bucket = requests {
-            bucket.level = min(bucket.capacity, bucket.level + bucket.capacity / 60 * elapsed)
+            bucket.level = min(bucket.capacity, bucket.level + bucket.perMinute / 60 * elapsed)
             requests = bucket
         }
         if var bucket = tokens {
-            bucket.level = min(bucket.capacity, bucket.level + bucket.capacity / 60 * elapsed)
+            bucket.level = min(bucket.capacity, bucket.level + bucket.perMinute / 60 * elapsed)
             tokens = bucket
         }
         var headers: [(String, String)] = []
         if let bucket = requests {
-            let wait = bucket.level >= 1 ? 0 : (1 - bucket.level) / (bucket.capacity / 60)
-            let reset = String(format: "%.3fs", (bucket.capacity - bucket.level) / (bucket.capacity / 60))
+            let wait = bucket.level >= 1 ? 0 : (1 - bucket.level) / (bucket.perMinute / 60)
+            let reset = String(format: "%.3fs", (bucket.capacity - bucket.level) / (bucket.perMinute / 60))
             if bucket.level < 1 {
                 return .rateLimited(retryAfter: wait, headers: [
-                    ("x-ratelimit-limit-requests", String(Int(bucket.capacity))), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", reset),
+                    ("x-ratelimit-limit-requests", String(Int(bucket.perMinute))), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", reset),
                 ])
             }
             headers += [
-                ("x-ratelimit-limit-requests", String(Int(bucket.capacity))), ("x-ratelimit-remaining-requests", String(Int(bucket.level - 1))),
+                ("x-ratelimit-limit-requests", String(Int(bucket.perMinute))), ("x-ratelimit-remaining-requests", String(Int(bucket.level - 1))),
                 ("x-ratelimit-reset-requests", reset),
             ]
         }
         if let bucket = tokens {
             let needed = Double(cost)
-            let reset = String(format: "%.3fs", (bucket.capacity - bucket.level) / (bucket.capacity / 60))
+            let reset = String(format: "%.3fs", (bucket.capacity - bucket.level) / (bucket.perMinute / 60))
             if bucket.level < needed {
-                let wait = (needed - bucket.level) / (bucket.capacity / 60)
+                let wait = (needed - bucket.level) / (bucket.perMinute / 60)
                 return .rateLimited(retryAfter: wait, headers: [
-                    ("x-ratelimit-limit-tokens", String(Int(bucket.capacity))), ("x-ratelimit-remaining-tokens", String(max(0, Int(bucket.level)))),
+                    ("x-ratelimit-limit-tokens", String(Int(bucket.perMinute))), ("x-ratelimit-remaining-tokens", String(max(0, Int(bucket.level)))),
                     ("x-ratelimit-reset-tokens", reset),
                 ])
             }
             headers += [
-                ("x-ratelimit-limit-tokens", String(Int(bucket.capacity))), ("x-ratelimit-remaining-tokens", String(Int(bucket.level - needed))),
+                ("x-ratelimit-limit-tokens", String(Int(bucket.perMinute))), ("x-ratelimit-remaining-tokens", String(Int(bucket.level - needed))),
                 ("x-ratelimit-reset-tokens", reset),
             ]
         }

@@ -31,6 +31,9 @@ struct ChaosLLMCommand: AsyncParsableCommand {
     @Option(help: "Tokens allowed per minute (429 beyond).")
     var tpm: Int?
 
+    @Option(help: ArgumentHelp("How much of a minute's limit may come at once, such as 1s (default: the whole minute).", valueName: "duration"))
+    var burst: String?
+
     @Option(name: .customLong("fault-rate"), help: "Share of requests that fail, split evenly between 500, 503, hangs, bodies that are not JSON and truncated streams.")
     var faultRate = 0.0
 
@@ -56,6 +59,9 @@ struct ChaosLLMCommand: AsyncParsableCommand {
         for (name, rate) in [("fault", faultRate), ("error", errorRate ?? 0), ("overload", overloadRate ?? 0), ("hang", hangRate ?? 0), ("malformed", malformedRate ?? 0), ("truncate", truncateRate ?? 0)] {
             guard (0...1).contains(rate) else { throw ValidationError("--\(name)-rate must be between 0 and 1") }
         }
+        if let burst, Duration(parsing: burst).map({ $0 <= .zero || $0 > .seconds(60) }) ?? true {
+            throw ValidationError("--burst must be a duration from 10ms to 60s, such as 1s")
+        }
         for (name, value) in [("latency", latency), ("jitter", jitter)] where Duration(parsing: value) == nil {
             throw ValidationError("--\(name) must be a duration such as 50ms")
         }
@@ -74,6 +80,7 @@ struct ChaosLLMCommand: AsyncParsableCommand {
         configuration.latencyJitter = Duration(parsing: jitter) ?? .zero
         configuration.requestsPerMinute = rpm
         configuration.tokensPerMinute = tpm
+        configuration.burstSeconds = burst.flatMap { Duration(parsing: $0) }.map(\.timeInterval)
         if let errorRate { configuration.serverErrorRate = errorRate }
         if let overloadRate { configuration.overloadRate = overloadRate }
         if let hangRate { configuration.hangRate = hangRate }

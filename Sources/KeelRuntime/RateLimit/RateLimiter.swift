@@ -1,18 +1,58 @@
 import KeelCore
 import Synchronization
 
-/// A provider's limits: requests and tokens per minute (the user's tier).
+/// A provider's limits: requests and tokens per minute (the user's tier), and how Keel paces to
+/// them.
+///
+/// Providers state their limits per minute but enforce them over shorter windows: a bucket that
+/// held a whole minute of requests would send far more in its first second than the provider
+/// accepts. So a bucket holds ``burstSeconds`` of refill (one second by default), and Keel aims at
+/// ``utilization`` of the limit (97 % by default), leaving room for requests that arrive closer
+/// together than they were sent.
 public struct RateLimits: Sendable, Hashable, Codable {
     public var requestsPerMinute: Int?
     public var tokensPerMinute: Int?
+    /// How many seconds of refill a bucket holds: how far callers may run ahead of the steady
+    /// rate after a quiet spell. `nil` means ``defaultBurstSeconds`` (1 s); bounded to 0.01…60.
+    public var burstSeconds: Double?
+    /// The share of the limits Keel aims at. `nil` means ``defaultUtilization`` (0.97); bounded to
+    /// 0.1…1.
+    public var utilization: Double?
 
-    public init(requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil) {
+    public init(requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, burstSeconds: Double? = nil, utilization: Double? = nil) {
         self.requestsPerMinute = requestsPerMinute
         self.tokensPerMinute = tokensPerMinute
+        self.burstSeconds = burstSeconds
+        self.utilization = utilization
     }
 
     /// Whether anything is limited.
     public var isLimited: Bool { requestsPerMinute != nil || tokensPerMinute != nil }
+
+    /// One second of refill: what providers that enforce per-minute limits over short windows let
+    /// through at once.
+    public static let defaultBurstSeconds = 1.0
+    /// 97 % of the limit.
+    public static let defaultUtilization = 0.97
+
+    /// ``burstSeconds`` within its bounds.
+    public var burst: Double {
+        guard let seconds = burstSeconds, seconds.isFinite else { return Self.defaultBurstSeconds }
+        return min(60, max(0.01, seconds))
+    }
+
+    /// ``utilization`` within its bounds.
+    public var share: Double {
+        guard let utilization, utilization.isFinite else { return Self.defaultUtilization }
+        return min(1, max(0.1, utilization))
+    }
+
+    /// The pace and size of the bucket for a limit of `perMinute`: units a second (the limit
+    /// times ``share``) and the most it holds (``burst`` seconds of the limit, at least one).
+    public func bucket(perMinute: Int) -> (perSecond: Double, capacity: Double) {
+        let rate = Double(max(1, perMinute)) / 60
+        return (rate * share, max(1, rate * burst))
+    }
 
     /// OpenAI's tier-1 limits for small models, a safe start: 500 requests and 200,000 tokens a
     /// minute. Configure your own tier.
@@ -54,6 +94,19 @@ public final class RateLimiter: RateLimiting {
         var level: Double
         var perSecond: Double
 
+        init(_ shape: (perSecond: Double, capacity: Double), full: Bool) {
+            capacity = shape.capacity
+            level = full ? shape.capacity : 0
+            perSecond = shape.perSecond
+        }
+
+        /// Takes the shape of a lower limit the provider stated, keeping the level within it.
+        mutating func reshape(_ shape: (perSecond: Double, capacity: Double)) {
+            capacity = shape.capacity
+            perSecond = shape.perSecond
+            level = min(level, capacity)
+        }
+
         mutating func refill(elapsed: Double) {
             level = min(capacity, level + perSecond * elapsed)
         }
@@ -71,9 +124,9 @@ public final class RateLimiter: RateLimiting {
 
     private let state: Mutex<State>
 
-    /// A limiter for `limits`. The buckets start full, as a provider's do after a quiet minute;
-    /// with `startFull: false` they start empty, for a process that starts while others have been
-    /// using the same key.
+    /// A limiter for `limits`. The buckets start full — ``RateLimits/burst`` seconds of refill —
+    /// as a provider's do after a quiet spell; with `startFull: false` they start empty, for a
+    /// process that starts while others have been using the same key.
     public init(
         limits: RateLimits, startFull: Bool = true, longestPause: Duration = RateLimitSnapshot.defaultLongestPause,
         clock: any Clock<Duration> = ContinuousClock()
@@ -83,7 +136,7 @@ public final class RateLimiter: RateLimiting {
         self.clock = clock
         self.origin = currentInstant(of: clock)
         func bucket(_ perMinute: Int?) -> Bucket? {
-            perMinute.map { Bucket(capacity: Double(max(1, $0)), level: startFull ? Double(max(1, $0)) : 0, perSecond: Double(max(1, $0)) / 60) }
+            perMinute.map { Bucket(limits.bucket(perMinute: $0), full: startFull) }
         }
         state = Mutex(State(requests: bucket(limits.requestsPerMinute), tokens: bucket(limits.tokensPerMinute)))
     }
@@ -152,9 +205,10 @@ public final class RateLimiter: RateLimiting {
         }
     }
 
-    /// Corrects the buckets from what the provider said: its remaining requests and tokens can
-    /// only lower ours (to zero at the least), and a `Retry-After` pauses every caller for that
-    /// long (``longestPause`` at the most).
+    /// Corrects the buckets from what the provider said: a limit lower than the configured one
+    /// (`x-ratelimit-limit-*`, per minute) replaces it — the key's real tier is learned —, its
+    /// remaining requests and tokens can only lower ours (to zero at the least), and a
+    /// `Retry-After` pauses every caller for that long (``longestPause`` at the most).
     public func observe(_ snapshot: RateLimitSnapshot) {
         let snapshot = snapshot.bounded(longestPause: longestPause)
         state.withLock { state in
@@ -162,6 +216,12 @@ public final class RateLimiter: RateLimiting {
             state.requests?.refill(elapsed: max(0, time - state.updatedAt))
             state.tokens?.refill(elapsed: max(0, time - state.updatedAt))
             state.updatedAt = time
+            if let stated = snapshot.requestLimit, stated > 0, let configured = limits.requestsPerMinute, stated < configured {
+                state.requests?.reshape(limits.bucket(perMinute: stated))
+            }
+            if let stated = snapshot.tokenLimit, stated > 0, let configured = limits.tokensPerMinute, stated < configured {
+                state.tokens?.reshape(limits.bucket(perMinute: stated))
+            }
             if let remaining = snapshot.remainingRequests, var bucket = state.requests {
                 bucket.level = min(bucket.level, Double(remaining))
                 state.requests = bucket

@@ -8,7 +8,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct RateLimiterTests {
     @Test func callersWaitTheirTurnFirstComeFirstServed() async throws {
         let clock = TestClock()
-        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 60), startFull: false, clock: clock)
+        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 60, utilization: 1), startFull: false, clock: clock)
         let done = Locked<[Int]>([])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 1...3 {
@@ -31,17 +31,44 @@ import Testing
 
     @Test func tokensPerMinuteBindWhenRequestsDoNot() {
         let clock = TestClock()
-        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 1_000, tokensPerMinute: 6_000), clock: clock)
+        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 1_000, tokensPerMinute: 6_000, burstSeconds: 60, utilization: 1), clock: clock)
         #expect(limiter.currentWait(tokens: 6_000) == .zero)
         #expect(limiter.currentWait(tokens: 7_000) == .seconds(10))
     }
 
+    /// A full bucket holds one second of the limit (providers enforce per-minute limits over short
+    /// windows), and refills at 97 % of it.
+    @Test func aFullBucketHoldsOneSecondOfTheLimit() async throws {
+        let clock = TestClock()
+        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 600), clock: clock)
+        for _ in 0..<10 { try await limiter.acquire(tokens: 0) }
+        let wait = limiter.currentWait(tokens: 0)
+        #expect(abs(wait.timeInterval - 1 / (10 * 0.97)) < 0.000_001)
+        // A minute of quiet fills it to one second's worth again, not to a minute's.
+        clock.advance(by: .seconds(60))
+        for _ in 0..<10 { try await limiter.acquire(tokens: 0) }
+        #expect(limiter.currentWait(tokens: 0) > .zero)
+    }
+
     @Test func theProvidersHeadersLowerTheBuckets() {
         let clock = TestClock()
-        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 600, tokensPerMinute: 60_000), clock: clock)
+        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 600, tokensPerMinute: 60_000, utilization: 1), clock: clock)
         #expect(limiter.currentWait(tokens: 100) == .zero)
         limiter.observe(RateLimitSnapshot(remainingRequests: 0, remainingTokens: 50_000))
         #expect(limiter.currentWait(tokens: 100) == .milliseconds(100))  // one request refills in 0.1 s
+    }
+
+    /// The provider's stated limit is the key's real tier when it is lower than the one configured.
+    @Test func aLowerLimitTheProviderStatesIsLearned() {
+        let clock = TestClock()
+        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 600, utilization: 1), clock: clock)
+        limiter.observe(RateLimitSnapshot(requestLimit: 60, remainingRequests: 59))
+        #expect(limiter.currentWait(tokens: 0) == .zero)
+        limiter.observe(RateLimitSnapshot(requestLimit: 60, remainingRequests: 0))
+        #expect(limiter.currentWait(tokens: 0) == .seconds(1))  // 60 a minute: one a second
+        // A higher stated limit is not taken: the configured tier is the most Keel sends.
+        limiter.observe(RateLimitSnapshot(requestLimit: 6_000))
+        #expect(limiter.currentWait(tokens: 0) == .seconds(1))
     }
 
     @Test func aRetryAfterPausesEveryCaller() {
@@ -54,7 +81,7 @@ import Testing
     }
 
     @Test func aWaitLongerThanAllowedFailsAtOnceAsRateLimited() async throws {
-        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 6), startFull: false, clock: TestClock())
+        let limiter = RateLimiter(limits: RateLimits(requestsPerMinute: 6, utilization: 1), startFull: false, clock: TestClock())
         await #expect {
             try await limiter.acquire(tokens: 0, maxWait: .seconds(1))
         } throws: { error in
