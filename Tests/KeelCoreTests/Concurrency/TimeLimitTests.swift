@@ -13,7 +13,7 @@ import Testing
                 // Ignores cancellation for a long time.
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     Task.detached {
-                        try? await Task.sleep(for: .seconds(5))
+                        try? await Task.sleep(for: .seconds(30))
                         continuation.resume()
                     }
                 }
@@ -23,7 +23,8 @@ import Testing
         } catch {
             #expect(error is Lost)
         }
-        #expect(ContinuousClock.now - started < .seconds(4))
+        // Far less than the body's 30 s, whatever else the machine is doing.
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func theWatchersErrorEndsTheBody() async {
