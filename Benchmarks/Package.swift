@@ -34,6 +34,7 @@ let package = Package(
         benchmark("HTTPFloor", keelProducts: ["KeelHTTP", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
         benchmark("RateLimits", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"]),
         benchmark("Journal", keelProducts: ["KeelCore", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"]),
+        benchmark("Concurrency", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelSQLite", "KeelApp"], others: ["BenchSupport"]),
         benchmark("Graph", keelProducts: ["KeelCore", "KeelRuntime", "KeelGraph", "KeelSQLite", "KeelApp"]),
         benchmark("Workers", keelProducts: ["KeelCore", "KeelRuntime", "KeelPostgres", "KeelApp", "KeelTesting"], others: ["BenchSupport"]),
         // Keel's test harness (a throwaway PostgreSQL cluster), which is not a product of Keel:
