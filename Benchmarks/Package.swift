@@ -26,6 +26,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
@@ -34,12 +35,18 @@ let package = Package(
         benchmark("HTTPFloor", keelProducts: ["KeelHTTP", "KeelOpenAI", "KeelApp", "KeelTesting"], others: [asyncHTTPClient]),
         benchmark("RateLimits", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"]),
         benchmark("Journal", keelProducts: ["KeelCore", "KeelRuntime", "KeelSQLite", "KeelApp", "KeelTesting"]),
-        benchmark("Concurrency", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelSQLite", "KeelApp"], others: ["BenchSupport"]),
+        benchmark("Concurrency", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelSQLite", "KeelApp"]),
         benchmark("Graph", keelProducts: ["KeelCore", "KeelRuntime", "KeelGraph", "KeelSQLite", "KeelApp"]),
         benchmark("Workers", keelProducts: ["KeelCore", "KeelRuntime", "KeelPostgres", "KeelApp", "KeelTesting"], others: ["BenchSupport"]),
         // Keel's test harness (a throwaway PostgreSQL cluster), which is not a product of Keel:
         // BenchSupport is a link to ../Tests/KeelTestSupport.
-        .target(name: "BenchSupport", dependencies: [.product(name: "KeelCore", package: keel)], path: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(
+            name: "BenchSupport",
+            dependencies: [
+                .product(name: "KeelCore", package: keel), asyncHTTPClient, .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
         benchmark(
             "AgentLoop", keelProducts: ["KeelCore", "KeelRuntime", "KeelOpenAI", "KeelApp", "KeelTesting"],
             others: [asyncHTTPClient, .product(name: "OTel", package: "swift-otel"), .product(name: "Tracing", package: "swift-distributed-tracing")]),
@@ -49,5 +56,10 @@ let package = Package(
             name: "AgentLoopProfile",
             dependencies: ["KeelCore", "KeelRuntime", "KeelApp"].map { .product(name: $0, package: keel) },
             path: "Profiles/AgentLoopProfile", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Not a benchmark either: issue 19's 1,000 concurrent runs without HTTP, for a heap profile.
+        .executableTarget(
+            name: "ConcurrentRunsProfile",
+            dependencies: ["KeelCore", "KeelRuntime", "KeelApp"].map { .product(name: $0, package: keel) },
+            path: "Profiles/ConcurrentRunsProfile", swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

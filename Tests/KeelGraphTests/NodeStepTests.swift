@@ -37,24 +37,39 @@ import Testing
     }
 
     /// Past the run's deadline the graph stops between super-steps, with the state it reached: the
-    /// third super-step's node outlasts the deadline, so no fourth starts.
+    /// third super-step's node outlasts the deadline, so no fourth starts (on a machine so slow
+    /// that the deadline passes earlier, it stops earlier — never later).
     @Test func theRunsDeadlineStopsTheGraphBetweenSuperSteps() async throws {
-        let deadline = Date().addingTimeInterval(2)
+        let deadline = Date().addingTimeInterval(3)
+        let flow = GraphWorkflow("ticks", try Self.ticking(waitingPast: deadline))
+        let record = try await runtime(try graphStorePath(), flow).start(flow, input: Work(), runID: "r", deadline: deadline)
+        let result = try #require(try record.output?.decode(as: GraphResult<Work>.self))
+        #expect(result.outcome == .deadlineReached)
+        #expect(result.superSteps <= 3)
+        #expect(result.state.count == result.superSteps)
+    }
+
+    /// A run whose deadline has passed before it starts takes no super-step.
+    @Test func aRunPastItsDeadlineTakesNoSuperStep() async throws {
+        let flow = GraphWorkflow("ticks", try Self.ticking(waitingPast: Date()))
+        let record = try await runtime(try graphStorePath(), flow).start(flow, input: Work(), runID: "r", deadline: Date().addingTimeInterval(-1))
+        let result = try #require(try record.output?.decode(as: GraphResult<Work>.self))
+        #expect(result.outcome == .deadlineReached)
+        #expect(result.superSteps == 0)
+    }
+
+    /// An endless loop whose third tick waits until `instant` has passed.
+    static func ticking(waitingPast instant: Date) throws -> CompiledGraph<Work> {
         var graph = StateGraph(Work.self)
         graph.addNode("tick") { state, _ in
             if state.count == 2 {
-                while Date() <= deadline { try await Task.sleep(for: .milliseconds(20)) }
+                while Date() <= instant { try await Task.sleep(for: .milliseconds(20)) }
             }
             return try .set("count", state.count + 1)
         }
         graph.addEdge(START, "tick")
         graph.addConditionalEdge(from: "tick", targets: ["tick", END]) { _ in "tick" }
-        let flow = GraphWorkflow("ticks", try graph.compile(GraphOptions(recursionLimit: 1_000)))
-        let record = try await runtime(try graphStorePath(), flow).start(flow, input: Work(), runID: "r", deadline: deadline)
-        let result = try #require(try record.output?.decode(as: GraphResult<Work>.self))
-        #expect(result.outcome == .deadlineReached)
-        #expect(result.superSteps == 3)
-        #expect(result.state.count == 3)
+        return try graph.compile(GraphOptions(recursionLimit: 1_000))
     }
 
     @Test func modelTextIsStreamedToTheObserver() async throws {

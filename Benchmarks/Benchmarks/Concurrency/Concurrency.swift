@@ -1,4 +1,3 @@
-import BenchSupport
 import Benchmark
 import Foundation
 import KeelApp
@@ -13,21 +12,34 @@ import KeelSQLite
 /// `../.build/debug/keel`).
 func withArithmeticServer<T>(_ body: (String) async throws -> T) async throws -> T {
     let keel = ProcessInfo.processInfo.environment["KEEL_BINARY"] ?? "../.build/debug/keel"
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("keel-chaos-\(UUID().uuidString).log")
-    let server = try SpawnedProcess(keel, ["chaos-llm", "--port", "0", "--model", "arithmetic"], output: log)
-    defer {
-        server.send(SIGTERM)
-        _ = server.waitBlocking()
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: keel)
+    server.arguments = ["chaos-llm", "--port", "0", "--model", "arithmetic"]
+    let output = Pipe()
+    server.standardOutput = output
+    try server.run()
+    // Stopped, not waited for: this process ends soon after.
+    defer { server.terminate() }
+    var line = Data()
+    while !line.contains(UInt8(ascii: "\n")) {
+        let chunk = output.fileHandleForReading.availableData
+        guard !chunk.isEmpty else { break }
+        line.append(chunk)
     }
-    let line = try await server.firstLine(what: "keel chaos-llm")
-    guard let url = line.split(separator: " ").last.map(String.init), url.hasPrefix("http://127.0.0.1:") else {
-        throw SpawnedProcess.SpawnError(description: "keel chaos-llm said '\(line)'")
+    let text = String(decoding: line, as: UTF8.self)
+    guard let url = text.split(whereSeparator: \.isWhitespace).last.map(String.init), url.hasPrefix("http://127.0.0.1:") else {
+        throw ServerFailure(description: "keel chaos-llm said '\(text)'")
     }
     return try await body(url)
 }
 
+struct ServerFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
 let prompt = "What is 1 plus 2 plus 3 plus 4 plus 5 plus 6?"
-let runs = 1_000
+/// `KEEL_BENCH_RUNS` changes the count (1 gives the process's own floor).
+let runs = ProcessInfo.processInfo.environment["KEEL_BENCH_RUNS"].flatMap(Int.init) ?? 1_000
 
 /// One agent run as a durable workflow.
 struct Arithmetic: Workflow {
@@ -47,7 +59,9 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("1,000 concurrent agent runs x 5 tool steps over HTTP, in memory", configuration: configuration) { benchmark in
         try await withArithmeticServer { url in
-            let model = OpenAIChatModel(name: "arithmetic", configuration: OpenAIConfiguration(baseURL: url))
+            // `KEEL_BENCH_IN_PROCESS=1`: the same model without HTTP, to tell the transport's share.
+            let model: any ChatModel = ProcessInfo.processInfo.environment["KEEL_BENCH_IN_PROCESS"] == "1"
+                ? ArithmeticModel() : OpenAIChatModel(name: "arithmetic", configuration: OpenAIConfiguration(baseURL: url))
             var agentConfiguration = AgentConfiguration()
             agentConfiguration.maxSteps = 8
             let agent = Agent(model: model, tools: Calculator.tools, configuration: agentConfiguration)
