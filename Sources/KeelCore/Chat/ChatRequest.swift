@@ -69,8 +69,9 @@ public enum ResponseFormat: Sendable, Hashable, Codable {
     case text
     /// Any JSON object.
     case jsonObject
-    /// JSON that matches `schema`; `name` identifies it to the provider.
-    case jsonSchema(name: String, schema: JSONSchema, strict: Bool)
+    /// JSON that matches `schema`; `name` identifies it to the provider. (Indirect: a schema is
+    /// large, and every request carries a format through every async frame it passes.)
+    indirect case jsonSchema(name: String, schema: JSONSchema, strict: Bool)
 }
 
 extension ChatRequest {

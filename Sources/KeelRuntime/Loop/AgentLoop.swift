@@ -114,11 +114,13 @@ public struct AgentLoop: Sendable {
     }
 
     /// The result so far (with the outcome, once finished).
+    @inline(never)
     public func result(outcome: AgentOutcome) -> AgentRunResult {
         AgentRunResult(outcome: outcome, steps: steps, transcript: transcript, usage: usage)
     }
 
     /// Begins the run. Calling it again returns the pending action.
+    @inline(never)
     public mutating func start() -> Action {
         switch state {
         case .ready:
@@ -133,6 +135,7 @@ public struct AgentLoop: Sendable {
 
     /// Advances the loop with what the runner observed. An event that does not answer the pending
     /// action is ignored and the pending action returned again.
+    @inline(never)  // its temporaries belong on the thread's stack, not in the driver's async frame
     public mutating func handle(_ event: Event) -> Action {
         switch (state, event) {
         case (.awaitingModel, .modelResponded(let response, let latency)):
