@@ -89,9 +89,19 @@ extension CompiledGraph {
         return fields
     }
 
+    /// The journal names of super-steps: `superstep 3` for one that holds the updates,
+    /// `checkpoint 10` for one that also holds the whole state.
+    static var deltaPrefix: String { "superstep " }
+    static var snapshotPrefix: String { "checkpoint " }
+
+    /// The journal name of super-step `index`.
+    static func stepName(_ index: Int, isSnapshot: Bool) -> String {
+        (isSnapshot ? snapshotPrefix : deltaPrefix) + String(index)
+    }
+
     /// The super-step number in a journal entry's name (`superstep 3`, `checkpoint 10`).
     static func superStepIndex(_ name: String) -> Int? {
-        for prefix in ["superstep ", "checkpoint "] where name.hasPrefix(prefix) {
+        for prefix in [deltaPrefix, snapshotPrefix] where name.hasPrefix(prefix) {
             return Int(name.dropFirst(prefix.count))
         }
         return nil

@@ -71,7 +71,7 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
             }
             // 3. A wait after the nodes of the last super-step.
             if progress.superStep > 0, !definition.interruptsAfter.isDisjoint(with: progress.ran) {
-                try await wait("after:" + context.address(of: "s\(progress.superStep)"), node: nil, progress: &progress, in: context, observer: observer)
+                try await wait("after:" + context.address(of: "s\(progress.superStep)"), progress: &progress, in: context, observer: observer)
             }
             // 4. The end: nothing left to run, or the limit.
             if progress.tasks.isEmpty { return try result(progress, .finished) }
@@ -82,7 +82,7 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
             let index = progress.superStep + 1
             // 5. A wait before the nodes of this super-step.
             if progress.tasks.contains(where: { definition.interruptsBefore.contains($0.node) }) {
-                try await wait("before:" + context.address(of: "s\(index)"), node: nil, progress: &progress, in: context, observer: observer)
+                try await wait("before:" + context.address(of: "s\(index)"), progress: &progress, in: context, observer: observer)
             }
             // 6. The super-step, journaled as one step; replayed, no node runs.
             let isSnapshot = index % options.snapshotEvery == 0
@@ -93,7 +93,7 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
             // opened at).
             let planned = plan(index, progress.tasks)
             let scopes = context.isReplaying ? [] : try planned.map { try context.scope($0.scope) }
-            let record = try await context.step((isSnapshot ? "checkpoint " : "superstep ") + String(index), kind: .superStep) {
+            let record = try await context.step(Self.stepName(index, isSnapshot: isSnapshot), kind: .superStep) {
                 let (record, state) = try await runSuperStep(index, current, planned: planned, scopes: scopes, snapshot: isSnapshot, in: context, observer: observer)
                 computed = state
                 return record
@@ -110,8 +110,7 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
 
     /// Takes the state from the latest snapshot in the journal and skips the steps before it.
     private func restoreSnapshot(_ progress: inout Progress, in context: RunContext, observer: (@Sendable (GraphEvent) -> Void)?) throws {
-        let prefix = "checkpoint "
-        guard let last = context.journaledSteps().last(where: { $0.name.hasPrefix(prefix) }), let index = Int(last.name.dropFirst(prefix.count)),
+        guard let last = context.journaledSteps().last(where: { $0.name.hasPrefix(Self.snapshotPrefix) }), let index = Self.superStepIndex(last.name),
             let result = last.result
         else { return }
         let record: SuperStepRecord
@@ -127,8 +126,8 @@ public struct CompiledGraph<State: Codable & Sendable & SchemaRepresentable>: Se
     }
 
     /// Waits durably for the signal `id`, then applies the edit it carries.
-    private func wait(_ id: String, node: String?, progress: inout Progress, in context: RunContext, observer: (@Sendable (GraphEvent) -> Void)?) async throws {
-        if !context.isReplaying { observer?(.interrupted(id: id, node: node, value: nil)) }
+    private func wait(_ id: String, progress: inout Progress, in context: RunContext, observer: (@Sendable (GraphEvent) -> Void)?) async throws {
+        if !context.isReplaying { observer?(.interrupted(id: id, node: nil, value: nil)) }
         let resume = try await context.waitForSignal(id, as: GraphResume.self)
         try apply(resume, to: &progress.state, observer: observer)
     }

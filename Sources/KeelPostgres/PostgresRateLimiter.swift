@@ -16,8 +16,9 @@ import PostgresNIO
 /// waits, outside any transaction, until the bucket would have refilled to zero — first come, first
 /// served across the fleet. Time is the database server's, so the workers' clocks do not matter.
 /// A bucket holds ``KeelRuntime/RateLimits/burst`` seconds of refill and refills at
-/// ``KeelRuntime/RateLimits/share`` of the limit, as the in-process limiter's do. A new bucket starts empty: a fleet that starts (or restarts) never bursts past the provider's
-/// limit while the provider still counts earlier requests.
+/// ``KeelRuntime/RateLimits/share`` of the limit, as the in-process limiter's do. A new bucket
+/// starts empty: a fleet that starts (or restarts) never bursts past the provider's limit while
+/// the provider still counts earlier requests.
 public final class PostgresRateLimiter: RateLimiting {
     public let store: PostgresRunStore
     public let key: String

@@ -40,13 +40,13 @@ import Testing
         #expect(result.state.count == 7)
     }
 
-    /// Three branches of a fan-out; the second fails once and is retried alone, the others run once.
-    @Test func aFailingBranchIsRetriedAlone() async throws {
-        let tally = Tally()
+    /// A fan-out to three branches, `a`, `b` and `c`, each doing its work in a step that `tally`
+    /// counts; `b`'s fails the first time.
+    static func fanOut(_ tally: Tally, retry: NodeRetry) throws -> CompiledGraph<Work> {
         var graph = StateGraph(Work.self)
         graph.reduce("items", with: .append)
         graph.addNode("split") { _, _ in .none }
-        graph.addNode("work", retry: NodeRetry(maxAttempts: 2, backoff: .milliseconds(1))) { _, node in
+        graph.addNode("work", retry: retry) { _, node in
             let item: String = try node.input()
             let done = try await node.run.step("work") { () -> String in
                 tally.add(item)
@@ -58,7 +58,13 @@ import Testing
         graph.addEdge(START, "split")
         graph.addConditionalEdges(from: "split", targets: ["work"]) { _ in try ["a", "b", "c"].map { try Route.send("work", $0) } }
         graph.addEdge("work", END)
-        let flow = GraphWorkflow("fan", try graph.compile())
+        return try graph.compile()
+    }
+
+    /// Three branches of a fan-out; the second fails once and is retried alone, the others run once.
+    @Test func aFailingBranchIsRetriedAlone() async throws {
+        let tally = Tally()
+        let flow = GraphWorkflow("fan", try Self.fanOut(tally, retry: NodeRetry(maxAttempts: 2, backoff: .milliseconds(1))))
         let record = try await runtime(try graphStorePath(), flow).start(flow, input: Work(), runID: "r")
         let result = try #require(try record.output?.decode(as: GraphResult<Work>.self))
         #expect(result.state.items == ["A", "B", "C"])  // by branch index, whatever finished first
@@ -68,22 +74,7 @@ import Testing
     /// With no retry the run fails; resumed, only the failed branch runs again.
     @Test func aResumedFanOutRunsOnlyTheFailedBranch() async throws {
         let tally = Tally()
-        var graph = StateGraph(Work.self)
-        graph.reduce("items", with: .append)
-        graph.addNode("split") { _, _ in .none }
-        graph.addNode("work") { _, node in
-            let item: String = try node.input()
-            let done = try await node.run.step("work") { () -> String in
-                tally.add(item)
-                if item == "b", tally[item] == 1 { throw TestFailure("b fails the first time") }
-                return item.uppercased()
-            }
-            return try .set("items", [done])
-        }
-        graph.addEdge(START, "split")
-        graph.addConditionalEdges(from: "split", targets: ["work"]) { _ in try ["a", "b", "c"].map { try Route.send("work", $0) } }
-        graph.addEdge("work", END)
-        let flow = GraphWorkflow("fan", try graph.compile())
+        let flow = GraphWorkflow("fan", try Self.fanOut(tally, retry: .none))
         let path = try graphStorePath()
         let first = try await runtime(path, flow).start(flow, input: Work(), runID: "r")
         #expect(first.status == .failed)

@@ -115,12 +115,7 @@ struct GraphCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let checkpoints = try await catching {
-                let store = try await storeOptions.openStore()
-                guard let record = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
-                let (graph, initial) = try ResearchReviewWorkflow.graph(of: record)
-                return try graph.history(try await store.journal(runID: id), initial: initial)
-            }
+            let checkpoints = try await catching { try await GraphCommand.history(of: id, in: storeOptions).checkpoints }
             if json {
                 Console.line(try JSONValue(encoding: checkpoints).prettySerialized())
                 return
@@ -145,15 +140,19 @@ struct GraphCommand: AsyncParsableCommand {
                 Console.line(String(try ResearchReviewWorkflow.structure().mermaid().dropLast()))
                 return
             }
-            let (graph, path) = try await catching {
-                let store = try await storeOptions.openStore()
-                guard let record = try await store.run(id: target) else { throw CLIError("no run '\(target)' in \(storeOptions.location)") }
-                let (graph, initial) = try ResearchReviewWorkflow.graph(of: record)
-                let checkpoints = try graph.history(try await store.journal(runID: target), initial: initial)
-                return (graph, checkpoints.filter { $0.superStep > 0 }.map(\.nodes))
-            }
-            Console.line(String(graph.mermaid(path: path).dropLast()))
+            let (graph, checkpoints) = try await catching { try await GraphCommand.history(of: target, in: storeOptions) }
+            Console.line(String(graph.mermaid(path: checkpoints.filter { $0.superStep > 0 }.map(\.nodes)).dropLast()))
         }
+    }
+
+    /// The graph of the stored run `id` and the state after each of its super-steps.
+    static func history(of id: String, in storeOptions: StoreOptions) async throws -> (
+        graph: CompiledGraph<ResearchReviewState>, checkpoints: [GraphCheckpoint]
+    ) {
+        let store = try await storeOptions.openStore()
+        guard let record = try await store.run(id: id) else { throw CLIError("no run '\(id)' in \(storeOptions.location)") }
+        let (graph, initial) = try ResearchReviewWorkflow.graph(of: record)
+        return (graph, try graph.history(try await store.journal(runID: id), initial: initial))
     }
 
     struct Fork: AsyncParsableCommand {
