@@ -30,24 +30,11 @@ extension EnduranceTests {
             let work = try folder()
             let db = work.appendingPathComponent("keel.db").path
             try await OpenAICompatibleServer.withServer(responder: .model(ReportWriterModel())) { server in
-                var generator = SystemRandomNumberGenerator()
-                var kills = 0
-                var attempts = 0
-                var finished: KeelProcess.Output?
-                while finished == nil {
-                    attempts += 1
-                    #expect(attempts < 200, "the demo never finished")
-                    if attempts >= 200 { return }
-                    // Twenty kills at random moments, then let it run to the end.
-                    let killAfter: Duration? = kills < 20 ? .milliseconds(Int.random(in: 80...300, using: &generator)) : nil
-                    let output = try await KeelProcess.run(demo(server, runID: "killed", db: db, output: "killed.md"), killAfter: killAfter, timeout: .seconds(120), directory: work)
-                    if output.status == -SIGKILL {
-                        kills += 1
-                    } else {
-                        #expect(output.status == 0, "\(output.stderr)")
-                        finished = output
-                    }
-                }
+                // Twenty kills at random moments, then let it run to the end.
+                guard let killed = try await KeelProcess.runKilling(demo(server, runID: "killed", db: db, output: "killed.md"), kills: 20, after: 80...300, directory: work)
+                else { return }
+                #expect(killed.finished.status == 0, "\(killed.finished.stderr)")
+                let kills = killed.kills
                 #expect(kills >= 20)
 
                 // Every section is in the journal exactly once, in order.

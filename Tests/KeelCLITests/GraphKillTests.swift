@@ -35,23 +35,10 @@ extension EnduranceTests {
             let db = work.appendingPathComponent("keel.db").path
             let ledger = work.appendingPathComponent("ledger.txt").path
             try await OpenAICompatibleServer.withServer(responder: .model(SlowEditor(delay: .milliseconds(120)))) { server in
-                var generator = SystemRandomNumberGenerator()
-                var kills = 0
-                var attempts = 0
-                var finished: KeelProcess.Output?
-                while finished == nil {
-                    attempts += 1
-                    #expect(attempts < 200, "the graph never finished")
-                    if attempts >= 200 { return }
-                    let killAfter: Duration? = kills < 22 ? .milliseconds(Int.random(in: 60...400, using: &generator)) : nil
-                    let output = try await KeelProcess.run(run(server, runID: "killed", db: db, ledger: ledger), killAfter: killAfter, timeout: .seconds(120), directory: work)
-                    if output.status == -SIGKILL {
-                        kills += 1
-                    } else {
-                        #expect(output.status == 0, "\(output.stderr)")
-                        finished = output
-                    }
-                }
+                guard let killed = try await KeelProcess.runKilling(run(server, runID: "killed", db: db, ledger: ledger), kills: 22, after: 60...400, directory: work)
+                else { return }
+                #expect(killed.finished.status == 0, "\(killed.finished.stderr)")
+                let (finished, kills) = (killed.finished, killed.kills)
                 #expect(kills >= 20)
                 let requestsWhileKilling = server.chatRequests.count
 
@@ -89,7 +76,7 @@ extension EnduranceTests {
                 #expect(killedResult.state.revisions == 6)
                 #expect(killedResult.state.notes.count == 6)
                 // --json prints the result after the progress lines.
-                let printed = try #require(finished?.stdout).split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("{") }.joined(separator: "\n")
+                let printed = finished.stdout.split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("{") }.joined(separator: "\n")
                 #expect(try JSONValue(parsing: printed)["superSteps"] == 18)
             }
         }

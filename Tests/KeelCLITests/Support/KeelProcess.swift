@@ -7,6 +7,7 @@ import Darwin
 #endif
 import KeelTestSupport
 import KeelTesting
+import Testing
 
 /// The real `keel` executable, started as a child process.
 struct KeelProcess {
@@ -86,5 +87,30 @@ struct KeelProcess {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
+    }
+}
+
+extension KeelProcess {
+    /// What ``runKilling(_:kills:after:directory:)`` saw: the run that finished, and how many runs
+    /// before it were killed.
+    struct KilledRuns {
+        let finished: Output
+        let kills: Int
+    }
+
+    /// Runs `keel` with `arguments` again and again, killing each of the first `kills` runs that is
+    /// still going after a random delay in `after` (milliseconds) with SIGKILL, until a run ends by
+    /// itself; `nil` (with an issue recorded) when none has after 200 tries.
+    static func runKilling(_ arguments: [String], kills: Int, after: ClosedRange<Int>, directory: URL) async throws -> KilledRuns? {
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0
+        for _ in 1..<200 {
+            let killAfter: Duration? = killed < kills ? .milliseconds(Int.random(in: after, using: &generator)) : nil
+            let output = try await run(arguments, killAfter: killAfter, timeout: .seconds(120), directory: directory)
+            guard output.status == -SIGKILL else { return KilledRuns(finished: output, kills: killed) }
+            killed += 1
+        }
+        Issue.record("\(arguments.prefix(2).joined(separator: " ")) never finished in 200 tries")
+        return nil
     }
 }
