@@ -15,7 +15,8 @@ let swiftSettings: [SwiftSetting] = [
 //                           model catalog, store locations, start-or-resume, batch, offline models
 //                           and toolsets, the chaos server, the worker
 //   KeelSQLite KeelPostgres stores
-//   KeelGraph               durable state graphs on the runtime's scoped steps
+//   KeelGraph KeelCrew      durable state graphs, and crews of role-playing agents (with their
+//                           CrewAI-format YAML), on the runtime's scoped steps
 //   KeelRuntime             runs and scoped steps, model and tool steps with their controls, the agent
 //   KeelOpenAI KeelAnthropic KeelMCP  providers and toolsets, on KeelCore (and KeelHTTP) alone
 //   KeelHTTP                the HTTP layer providers share: client, JSON and SSE transport with
@@ -29,6 +30,7 @@ let package = Package(
         .library(name: "KeelCore", targets: ["KeelCore"]),
         .library(name: "KeelRuntime", targets: ["KeelRuntime"]),
         .library(name: "KeelGraph", targets: ["KeelGraph"]),
+        .library(name: "KeelCrew", targets: ["KeelCrew"]),
         .library(name: "KeelHTTP", targets: ["KeelHTTP"]),
         .library(name: "KeelOpenAI", targets: ["KeelOpenAI"]),
         .library(name: "KeelAnthropic", targets: ["KeelAnthropic"]),
@@ -60,6 +62,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // CrewAI users define crews in YAML (agents.yaml, tasks.yaml); Yams reads it with the
+        // line of every node, so a definition's errors name the file, the line and the field.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .macro(
@@ -165,11 +170,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KeelCrew",
+            dependencies: ["KeelCore", "KeelRuntime", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KeelApp",
             dependencies: [
                 "KeelCore",
                 "KeelRuntime",
                 "KeelGraph",
+                "KeelCrew",
                 "KeelHTTP",
                 "KeelOpenAI",
                 "KeelAnthropic",
@@ -248,6 +259,7 @@ let package = Package(
                 "KeelCore",
                 "KeelRuntime",
                 "KeelGraph",
+                "KeelCrew",
                 "KeelOpenAI",
                 "KeelSQLite",
                 "KeelPostgres",
@@ -271,6 +283,7 @@ let package = Package(
         .testTarget(name: "KeelMacrosTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelHTTPTests", dependencies: ["KeelHTTP", "KeelApp", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelGraphTests", dependencies: ["KeelTestSupport", "KeelGraph", "KeelRuntime", "KeelApp", "KeelSQLite", "KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelCrewTests", dependencies: ["KeelTestSupport", "KeelCrew", "KeelRuntime", "KeelApp", "KeelSQLite", "KeelTesting"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KeelRuntimeTests", dependencies: ["KeelTestSupport", "KeelRuntime", "KeelApp", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelAnthropicTests",

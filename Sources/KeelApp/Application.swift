@@ -9,7 +9,8 @@ public enum Application {
     /// A runtime for `opened`, acting on runs' inputs only as far as `authority` allows.
     public static func runtime(
         _ opened: OpenedStore, authority: RunAuthority, report: ReportWorkflow = ReportWorkflow(), agent: AgentWorkflow = AgentWorkflow(),
-        researchReview: ResearchReviewWorkflow = ResearchReviewWorkflow(), configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
+        researchReview: ResearchReviewWorkflow = ResearchReviewWorkflow(), crew: CrewWorkflow = CrewWorkflow(),
+        configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
         var report = report
         report.ledger = opened.store
@@ -23,8 +24,12 @@ public enum Application {
         graph.ledger = opened.store
         graph.authority = authority
         graph.rateLimiters = opened.rateLimiters
+        var crew = crew
+        crew.ledger = opened.store
+        crew.authority = authority
+        crew.rateLimiters = opened.rateLimiters
         return DurableRuntime(
-            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent), AnyWorkflow(graph)], configuration: configuration,
+            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent), AnyWorkflow(graph), AnyWorkflow(crew)], configuration: configuration,
             alerts: StandardErrorAlertHook(), runAlerts: { authority.alertHook(for: $0) })
     }
 

@@ -21,13 +21,25 @@ extension Agent {
     func drive(
         _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> AgentRunResult {
-        guard context.tracer != nil else { return try await driveSteps(&loop, in: context, modelFailures: modelFailures, observer: observer) }
+        if !handoffs.isEmpty || !inputGuardrails.isEmpty || !outputGuardrails.isEmpty {
+            return try await driveTeam(&loop, in: context, modelFailures: modelFailures, observer: observer)
+        }
+        return try await driveTraced(&loop, in: context, modelFailures: modelFailures, observer: observer, team: nil)
+    }
+
+    /// ``driveSteps(_:in:modelFailures:observer:team:)`` in an `invoke_agent` span when the run is
+    /// traced.
+    func driveTraced(
+        _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?,
+        team: TeamHooks?
+    ) async throws -> AgentRunResult {
+        guard context.tracer != nil else { return try await driveSteps(&loop, in: context, modelFailures: modelFailures, observer: observer, team: team) }
         return try await traced(context.tracer, "invoke_agent") { span in
             span?.attributes[SpanName.operation] = "invoke_agent"
             span?.attributes[SpanName.provider] = model.provider
             span?.attributes[SpanName.requestModel] = model.name
             span?.attributes[SpanName.runID] = context.runID
-            let result = try await driveSteps(&loop, in: context, modelFailures: modelFailures, observer: observer)
+            let result = try await driveSteps(&loop, in: context, modelFailures: modelFailures, observer: observer, team: team)
             span?.record(result.usage)
             span?.attributes["keel.outcome"] = result.outcome.kind
             return result
@@ -35,7 +47,8 @@ extension Agent {
     }
 
     private func driveSteps(
-        _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
+        _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?,
+        team: TeamHooks?
     ) async throws -> AgentRunResult {
         let toolSteps = ToolSteps(tools: tools, controls: controls, configuration: configuration, clock: clock, logger: logger)
         let identifier = model.identifier
@@ -73,12 +86,20 @@ extension Agent {
                     action = loop.handle(.modelFailed(failure))
                 }
             case .runTools(let calls):
+                if let team, let event = try await team.intercept(calls) {
+                    action = loop.handle(event)
+                    continue
+                }
                 for call in calls { observer?(.toolCallStarted(call)) }
                 let results = try await toolSteps.run(calls, transcript: loop.transcript, context: context, runSpent: &caller.runSpent)
                 for result in results { observer?(.toolCallFinished(result)) }
                 action = loop.handle(.toolsFinished(results))
                 if let observer, case .callModel = action, let last = loop.steps.last { observer(.stepFinished(last)) }
             case .finish(let outcome):
+                if let team, case .completed(let answer) = outcome, let event = try await team.review(answer, step: loop.steps.count, in: context) {
+                    action = loop.handle(event)
+                    continue
+                }
                 if let observer, let last = loop.steps.last { observer(.stepFinished(last)) }
                 return loop.result(outcome: outcome)
             }

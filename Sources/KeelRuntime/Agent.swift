@@ -13,6 +13,9 @@ import Logging
 /// survives a crash). Both are the same code: the ``AgentLoop`` driven through journaled steps of a
 /// ``RunContext``, whose journal is in memory or in a store.
 public struct Agent: Sendable {
+    /// The agent's name: what handoffs and reports call it, and the tool name when it is used as
+    /// a tool. Default: `agent`.
+    public var name: String
     public var model: any ChatModel
     public var instructions: String?
     public var tools: [AnyTool]
@@ -22,12 +25,19 @@ public struct Agent: Sendable {
     /// The clock for timeouts, backoff and latency. Default: `ContinuousClock()`.
     public var clock: any Clock<Duration>
     public var logger: Logger
+    /// The agents this one may hand the conversation to (``Handoff``). Default: none.
+    public var handoffs: [Handoff] = []
+    /// Checks of the user's input, before any side effect (``InputGuardrail``). Default: none.
+    public var inputGuardrails: [InputGuardrail] = []
+    /// Checks of the final answer (``OutputGuardrail``). Default: none.
+    public var outputGuardrails: [OutputGuardrail] = []
 
     public init(
-        model: any ChatModel, instructions: String? = nil, tools: [AnyTool] = [],
+        name: String = "agent", model: any ChatModel, instructions: String? = nil, tools: [AnyTool] = [],
         configuration: AgentConfiguration = AgentConfiguration(), controls: AgentControls = AgentControls(),
         clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.agent")
     ) {
+        self.name = name
         self.model = model
         self.instructions = instructions
         self.tools = tools
@@ -39,13 +49,18 @@ public struct Agent: Sendable {
 
     /// An agent with typed tools.
     public init(
-        model: any ChatModel, instructions: String? = nil, tools: [any Tool],
+        name: String = "agent", model: any ChatModel, instructions: String? = nil, tools: [any Tool],
         configuration: AgentConfiguration = AgentConfiguration(), controls: AgentControls = AgentControls(),
         clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.agent")
     ) {
         self.init(
-            model: model, instructions: instructions, tools: tools.map { AnyTool($0) }, configuration: configuration,
+            name: name, model: model, instructions: instructions, tools: tools.map { AnyTool($0) }, configuration: configuration,
             controls: controls, clock: clock, logger: logger)
+    }
+
+    /// What the model is offered: the tools, then the handoffs.
+    public var toolDefinitions: [ToolDefinition] {
+        tools.map(\.definition) + handoffs.map(\.definition)
     }
 
     /// The executor that runs this agent's tool calls.
@@ -56,7 +71,7 @@ public struct Agent: Sendable {
     /// Runs the agent on one prompt until it answers or a limit stops it. Never throws: failures
     /// are outcomes, and the transcript and usage are in the result whatever happens.
     public func run(_ prompt: String, observer: (@Sendable (AgentEvent) -> Void)? = nil) async -> AgentRunResult {
-        let loop = AgentLoop(instructions: instructions, prompt: prompt, tools: tools.map(\.definition), configuration: configuration)
+        let loop = AgentLoop(instructions: instructions, prompt: prompt, tools: toolDefinitions, configuration: configuration)
         return await run(loop, observer: observer)
     }
 

@@ -37,7 +37,7 @@ public struct ModelCatalog: Sendable {
         if offline { offlineProviders.insert(provider) } else { offlineProviders.remove(provider) }
     }
 
-    /// The offline models (`test`, `arithmetic`, `writer`, `editor`), OpenAI-compatible servers
+    /// The offline models (`test`, `arithmetic`, `writer`, `editor`, `crew`), OpenAI-compatible servers
     /// (`openai:NAME`, with `OPENAI_API_KEY` and `OPENAI_BASE_URL` or a base URL) and Anthropic's
     /// Messages API (`anthropic:NAME`, with `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`).
     public static let standard: ModelCatalog = {
@@ -46,6 +46,7 @@ public struct ModelCatalog: Sendable {
         catalog.register("arithmetic", offline: true) { _, _, _ in ArithmeticModel() }
         catalog.register("writer", offline: true) { _, _, _ in ReportWriterModel() }
         catalog.register("editor", offline: true) { _, _, _ in EditorModel() }
+        catalog.register("crew", offline: true) { _, _, _ in CrewModel() }
         catalog.register("openai") { name, baseURL, environment in
             guard let name, !name.isEmpty else { throw SpecError("--model openai needs a model name, as in openai:gpt-4o-mini") }
             var configuration = OpenAIConfiguration.fromEnvironment(environment)

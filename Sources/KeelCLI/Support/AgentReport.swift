@@ -30,6 +30,10 @@ enum AgentReport {
             ["kind": "deadline_reached", "answer": answer.map(JSONValue.string) ?? .null]
         case .invalidOutput(let invalid):
             ["kind": "invalid_output", "raw": .string(invalid.raw), "problem": .string(invalid.problem), "repairs": .number(Double(invalid.repairs))]
+        case .guardrailTripped(let trip):
+            ["kind": "guardrail_tripped", "guardrail": .string(trip.guardrail), "stage": .string(trip.stage.rawValue), "reason": .string(trip.reason)]
+        case .handedOff(let agent):
+            ["kind": "handed_off", "agent": .string(agent)]
         }
     }
 
@@ -90,6 +94,8 @@ enum AgentReport {
         case .budgetExceeded(let refusal): "the agent stopped before breaking its budget: \(refusal)"
         case .deadlineReached: nil
         case .invalidOutput(let invalid): "the agent's answer is not valid output: \(invalid)"
+        case .guardrailTripped(let trip): "the agent was stopped: \(trip)"
+        case .handedOff(let agent): "the agent handed the conversation to \(agent), who could not take it"
         }
     }
 }

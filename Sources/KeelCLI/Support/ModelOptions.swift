@@ -7,7 +7,7 @@ import KeelOpenAI
 /// `--model` and `--base-url`, shared by the commands that call a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The model: 'test', 'arithmetic', 'writer' or 'editor' (offline), 'openai:NAME' for an OpenAI-compatible server, or 'anthropic:NAME' for Claude.",
+        "The model: 'test', 'arithmetic', 'writer', 'editor' or 'crew' (offline), 'openai:NAME' for an OpenAI-compatible server, or 'anthropic:NAME' for Claude.",
         valueName: "spec"))
     var model: String?
 

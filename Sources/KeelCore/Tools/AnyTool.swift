@@ -9,6 +9,11 @@ public struct AnyTool: Sendable {
     public let definition: ToolDefinition
     /// Whether the tool changes something outside the run. See ``Tool/isSideEffecting``.
     public let isSideEffecting: Bool
+    /// Whether the tool runs durable steps of its own (an agent used as a tool, a crew's
+    /// delegation): the runtime then gives it no timeout of its own — its steps carry theirs — and
+    /// lets a run-level error it throws (a wait, a replay mismatch, a model failure of a durable
+    /// run) end the step instead of turning it into a tool result. Default: `false`.
+    public let runsSteps: Bool
     private let body: @Sendable (JSONValue, ToolContext) async throws -> String
 
     /// The tool's name.
@@ -19,6 +24,7 @@ public struct AnyTool: Sendable {
     public init<T: Tool>(_ tool: T) {
         definition = tool.definition
         isSideEffecting = tool.isSideEffecting
+        runsSteps = false
         body = { arguments, context in
             let decoded: T.Arguments
             do {
@@ -34,11 +40,12 @@ public struct AnyTool: Sendable {
 
     /// A tool from a definition and a closure that takes the validated JSON arguments.
     public init(
-        definition: ToolDefinition, isSideEffecting: Bool = false,
+        definition: ToolDefinition, isSideEffecting: Bool = false, runsSteps: Bool = false,
         call: @escaping @Sendable (JSONValue, ToolContext) async throws -> String
     ) {
         self.definition = definition
         self.isSideEffecting = isSideEffecting
+        self.runsSteps = runsSteps
         body = call
     }
 

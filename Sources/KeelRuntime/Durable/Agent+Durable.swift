@@ -13,7 +13,14 @@ extension Agent {
     /// A model call that fails is not journaled: the run fails with the model's error, and
     /// resuming it calls the model again from that step.
     public func run(_ prompt: String, in context: RunContext, observer: (@Sendable (AgentEvent) -> Void)? = nil) async throws -> AgentRunResult {
-        var loop = AgentLoop(instructions: instructions, prompt: prompt, tools: tools.map(\.definition), configuration: configuration)
+        var loop = AgentLoop(instructions: instructions, prompt: prompt, tools: toolDefinitions, configuration: configuration)
         return try await drive(&loop, in: context, modelFailures: .failTheRun, observer: observer)
+    }
+
+    /// Runs `loop` as durable steps of `context` from where it stands, and leaves it there: for a
+    /// workflow that continues a conversation — after a person's feedback on the answer,
+    /// `loop.handle(.answerRejected(reason:))` and run it again in the same scope.
+    public func run(_ loop: inout AgentLoop, in context: RunContext, observer: (@Sendable (AgentEvent) -> Void)? = nil) async throws -> AgentRunResult {
+        try await drive(&loop, in: context, modelFailures: .failTheRun, observer: observer)
     }
 }

@@ -64,3 +64,21 @@ struct InMemoryRun {
         }
     }
 }
+
+extension RunContext {
+    /// Runs `body` as a run kept in memory: the same journal, scopes and replay as a durable run,
+    /// on a store that ends with it (what ``Agent/run(_:observer:)`` does). Approvals go to
+    /// `approver`, or are denied; a wait for any other signal fails with a clear error.
+    public static func inMemory<T: Sendable>(
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keel.run"),
+        approver: (@Sendable (ApprovalRequest) async -> ApprovalDecision)? = nil, _ body: (RunContext) async throws -> T
+    ) async throws -> T {
+        try await InMemoryRun(clock: clock, logger: logger, deadline: nil, approver: approver).run(body)
+    }
+
+    /// The run's whole journal as the store holds it now: every scope's completed and started
+    /// steps, this execution's included (for reports such as ``UsageByAgent``).
+    public func storedJournal() async throws -> [JournalEntry] {
+        try await store.journal(runID: runID)
+    }
+}

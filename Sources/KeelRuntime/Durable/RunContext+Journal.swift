@@ -21,6 +21,12 @@ extension RunContext {
         }
     }
 
+    /// Whether the journal held the step at `sequence` of this scope as completed when the run
+    /// resumed (it will be replayed, not run).
+    public func isJournaled(at sequence: Int) -> Bool {
+        journal[sequence]?.status == .completed
+    }
+
     /// Moves this scope's next position to `sequence`, so that the steps before it — which the
     /// workflow has taken from ``journaledSteps()`` — are not asked for again. Only forward, and
     /// only over positions the journal holds as completed.

@@ -41,7 +41,7 @@ extension Agent {
         _ prompt: String, returning type: Output.Type, observer: (@Sendable (AgentEvent) -> Void)? = nil
     ) async -> AgentOutput<Output> {
         let contract = OutputContract.decoding(Output.self)
-        let loop = AgentLoop(instructions: instructions, prompt: prompt, tools: tools.map(\.definition), configuration: configuration, output: contract)
+        let loop = AgentLoop(instructions: instructions, prompt: prompt, tools: toolDefinitions, configuration: configuration, output: contract)
         return Self.output(of: await run(loop, observer: observer), contract: contract)
     }
 
@@ -51,7 +51,7 @@ extension Agent {
         _ prompt: String, returning type: Output.Type, in context: RunContext, observer: (@Sendable (AgentEvent) -> Void)? = nil
     ) async throws -> AgentOutput<Output> {
         let contract = OutputContract.decoding(Output.self)
-        var loop = AgentLoop(instructions: instructions, prompt: prompt, tools: tools.map(\.definition), configuration: configuration, output: contract)
+        var loop = AgentLoop(instructions: instructions, prompt: prompt, tools: toolDefinitions, configuration: configuration, output: contract)
         return Self.output(of: try await drive(&loop, in: context, modelFailures: .failTheRun, observer: observer), contract: contract)
     }
 

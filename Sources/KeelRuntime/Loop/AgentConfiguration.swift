@@ -35,6 +35,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// What a durable run does with a side-effecting tool call found started but unfinished after
     /// a crash. Default: ``InDoubtPolicy/fail``.
     public var inDoubtPolicy: InDoubtPolicy = .fail
+    /// The most handoffs in one run (``Agent/handoffs``); a handoff past it is answered as
+    /// refused, and the agent that asked answers itself. Default: 10.
+    public var maxHandoffs: Int = 10
 
     public init() {}
 }

@@ -41,6 +41,16 @@ public struct AgentLoop: Sendable {
         /// The run's deadline passed before the pending model call. With `finalAnswer`, the loop
         /// asks the model once more — without tools — to answer with what it has.
         case deadlinePassed(finalAnswer: Bool)
+        /// The model called a handoff tool (``Handoff``): the reply's calls are answered with
+        /// `results` and the loop finishes with ``AgentOutcome/handedOff(to:)``.
+        case handedOff(to: String, results: [ToolResult])
+        /// A guardrail tripped: pending calls are answered as not run and the loop finishes with
+        /// ``AgentOutcome/guardrailTripped(_:)``, whatever it was doing (a completed answer
+        /// included).
+        case guardrailTripped(GuardrailTrip)
+        /// An output guardrail sent the completed answer back: the reason goes to the model as a
+        /// user message and the loop asks for another answer (while steps are left).
+        case answerRejected(reason: String)
     }
 
     /// The note added to the transcript when the deadline asks for a final answer.
@@ -163,6 +173,24 @@ public struct AgentLoop: Sendable {
             return finish(.deadlineReached(answer: response.message.text))
         case (.awaitingFinalAnswer, .modelFailed):
             return finish(.deadlineReached(answer: nil))
+        case (.awaitingTools(let calls), .handedOff(let target, let results)):
+            record(calls.map { call in
+                results.first { $0.callID == call.id }
+                    ?? ToolResult(callID: call.id, name: call.name, content: ToolCallError(.notRun, "not run: the conversation was handed to \(target).").modelText, isError: true)
+            })
+            return finish(.handedOff(to: target))
+        case (.finished(.completed), .guardrailTripped(let trip)), (.ready, .guardrailTripped(let trip)), (.awaitingModel, .guardrailTripped(let trip)),
+            (.awaitingFinalAnswer, .guardrailTripped(let trip)):
+            return finish(.guardrailTripped(trip))
+        case (.awaitingTools(let calls), .guardrailTripped(let trip)):
+            record(calls.map {
+                ToolResult(callID: $0.id, name: $0.name, content: ToolCallError(.notRun, "not run: \(trip).").modelText, isError: true)
+            })
+            return finish(.guardrailTripped(trip))
+        case (.finished(.completed), .answerRejected(let reason)):
+            guard steps.count < configuration.maxSteps else { return finish(.stepLimitReached(steps: steps.count)) }
+            transcript.append(.user("Your answer was not accepted: \(reason) Answer again."))
+            return requestModel()
         default:
             return start()
         }

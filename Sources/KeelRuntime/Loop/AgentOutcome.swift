@@ -18,6 +18,12 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
     /// The run asked for output of a schema (``Agent/run(_:returning:observer:)``) and the final
     /// answer still did not match it after ``AgentConfiguration/maxOutputRepairs`` repairs.
     case invalidOutput(InvalidOutput)
+    /// An input or output guardrail stopped the run (``InputGuardrail``, ``OutputGuardrail``).
+    case guardrailTripped(GuardrailTrip)
+    /// The model handed the conversation to the agent `to` (``Handoff``). A run's result ends with
+    /// it only when the agent cannot be handed to (a loop run on its own, or past
+    /// ``AgentConfiguration/maxHandoffs``); otherwise that agent's outcome is the run's.
+    case handedOff(to: String)
 
     /// Whether the run reached a final answer.
     public var isCompleted: Bool {
@@ -26,7 +32,7 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
     }
 
     /// A short name for the outcome, safe as a metric label: `completed`, `step_limit`,
-    /// `no_progress`, `model_failed`, `budget_exceeded`, `deadline_reached`, `invalid_output`.
+    /// `no_progress`, `model_failed`, `budget_exceeded`, `deadline_reached`, `invalid_output`, `guardrail_tripped`, `handed_off`.
     public var kind: String {
         switch self {
         case .completed: "completed"
@@ -36,6 +42,8 @@ public enum AgentOutcome: Sendable, Hashable, Codable {
         case .budgetExceeded: "budget_exceeded"
         case .deadlineReached: "deadline_reached"
         case .invalidOutput: "invalid_output"
+        case .guardrailTripped: "guardrail_tripped"
+        case .handedOff: "handed_off"
         }
     }
 }

@@ -171,18 +171,18 @@ final class ToolSteps: Sendable {
                         callID: approvedCall.id, name: approvedCall.name,
                         content: "\(record.decidedBy ?? "A person") confirmed that the earlier call completed before the process stopped.")
                 }
-            ) { key in try await execute(approvedCall, key: key, earlier: earlier, decision: decision, context: context) }
+            ) { key in try await execute(approvedCall, key: key, at: sequence, earlier: earlier, decision: decision, context: context) }
         }
         return try await context.step(
             at: sequence, name, kind: .tool, retry: .none,
             effects: { audit($0, of: call, decision: decision, arguments: approvedCall.arguments, at: sequence, costUSD: costUSD, runID: runID) }
-        ) { _ in try await execute(approvedCall, key: context.idempotencyKey(sequence), earlier: earlier, decision: decision, context: context) }
+        ) { _ in try await execute(approvedCall, key: context.idempotencyKey(sequence), at: sequence, earlier: earlier, decision: decision, context: context) }
     }
 
     /// ``perform(_:key:runID:earlier:)`` in an `execute_tool` span, when the run is traced, and
     /// counted and timed, when metrics are recorded.
     private func execute(
-        _ call: ToolCall, key: String, earlier: [String: String], decision: String, context: RunContext
+        _ call: ToolCall, key: String, at sequence: Int, earlier: [String: String], decision: String, context: RunContext
     ) async throws -> ToolResult {
         let (runID, metrics) = (context.runID, context.metrics)
         return try await traced(context.tracer, "execute_tool \(call.name)") { span in
@@ -192,7 +192,9 @@ final class ToolSteps: Sendable {
             span?.attributes[SpanName.decision] = decision
             span?.attributes[SpanName.runID] = runID
             let started = metrics == nil ? nil : ContinuousClock.now
-            let result = await perform(call, key: key, runID: runID, earlier: earlier)
+            let result = try await ToolCallSite.$current.withValue(ToolCallSite(context: context, position: sequence)) {
+                try await perform(call, key: key, runID: runID, earlier: earlier)
+            }
             if let started { metrics?.toolCall(call.name, isError: result.isError, duration: ContinuousClock.now - started) }
             if result.isError { span?.setStatus(SpanStatus(code: .error, message: "the tool call failed")) }
             if result.isCacheHit { span?.attributes["keel.cache_hit"] = true }
@@ -200,8 +202,9 @@ final class ToolSteps: Sendable {
         }
     }
 
-    /// One call, from the caches where allowed.
-    private func perform(_ call: ToolCall, key: String, runID: String?, earlier: [String: String]) async -> ToolResult {
+    /// One call, from the caches where allowed. Throws only what a tool that runs steps lets
+    /// through (``KeelCore/AnyTool/runsSteps``).
+    private func perform(_ call: ToolCall, key: String, runID: String?, earlier: [String: String]) async throws -> ToolResult {
         let caching = controls.caching(for: call.name)
         // Canonical JSON of the arguments: worked out only for a tool that is cached.
         let cacheKey = caching == .none ? "" : toolCacheKey(call)
@@ -215,7 +218,7 @@ final class ToolSteps: Sendable {
                 return ToolResult(callID: call.id, name: call.name, content: hit, isCacheHit: true)
             }
         }
-        let result = await toolExecutor.run(call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
+        let result = try await toolExecutor.result(of: call, context: ToolContext(callID: call.id, toolName: call.name, idempotencyKey: key, runID: runID))
         if case .shared(let timeToLive) = caching, !result.isError {
             await controls.toolCache.store(result.content, for: cacheKey, timeToLive: timeToLive)
         }

@@ -53,6 +53,19 @@ public struct ToolExecutor: Sendable {
         }
     }
 
+    /// ``run(_:context:)``, except that a tool that runs steps of its own
+    /// (``KeelCore/AnyTool/runsSteps``) lets through every error but a ``ToolCallError``: a wait,
+    /// a replay mismatch or a failed model call of its steps ends the calling step, to be resumed.
+    public func result(of call: ToolCall, context: ToolContext) async throws -> ToolResult {
+        guard let tool = tools[call.name], tool.runsSteps else { return await run(call, context: context) }
+        do {
+            let output = try await output(of: call, context: context)
+            return ToolResult(callID: call.id, name: call.name, content: Self.cut(output, at: maximumResultCharacters))
+        } catch let error as ToolCallError {
+            return ToolResult(callID: call.id, name: call.name, content: Self.cut(error.modelText, at: maximumResultCharacters), isError: true)
+        }
+    }
+
     /// Runs one call and returns its output, or throws ``ToolCallError``.
     public func output(of call: ToolCall, context: ToolContext) async throws -> String {
         guard let tool = tools[call.name] else {
@@ -60,6 +73,7 @@ public struct ToolExecutor: Sendable {
             throw ToolCallError(.unknownTool, "there is no tool named '\(call.name)'. Available tools: \(available.isEmpty ? "none" : available).")
         }
         let arguments = try tool.validatedArguments(call.arguments)
+        if tool.runsSteps { return try await tool.call(validatedArguments: arguments, context: context) }
         return try await withTimeout(timeout, clock: clock, onTimeout: ToolCallError(.timedOut, "the tool did not finish within \(timeout.formattedSeconds).")) {
             try await tool.call(validatedArguments: arguments, context: context)
         }

@@ -31,7 +31,7 @@ import Testing
         #expect {
             _ = try catalog.model(for: "mystery:model", baseURL: nil)
         } throws: { error in
-            "\(error)" == "unknown model 'mystery:model': use anthropic:NAME, arithmetic, editor, openai:NAME, test, writer"
+            "\(error)" == "unknown model 'mystery:model': use anthropic:NAME, arithmetic, crew, editor, openai:NAME, test, writer"
         }
     }
 
