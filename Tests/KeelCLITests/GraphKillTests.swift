@@ -8,14 +8,15 @@ import KeelTestSupport
 import KeelTesting
 import Testing
 
-/// The editor, slowed down so that a run lasts long enough to be killed at random moments.
-struct SlowEditor: ChatModel {
-    let provider = "test"
-    let name = "editor"
+/// A model slowed down, so that a run lasts long enough to be killed at random moments.
+struct SlowedModel: ChatModel {
+    let inner: any ChatModel
     let delay: Duration
+    var provider: String { inner.provider }
+    var name: String { inner.name }
     func respond(to request: ChatRequest) async throws -> ChatResponse {
         try await Task.sleep(for: delay)
-        return try await EditorModel().respond(to: request)
+        return try await inner.respond(to: request)
     }
 }
 
@@ -34,7 +35,7 @@ extension EnduranceTests {
             let work = try TemporaryFolder.make("keel-graph-kill")
             let db = work.appendingPathComponent("keel.db").path
             let ledger = work.appendingPathComponent("ledger.txt").path
-            try await OpenAICompatibleServer.withServer(responder: .model(SlowEditor(delay: .milliseconds(120)))) { server in
+            try await OpenAICompatibleServer.withServer(responder: .model(SlowedModel(inner: EditorModel(), delay: .milliseconds(120)))) { server in
                 guard let killed = try await KeelProcess.runKilling(run(server, runID: "killed", db: db, ledger: ledger), kills: 22, after: 60...400, directory: work)
                 else { return }
                 #expect(killed.finished.status == 0, "\(killed.finished.stderr)")

@@ -7,8 +7,9 @@ import KeelCore
 ///   in turn, the second with the first one's result as context, then answers with the last result;
 /// - a guardrail's check (`{"allowed": …}`) allows the answer;
 /// - an answer with a JSON schema gets a value built from the schema;
-/// - a task asking for "N bullet points" gets N bullets about its subject; any other task gets a
-///   Markdown report with a section for each bullet of its context (or a few of its own).
+/// - a task asking for "N bullet points" gets N bullets about its subject; a task that starts with
+///   "Review" and has a report in its context gets a short review; any other task gets a Markdown
+///   report with a section for each bullet of its context (or a few of its own).
 public struct CrewModel: ChatModel {
     public let provider = "test"
     public let name: String
@@ -58,6 +59,13 @@ public struct CrewModel: ChatModel {
         let subject = Self.subject(of: prompt)
         if let count = Self.bulletCount(in: prompt) {
             return (1...count).map { _ in "- \(subject): \(Self.finding(&generator))" }.joined(separator: "\n")
+        }
+        // Asked to review a report (a context with sections): a review.
+        if prompt.lowercased().hasPrefix("review"), let context = prompt.range(of: "This is the context you're working with:"),
+            case let sections = prompt[context.upperBound...].components(separatedBy: "\n## ").count - 1, sections > 0
+        {
+            return "The report is clear and has \(sections) sections. What works: each finding stands on its own. "
+                + "What is missing: sources for the figures. \(Self.finding(&generator)) Ready to publish once sources are added."
         }
         var bullets = Self.bullets(inContextOf: prompt)
         if bullets.isEmpty { bullets = (1...3).map { _ in Self.finding(&generator) } }

@@ -1,6 +1,7 @@
 import Foundation
 import KeelCore
 import KeelCrew
+import KeelMCP
 import KeelRuntime
 
 /// `keel crew run DIR`: a crew defined in CrewAI's YAML, as a durable run.
@@ -40,9 +41,17 @@ public struct CrewWorkflow: Workflow {
     public var authority = RunAuthority()
     public var rateLimiters = RateLimiters.shared
     public var observer: (@Sendable (CrewEvent) -> Void)?
+    /// The MCP servers this process lets a crew's agents use, by the name they give in their
+    /// `tools` (`mcp:NAME`: every tool of that server). The process's configuration, never a run's.
+    public var mcpServers: [String: MCPServer] = [:]
 
-    /// The tools a crew's agents may name.
+    /// The built-in tools a crew's agents may name.
     public static let toolNames: Set<String> = Set(Toolsets.names)
+
+    /// The tools a crew's agents may name here: the built-in ones and `mcp:NAME` for each server.
+    public var availableTools: Set<String> {
+        Self.toolNames.union(mcpServers.keys.map { "mcp:\($0)" })
+    }
 
     public init(definition: CrewDefinition? = nil, outputDirectory: String? = nil, observer: (@Sendable (CrewEvent) -> Void)? = nil) {
         self.definition = definition
@@ -58,21 +67,48 @@ public struct CrewWorkflow: Workflow {
             throw InputError(
                 "the crew definition in \(definition.directory) changed since run '\(context.runID)' started; restore the files it started with or start a new run")
         }
-        var crew = try crew(definition, input: input)
-        crew.rateLimiters = rateLimiters
-        crew.observer = observer
-        return try await crew.kickoff(inputs: input.inputs, in: context)
+        let named = Set(definition.agents.flatMap(\.tools).filter { $0.hasPrefix("mcp:") }.map { String($0.dropFirst(4)) })
+        return try await withMCPTools(named.sorted()) { mcpTools in
+            var crew = try crew(definition, input: input, mcpTools: mcpTools)
+            crew.rateLimiters = rateLimiters
+            crew.observer = observer
+            return try await crew.kickoff(inputs: input.inputs, in: context)
+        }
+    }
+
+    /// Runs `body` with the tools of the named MCP servers, by name, connected for its length.
+    private func withMCPTools<T: Sendable>(_ names: [String], _ body: ([String: [AnyTool]]) async throws -> T) async throws -> T {
+        var toolsets: [String: MCPToolset] = [:]
+        do {
+            for name in names {
+                guard let server = mcpServers[name] else {
+                    throw InputError("the crew names the MCP server '\(name)', which this process was not given (--mcp \(name)=SPEC)")
+                }
+                toolsets[name] = try await MCPToolset.connect(server)
+            }
+            let result = try await body(toolsets.mapValues(\.tools))
+            for toolset in toolsets.values { await toolset.close() }
+            return result
+        } catch {
+            for toolset in toolsets.values { await toolset.close() }
+            throw error
+        }
     }
 
     /// The crew of `definition` with the models, controls and tools `input` and this process give.
-    func crew(_ definition: CrewDefinition, input: Input) throws -> Crew {
+    func crew(_ definition: CrewDefinition, input: Input, mcpTools: [String: [AnyTool]]) throws -> Crew {
         let settings = input.controls ?? ControlSettings()
         let (authority, ledger, limiters) = (authority, ledger, rateLimiters)
+        let usesMCP = !mcpTools.isEmpty
         var crew = try definition.crew(
-            inputs: input.inputs, toolNames: Self.toolNames, tools: { try Toolsets.tools(named: $0) },
+            inputs: input.inputs, toolNames: availableTools,
+            tools: { name in
+                if name.hasPrefix("mcp:") { return mcpTools[String(name.dropFirst(4))] ?? [] }
+                return try Toolsets.tools(named: name)
+            },
             model: { llm in
                 let spec = input.model ?? ModelSpec(spec: Self.spec(llm))
-                try authority.checkModel(spec, usesMCP: false)
+                try authority.checkModel(spec, usesMCP: usesMCP)
                 return settings.pace(try spec.makeModel(), spec: spec, limiters: limiters)
             }, outputDirectory: outputDirectory)
         var controls = AgentControls()

@@ -3,6 +3,7 @@ import Foundation
 import KeelApp
 import KeelCore
 import KeelCrew
+import KeelMCP
 import KeelRuntime
 
 struct CrewCommand: AsyncParsableCommand {
@@ -28,6 +29,10 @@ struct CrewCommand: AsyncParsableCommand {
         @Option(name: .customLong("run-id"), help: ArgumentHelp("The run to start or resume (default: a new id).", valueName: "id")) var runID: String?
         @Option(name: .customLong("output-dir"), help: ArgumentHelp("Where tasks' output files go (default: the crew's folder).", valueName: "dir"))
         var outputDirectory: String?
+        @Option(help: ArgumentHelp(
+            "An MCP server the crew's agents may use as tools: mcp:NAME in their tools (repeatable): NAME=stdio:COMMAND ARGS or NAME=http(s)://URL.",
+            valueName: "name=server"))
+        var mcp: [String] = []
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() async throws {
@@ -38,7 +43,10 @@ struct CrewCommand: AsyncParsableCommand {
             } catch let error as CrewError {
                 throw CLIError(error.description)
             }
-            let problems = definition.problems(inputs: values, tools: CrewWorkflow.toolNames)
+            let servers = try mcpServers()
+            var probe = CrewWorkflow()
+            probe.mcpServers = servers
+            let problems = definition.problems(inputs: values, tools: probe.availableTools)
             guard problems.isEmpty else { throw CLIError("the crew in \(directory) cannot run:\n" + problems.joined(separator: "\n")) }
             let runID = self.runID ?? newRunID("crew")
             let requested = CrewWorkflow.Input(
@@ -55,11 +63,29 @@ struct CrewCommand: AsyncParsableCommand {
                     Console.line("run \(runID): running the crew in \(directory) into \(storeOptions.location)")
                     Console.line("resume it after a crash with: keel crew run \(directory) --run-id \(runID)")
                 }
-                let crew = CrewWorkflow(definition: definition, outputDirectory: outputDirectory ?? directory, observer: { Self.show($0) })
+                let directory = self.directory
+                var crew = CrewWorkflow(definition: definition, outputDirectory: outputDirectory ?? directory, observer: { Self.show($0, runID: runID, directory: directory) })
+                crew.mcpServers = servers
                 let runtime = Application.runtime(opened, authority: controlOptions.authority(model: modelOptions), crew: crew)
                 return try await runtime.run(runID)
             }
             try finish(record)
+        }
+
+        /// `--mcp name=server` pairs.
+        private func mcpServers() throws -> [String: MCPServer] {
+            var servers: [String: MCPServer] = [:]
+            for pair in mcp {
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw ValidationError("--mcp takes name=server, as in notes=stdio:python server.py, not '\(pair)'")
+                }
+                do {
+                    servers[String(pair[..<equals])] = try MCPServer(parsing: String(pair[pair.index(after: equals)...]))
+                } catch {
+                    throw ValidationError("--mcp: \(error.message)")
+                }
+            }
+            return servers
         }
 
         /// `--input name=value` pairs.
@@ -74,7 +100,7 @@ struct CrewCommand: AsyncParsableCommand {
             return values
         }
 
-        static func show(_ event: CrewEvent) {
+        static func show(_ event: CrewEvent, runID: String, directory: String) {
             switch event {
             case .taskStarted(let task, let agent):
                 Console.line("task \(task): \(agent) is working")
@@ -82,7 +108,8 @@ struct CrewCommand: AsyncParsableCommand {
                 let state = output.isCompleted ? "done" : "stopped: \(output.problem ?? output.outcome)"
                 Console.line("task \(output.task): \(state)\(replayed ? " (from the journal)" : "")")
             case .awaitingReview(let task, let signal):
-                Console.line("task \(task) waits for a review; go on with: keel runs signal RUN '\(signal)' --payload '{\"approved\": true}' (or {\"feedback\": \"…\"})")
+                Console.line(
+                    "task \(task) waits for a review: keel runs signal \(runID) '\(signal)' --payload '{\"approved\": true}' (or {\"feedback\": \"…\"}), then keel crew run \(directory) --run-id \(runID)")
             }
         }
 

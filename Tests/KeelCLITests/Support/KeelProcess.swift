@@ -96,6 +96,8 @@ extension KeelProcess {
     struct KilledRuns {
         let finished: Output
         let kills: Int
+        /// Every run's output, in order: the killed ones, then the finished one.
+        let all: [Output]
     }
 
     /// Runs `keel` with `arguments` again and again, killing each of the first `kills` runs that is
@@ -104,10 +106,12 @@ extension KeelProcess {
     static func runKilling(_ arguments: [String], kills: Int, after: ClosedRange<Int>, directory: URL) async throws -> KilledRuns? {
         var generator = SystemRandomNumberGenerator()
         var killed = 0
+        var outputs: [Output] = []
         for _ in 1..<200 {
             let killAfter: Duration? = killed < kills ? .milliseconds(Int.random(in: after, using: &generator)) : nil
             let output = try await run(arguments, killAfter: killAfter, timeout: .seconds(120), directory: directory)
-            guard output.status == -SIGKILL else { return KilledRuns(finished: output, kills: killed) }
+            outputs.append(output)
+            guard output.status == -SIGKILL else { return KilledRuns(finished: output, kills: killed, all: outputs) }
             killed += 1
         }
         Issue.record("\(arguments.prefix(2).joined(separator: " ")) never finished in 200 tries")
