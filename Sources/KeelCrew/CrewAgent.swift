@@ -81,11 +81,21 @@ public enum CrewTemplate {
         if let first = missing.first {
             throw CrewError("\(field) uses {\(first)}, which the inputs do not give; give it as an input (--input \(first)=…)")
         }
-        var result = text
-        for name in Set(placeholders(in: text)) {
-            if let value = inputs[name] { result = result.replacingOccurrences(of: "{\(name)}", with: value) }
+        // One pass over the text: an input's value is never read for placeholders of its own.
+        var result = ""
+        var rest = text[...]
+        while let open = rest.firstIndex(of: "{") {
+            result += rest[..<open]
+            let after = rest[rest.index(after: open)...]
+            if let close = after.firstIndex(of: "}"), isName(after[..<close]), let value = inputs[String(after[..<close])] {
+                result += value
+                rest = after[after.index(after: close)...]
+            } else {
+                result += "{"
+                rest = after
+            }
         }
-        return result
+        return result + rest
     }
 
     private static func isName(_ text: Substring) -> Bool {

@@ -114,3 +114,13 @@ struct CrewYAMLTests {
         #expect(result.usageByAgent["writer"]?.modelCalls == 1)
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct CrewTemplateTests {
+    @Test func placeholdersAreFilledInOnePassAndBracesThatAreNotNamesStay() throws {
+        #expect(CrewTemplate.placeholders(in: #"About {topic} in {year}; JSON like {"a": 1} and {} stay."#) == ["topic", "year"])
+        let filled = try CrewTemplate.render(#"About {topic} in {year}: {"a": 1}"#, ["topic": "{year} tides", "year": "2026"], field: "f")
+        #expect(filled == #"About {year} tides in 2026: {"a": 1}"#)
+        #expect(throws: CrewError.self) { try CrewTemplate.render("{missing}", [:], field: "f") }
+    }
+}
