@@ -11,6 +11,8 @@ extension SQLiteRunStore {
             return try await pool.read(body)
         } catch let error as StoreError {
             throw error
+        } catch let error as MemoryError {
+            throw error
         } catch {
             throw Self.storeError(error, path: path)
         }
@@ -20,6 +22,8 @@ extension SQLiteRunStore {
         do {
             return try await pool.write(body)
         } catch let error as StoreError {
+            throw error
+        } catch let error as MemoryError {
             throw error
         } catch {
             throw Self.storeError(error, path: path)

@@ -232,6 +232,22 @@ extension SQLiteRunStore {
                 CREATE INDEX journal_by_commit ON journal(run_id, commit_number);
                 """)
         }
+        migrator.registerMigration("v11 semantic memory") { db in
+            try db.execute(sql: """
+                CREATE TABLE memory_vectors (
+                    tenant TEXT NOT NULL,
+                    user TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    dimensions INTEGER NOT NULL,
+                    vector BLOB NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE UNIQUE INDEX memory_vectors_by_id ON memory_vectors(tenant, user, agent, id);
+                """)
+        }
         return migrator
     }
 }

@@ -26,6 +26,25 @@ func temporaryStorePath(_ name: String = "keel.db") throws -> String {
         try await check.run(try SQLiteRunStore(path: try temporaryStorePath()))
     }
 
+    @Test(arguments: VectorIndexConformance.checks)
+    func sqliteVectorIndexConforms(_ check: VectorIndexConformance.Check) async throws {
+        try await check.run(try SQLiteRunStore(path: try temporaryStorePath()))
+    }
+
+    /// Vectors written by one process are searched by another, and survive reopening the file.
+    @Test func vectorsPersistAcrossOpenings() async throws {
+        let path = try temporaryStorePath()
+        let scope = MemoryScope(tenant: "acme", user: "ann")
+        let embedder = HashingEmbedder()
+        let texts = ["The tide rises twice a day.", "Invoices are due in thirty days.", "Wind turbines turn faster in winter."]
+        let vectors = try await embedder.embed(texts).vectors
+        try await SQLiteRunStore(path: path).add(zip(texts, vectors).map { MemoryRecord(id: $0.0, scope: scope, text: $0.0, vector: $0.1) })
+        let query = try await embedder.embed(["When is an invoice due?"]).vectors[0]
+        let matches = try await SQLiteRunStore(path: path).search(query, k: 1, in: scope)
+        #expect(matches.map(\.text) == ["Invoices are due in thirty days."])
+        #expect(try await SQLiteRunStore(path: path).search(query, k: 1, in: MemoryScope(tenant: "acme")).isEmpty)
+    }
+
     @Test(arguments: SpendLedgerConformance.checks)
     func inMemoryLedgerConforms(_ check: SpendLedgerConformance.Check) async throws {
         try await check.run(InMemorySpendLedger())
