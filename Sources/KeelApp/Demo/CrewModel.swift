@@ -55,7 +55,7 @@ public struct CrewModel: ChatModel {
 
     /// A worker's answer.
     private func work(_ prompt: String, seed: String) -> String {
-        var generator = SplitMix64(seed: ReportWriterModel.fnv1a(seed))
+        var generator = SplitMix64(seed: FNV1a.hash(seed))
         let subject = Self.subject(of: prompt)
         if let count = Self.bulletCount(in: prompt) {
             return (1...count).map { _ in "- \(subject): \(Self.finding(&generator))" }.joined(separator: "\n")

@@ -14,7 +14,7 @@ public struct ReportWriterModel: ChatModel {
 
     public func respond(to request: ChatRequest) async throws -> ChatResponse {
         let prompt = request.messages.compactMap(\.text).joined(separator: "\n")
-        var generator = SplitMix64(seed: Self.fnv1a(prompt))
+        var generator = SplitMix64(seed: FNV1a.hash(prompt))
         let firstLine = request.messages.last { if case .user = $0 { true } else { false } }?.text?.split(separator: "\n").first ?? ""
         let title = firstLine.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "This section"
         let targetTokens = min(400, max(40, request.maxOutputTokens / 3))
@@ -41,16 +41,6 @@ public struct ReportWriterModel: ChatModel {
         if generator.next() % 4 == 0 { return readings[Int(generator.next() % UInt64(readings.count))] }
         let parts = [subjects, verbs, amounts, clauses].map { $0[Int(generator.next() % UInt64($0.count))] }
         return "\(parts[0]) \(parts[1]) \(parts[2]) \(parts[3])."
-    }
-
-    /// FNV-1a over UTF-8: the same on every run, unlike `Hasher`.
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return hash
     }
 }
 

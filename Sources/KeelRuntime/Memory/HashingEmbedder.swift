@@ -24,7 +24,7 @@ public struct HashingEmbedder: EmbeddingModel {
         var vector = [Float](repeating: 0, count: dimensions)
         let words = Self.words(in: text).filter { !Self.stopWords.contains($0) }.map(Self.stem)
         func add(_ feature: String, weight: Float) {
-            let hash = Self.fnv1a(feature)
+            let hash = FNV1a.hash(feature)
             let index = Int(hash % UInt64(dimensions))
             vector[index] += (hash >> 63) == 0 ? weight : -weight
         }
@@ -52,14 +52,4 @@ public struct HashingEmbedder: EmbeddingModel {
         "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "that",
         "the", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why", "will", "with", "does", "do", "did", "can", "about",
     ]
-
-    /// FNV-1a over UTF-8: the same in every process, unlike `Hasher`.
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return hash
-    }
 }
