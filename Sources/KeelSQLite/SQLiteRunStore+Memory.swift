@@ -76,8 +76,9 @@ extension SQLiteRunStore: VectorIndex {
                         return vector.withUnsafeBytes { VectorMath.dot($0.baseAddress, queryBytes.baseAddress, count: query.count) }
                     }
                     guard top.admits(score) else { continue }
-                    let id = try row.decode(String.self, atIndex: 0)
-                    let created = try row.decode(Double.self, atIndex: 2)
+                    let column = Columns(row, in: "memory_vectors")
+                    let id: String = try column("id")
+                    let created: Double = try column("created_at")
                     top.insert(MemoryMatch(id: id, text: "", metadata: [:], score: score, createdAt: Date(timeIntervalSince1970: created)))
                 }
             }
@@ -88,8 +89,9 @@ extension SQLiteRunStore: VectorIndex {
                     db, sql: "SELECT text, metadata FROM memory_vectors WHERE tenant = ? AND user = ? AND agent = ? AND id = ?",
                     arguments: [tenant, user, agent, matches[index].id])
                 guard let row else { continue }
-                matches[index].text = try row.decode(String.self, atIndex: 0)
-                let metadata = try JSONValue(parsing: try row.decode(String.self, atIndex: 1))
+                let column = Columns(row, in: "memory_vectors")
+                matches[index].text = try column("text")
+                let metadata = try JSONValue(parsing: try column("metadata") as String)
                 matches[index].metadata = (metadata.objectValue ?? [:]).compactMapValues(\.stringValue)
             }
             return matches

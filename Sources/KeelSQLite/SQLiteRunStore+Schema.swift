@@ -246,6 +246,17 @@ extension SQLiteRunStore {
                     created_at REAL NOT NULL
                 );
                 CREATE UNIQUE INDEX memory_vectors_by_id ON memory_vectors(tenant, user, agent, id);
+                CREATE TABLE memory_facts (
+                    tenant TEXT NOT NULL,
+                    user TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    value TEXT,
+                    set_at REAL NOT NULL,
+                    expires_at REAL,
+                    PRIMARY KEY (tenant, user, agent, key, version)
+                );
                 """)
         }
         return migrator

@@ -31,6 +31,11 @@ func temporaryStorePath(_ name: String = "keel.db") throws -> String {
         try await check.run(try SQLiteRunStore(path: try temporaryStorePath()))
     }
 
+    @Test(arguments: FactStoreConformance.checks)
+    func sqliteFactStoreConforms(_ check: FactStoreConformance.Check) async throws {
+        try await check.run(try SQLiteRunStore(path: try temporaryStorePath()))
+    }
+
     /// Vectors written by one process are searched by another, and survive reopening the file.
     @Test func vectorsPersistAcrossOpenings() async throws {
         let path = try temporaryStorePath()

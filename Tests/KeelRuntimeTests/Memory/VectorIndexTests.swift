@@ -11,6 +11,11 @@ struct VectorIndexTests {
         try await check.run(InMemoryVectorIndex())
     }
 
+    @Test(arguments: FactStoreConformance.checks)
+    func inMemoryFactStoreConforms(_ check: FactStoreConformance.Check) async throws {
+        try await check.run(InMemoryFactStore())
+    }
+
     /// More seeds of the isolation property, against the in-memory index (fast).
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func isolationHoldsForMoreSeeds(_ seed: UInt64) async throws {
