@@ -21,6 +21,7 @@ extension Agent {
     func drive(
         _ loop: inout AgentLoop, in context: RunContext, modelFailures: ModelFailureHandling, observer: (@Sendable (AgentEvent) -> Void)?
     ) async throws -> AgentRunResult {
+        if let memory, loop.steps.isEmpty { loop = try await memory.recalled(into: loop, context: context) }
         if !handoffs.isEmpty || !inputGuardrails.isEmpty || !outputGuardrails.isEmpty {
             return try await driveTeam(&loop, in: context, modelFailures: modelFailures, observer: observer)
         }

@@ -31,6 +31,9 @@ public struct Agent: Sendable {
     public var inputGuardrails: [InputGuardrail] = []
     /// Checks of the final answer (``OutputGuardrail``). Default: none.
     public var outputGuardrails: [OutputGuardrail] = []
+    /// Long-term memory recalled into the context before the first model call (``AgentMemory``);
+    /// its tools are the agent's only when added to ``tools``. Default: none.
+    public var memory: AgentMemory?
 
     public init(
         name: String = "agent", model: any ChatModel, instructions: String? = nil, tools: [AnyTool] = [],
