@@ -36,7 +36,7 @@ struct CrewCommand: AsyncParsableCommand {
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() async throws {
-            let values = try parsedInputs()
+            let values = try keyValuePairs(inputs, option: "--input")
             let definition: CrewDefinition
             do {
                 definition = try CrewDefinition.load(directory: directory)
@@ -74,30 +74,13 @@ struct CrewCommand: AsyncParsableCommand {
 
         /// `--mcp name=server` pairs.
         private func mcpServers() throws -> [String: MCPServer] {
-            var servers: [String: MCPServer] = [:]
-            for pair in mcp {
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                    throw ValidationError("--mcp takes name=server, as in notes=stdio:python server.py, not '\(pair)'")
-                }
+            try keyValuePairs(mcp, option: "--mcp").mapValues { spec in
                 do {
-                    servers[String(pair[..<equals])] = try MCPServer(parsing: String(pair[pair.index(after: equals)...]))
-                } catch {
+                    return try MCPServer(parsing: spec)
+                } catch let error as MCPToolsetError {
                     throw ValidationError("--mcp: \(error.message)")
                 }
             }
-            return servers
-        }
-
-        /// `--input name=value` pairs.
-        private func parsedInputs() throws -> [String: String] {
-            var values: [String: String] = [:]
-            for pair in inputs {
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                    throw ValidationError("--input takes name=value, not '\(pair)'")
-                }
-                values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-            }
-            return values
         }
 
         static func show(_ event: CrewEvent, runID: String, directory: String) {

@@ -55,11 +55,7 @@ struct MemoryCommand: AsyncParsableCommand {
         @Argument(help: "The passage.") var text: String
 
         func run() async throws {
-            var entries: [String: String] = [:]
-            for pair in metadata {
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else { throw ValidationError("--meta takes key=value, not '\(pair)'") }
-                entries[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-            }
+            let entries = try keyValuePairs(metadata, option: "--meta")
             let record = try await catching {
                 guard let vector = try await embedder.make().embed([text]).vectors.first else { throw CLIError("the embedder returned no vector") }
                 let record = MemoryRecord(id: id ?? UUID().uuidString.lowercased(), scope: scope.scope, text: text, metadata: entries, vector: vector)
@@ -81,11 +77,7 @@ struct MemoryCommand: AsyncParsableCommand {
         @Argument(help: "The query.") var query: String
 
         func run() async throws {
-            var entries: [String: String] = [:]
-            for pair in filter {
-                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else { throw ValidationError("--where takes key=value, not '\(pair)'") }
-                entries[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-            }
+            let entries = try keyValuePairs(filter, option: "--where")
             let matches = try await catching {
                 guard let vector = try await embedder.make().embed([query]).vectors.first else { throw CLIError("the embedder returned no vector") }
                 return try await MemoryCommand.memory(storeOptions).search(vector, k: limit, in: scope.scope, filter: entries)
