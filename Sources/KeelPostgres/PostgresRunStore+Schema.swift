@@ -219,6 +219,36 @@ extension PostgresRunStore {
             "UPDATE keel_runs SET journal_commits = (SELECT COUNT(*) FROM keel_journal WHERE keel_journal.run_id = keel_runs.id)",
             "CREATE INDEX keel_journal_by_commit ON keel_journal (run_id, commit_number)",
         ]),
+        // Semantic memory (float32 vectors as bytea, searched exactly) and versioned facts.
+        Migration(id: "v11 semantic memory and facts", statements: [
+            """
+            CREATE TABLE keel_memory_vectors (
+                tenant TEXT NOT NULL,
+                "user" TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                id TEXT NOT NULL,
+                text TEXT NOT NULL,
+                metadata JSONB NOT NULL,
+                dimensions INTEGER NOT NULL,
+                vector BYTEA NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, "user", agent, id)
+            )
+            """,
+            """
+            CREATE TABLE keel_memory_facts (
+                tenant TEXT NOT NULL,
+                "user" TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                key TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                value TEXT,
+                set_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION,
+                PRIMARY KEY (tenant, "user", agent, key, version)
+            )
+            """,
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

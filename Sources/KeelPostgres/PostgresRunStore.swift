@@ -214,6 +214,8 @@ public final class PostgresRunStore: RunStore {
             }
         } catch let error as StoreError {
             throw error
+        } catch let error as MemoryError {
+            throw error
         } catch {
             throw storeError(error)
         }

@@ -44,6 +44,20 @@ func connectForTests(_ url: String, maxRecoveries: Int? = nil) async throws -> P
         try await check.run(store)
         await store.close()
     }
+
+    @Test(arguments: VectorIndexConformance.checks)
+    func postgresVectorIndexConforms(_ check: VectorIndexConformance.Check) async throws {
+        let (store, _) = try await freshStore()
+        try await check.run(store)
+        await store.close()
+    }
+
+    @Test(arguments: FactStoreConformance.checks)
+    func postgresFactStoreConforms(_ check: FactStoreConformance.Check) async throws {
+        let (store, _) = try await freshStore()
+        try await check.run(store)
+        await store.close()
+    }
 }
 
 /// Scoped steps on PostgreSQL: parallel agents and a fan-out in one run, killed 20 times.

@@ -40,7 +40,7 @@ struct MemoryCommand: AsyncParsableCommand {
     static func memory(_ options: StoreOptions) async throws -> any VectorIndex & FactStore {
         let store = try await options.openStore()
         guard let memory = store as? any VectorIndex & FactStore else {
-            throw CLIError("memory is kept in SQLite stores for now; \(options.location) is not one")
+            throw CLIError("the store at \(options.location) keeps no memory")
         }
         return memory
     }
