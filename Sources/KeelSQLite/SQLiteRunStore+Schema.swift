@@ -259,6 +259,19 @@ extension SQLiteRunStore {
                 );
                 """)
         }
+        migrator.registerMigration("v12 sessions") { db in
+            try db.execute(sql: """
+                CREATE TABLE memory_sessions (
+                    tenant TEXT NOT NULL,
+                    user TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    session TEXT NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (tenant, user, agent, id)
+                );
+                """)
+        }
         return migrator
     }
 }

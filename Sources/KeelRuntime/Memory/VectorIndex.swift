@@ -115,6 +115,8 @@ public struct MemoryError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidRecord = "invalid_record"
         case invalidQuery = "invalid_query"
         case dimensionMismatch = "dimension_mismatch"
+        /// The session is held by another run.
+        case sessionBusy = "session_busy"
     }
 
     public var code: Code
