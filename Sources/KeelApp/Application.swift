@@ -24,12 +24,17 @@ public enum Application {
         graph.ledger = opened.store
         graph.authority = authority
         graph.rateLimiters = opened.rateLimiters
+        var chat = ChatWorkflow()
+        chat.sessions = opened.store as? any SessionStore
+        chat.ledger = opened.store
+        chat.authority = authority
+        chat.rateLimiters = opened.rateLimiters
         var crew = crew
         crew.ledger = opened.store
         crew.authority = authority
         crew.rateLimiters = opened.rateLimiters
         return DurableRuntime(
-            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent), AnyWorkflow(graph), AnyWorkflow(crew)], configuration: configuration,
+            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent), AnyWorkflow(graph), AnyWorkflow(crew), AnyWorkflow(chat)], configuration: configuration,
             alerts: StandardErrorAlertHook(), runAlerts: { authority.alertHook(for: $0) })
     }
 

@@ -15,7 +15,7 @@ struct Keel: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, AgentCommand.self, BatchCommand.self, RunsCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self,
             AuditCommand.self, CostsCommand.self, DeadLettersCommand.self, WorkerCommand.self, SubmitCommand.self, ServeCommand.self, KeysCommand.self,
-            GraphCommand.self, CrewCommand.self, MemoryCommand.self, ChaosLLMCommand.self,
+            GraphCommand.self, CrewCommand.self, MemoryCommand.self, ChatCommand.self, SessionsCommand.self, ChaosLLMCommand.self,
         ]
     )
 }

@@ -249,6 +249,19 @@ extension PostgresRunStore {
             )
             """,
         ]),
+        Migration(id: "v12 sessions", statements: [
+            """
+            CREATE TABLE keel_memory_sessions (
+                tenant TEXT NOT NULL,
+                "user" TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                id TEXT NOT NULL,
+                session TEXT NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, "user", agent, id)
+            )
+            """,
+        ]),
     ]
 
     /// Serializes the migrations of workers that connect at once.

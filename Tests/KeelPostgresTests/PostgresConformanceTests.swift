@@ -52,6 +52,13 @@ func connectForTests(_ url: String, maxRecoveries: Int? = nil) async throws -> P
         await store.close()
     }
 
+    @Test(arguments: SessionStoreConformance.checks)
+    func postgresSessionStoreConforms(_ check: SessionStoreConformance.Check) async throws {
+        let (store, _) = try await freshStore()
+        try await check.run(store)
+        await store.close()
+    }
+
     @Test(arguments: FactStoreConformance.checks)
     func postgresFactStoreConforms(_ check: FactStoreConformance.Check) async throws {
         let (store, _) = try await freshStore()

@@ -58,6 +58,17 @@ public struct ControlSettings: Codable, Sendable, Hashable {
     }
 
     /// The spending controls, with `ledger` holding tenant budgets and `alerts` for thresholds.
+    /// The controls of an agent or a node that runs under these settings: the spend controls
+    /// (when they limit anything), the retry policy and the model timeout.
+    public func agentControls(ledger: any SpendLedger, alerts: any AlertHook) -> AgentControls {
+        var controls = AgentControls()
+        let spend = spendControls(ledger: ledger, alerts: alerts)
+        if spend.isLimited { controls.spend = spend }
+        controls.retry = retry
+        controls.modelTimeout = modelTimeout
+        return controls
+    }
+
     public func spendControls(ledger: any SpendLedger, alerts: any AlertHook) -> SpendControls {
         var controls = SpendControls()
         controls.prices = priceTable

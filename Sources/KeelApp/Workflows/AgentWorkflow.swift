@@ -109,11 +109,7 @@ public struct AgentWorkflow: Workflow {
         configuration.maxOutputTokens = input.maxOutputTokens
         configuration.streaming = input.streaming
         let settings = input.controls ?? ControlSettings()
-        var controls = AgentControls()
-        let spend = settings.spendControls(ledger: ledger, alerts: alerts)
-        if spend.isLimited { controls.spend = spend }
-        controls.retry = settings.retry
-        controls.modelTimeout = settings.modelTimeout
+        var controls = settings.agentControls(ledger: ledger, alerts: alerts)
         let tools = try Toolsets.tools(named: input.toolsets.joined(separator: ",")) + extraTools
         // Every call of a CLI agent is governed and audited; --require-approval adds approvals.
         var governance = ToolGovernance()

@@ -111,12 +111,7 @@ public struct CrewWorkflow: Workflow {
                 try authority.checkModel(spec, usesMCP: usesMCP)
                 return settings.pace(try spec.makeModel(), spec: spec, limiters: limiters)
             }, outputDirectory: outputDirectory)
-        var controls = AgentControls()
-        let spend = settings.spendControls(ledger: ledger, alerts: authority.alertHook(for: settings))
-        if spend.isLimited { controls.spend = spend }
-        controls.retry = settings.retry
-        controls.modelTimeout = settings.modelTimeout
-        crew.controls = controls
+        crew.controls = settings.agentControls(ledger: ledger, alerts: authority.alertHook(for: settings))
         return crew
     }
 

@@ -83,11 +83,7 @@ public struct ResearchReviewWorkflow: Workflow {
     public func run(_ input: Input, context: RunContext) async throws -> GraphResult<ResearchReviewState> {
         try authority.checkModel(input.model, usesMCP: false)
         let settings = input.controls ?? ControlSettings()
-        var controls = AgentControls()
-        let spend = settings.spendControls(ledger: ledger, alerts: authority.alertHook(for: settings))
-        if spend.isLimited { controls.spend = spend }
-        controls.retry = settings.retry
-        controls.modelTimeout = settings.modelTimeout
+        let controls = settings.agentControls(ledger: ledger, alerts: authority.alertHook(for: settings))
         let model = settings.pace(try input.model.makeModel(), spec: input.model, limiters: rateLimiters)
         let graph = try Self.graph(model: model, controls: controls, ledger: LedgerTool(path: ledgerPath), input: input)
         return try await graph.run(ResearchReviewState(topic: input.topic), in: context, observer: observer)

@@ -47,22 +47,23 @@ struct KeelProcess {
         try await run(arguments, environment: environment, killAfter: nil, timeout: timeout)
     }
 
-    /// Runs `keel`, killing it with SIGKILL after `killAfter` if it is still running then, or as
-    /// soon as its standard output contains `killWhenPrinted`. Past `timeout` it gets SIGTERM,
-    /// and SIGKILL five seconds later.
+    /// Runs `keel`, killing it with SIGKILL after `killAfter` if it is still running then, as soon
+    /// as its standard output contains `killWhenPrinted`, or as soon as `killWhen` says so (a server
+    /// of the test's has seen its request, say). Past `timeout` it gets SIGTERM, and SIGKILL five
+    /// seconds later.
     static func run(
         _ arguments: [String], environment: [String: String] = [:], killAfter: Duration?, killWhenPrinted: String? = nil,
-        timeout: Duration = .seconds(60), directory: URL? = nil
+        killWhen: (@Sendable () -> Bool)? = nil, timeout: Duration = .seconds(60), directory: URL? = nil
     ) async throws -> Output {
         try await run(
-            executable: binary.path, arguments, environment: environment, killAfter: killAfter, killWhenPrinted: killWhenPrinted, timeout: timeout,
-            directory: directory)
+            executable: binary.path, arguments, environment: environment, killAfter: killAfter, killWhenPrinted: killWhenPrinted, killWhen: killWhen,
+            timeout: timeout, directory: directory)
     }
 
     /// Runs another program the same way (a Python tool of a test's, say).
     static func run(
         executable: String, _ arguments: [String], environment: [String: String] = [:], killAfter: Duration? = nil, killWhenPrinted: String? = nil,
-        timeout: Duration = .seconds(60), directory: URL? = nil
+        killWhen: (@Sendable () -> Bool)? = nil, timeout: Duration = .seconds(60), directory: URL? = nil
     ) async throws -> Output {
         let files = FileManager.default.temporaryDirectory.appendingPathComponent("keel-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
@@ -75,6 +76,7 @@ struct KeelProcess {
             if let status = child.status { return Output(status: status, stdout: child.outputText, stderr: child.errorText) }
             if let killAfter, ContinuousClock.now - start >= killAfter { child.send(SIGKILL) }
             if let killWhenPrinted, child.outputText.contains(killWhenPrinted) { child.send(SIGKILL) }
+            if let killWhen, killWhen() { child.send(SIGKILL) }
             if ContinuousClock.now - start > timeout {
                 child.send(SIGTERM)
                 if await child.wait(timeout: .seconds(5)) == nil {
