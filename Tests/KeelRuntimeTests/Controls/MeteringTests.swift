@@ -101,15 +101,17 @@ import Testing
         spend.tenantDailyBudget = Budget(maxTokens: 300)
         spend.ledger = ledger
         spend.countTokens = { ($0.utf8.count + 3) / 4 }
-        spend.reservationLifetime = .seconds(3)  // renewed every second
+        // Renewed every 2 s: a loaded machine (the whole suite starting at once) may hold a renewal
+        // back for a few seconds without the reservation lapsing.
+        spend.reservationLifetime = .seconds(6)
         var controls = AgentControls()
         controls.spend = spend
         var configuration = AgentConfiguration()
         configuration.maxOutputTokens = 200
-        let slow = SlowModel(delay: .seconds(7))
+        let slow = SlowModel(delay: .seconds(11))
         async let run = Agent(model: slow, configuration: configuration, controls: controls).run("hi")
         // Past the reservation's first lifetime, while the call still runs, the amount is held.
-        try await Task.sleep(for: .milliseconds(4_500))
+        try await Task.sleep(for: .milliseconds(8_000))
         let scope = SpendScope.tenant("acme", on: Date())
         let second = try await ledger.reserve(Spend(tokens: 200), in: scope, cap: Budget(maxTokens: 300), ttl: .seconds(60))
         if case .success = second { Issue.record("the running call's reservation lapsed while it ran") }
@@ -124,7 +126,9 @@ import Testing
         var spend = SpendControls()
         spend.tenant = "acme"
         spend.countTokens = { ($0.utf8.count + 3) / 4 }
-        spend.reservationLifetime = .seconds(3)  // renewed every second
+        // Renewed every 2 s: a loaded machine (the whole suite starting at once) may hold a renewal
+        // back for a few seconds without the reservation lapsing.
+        spend.reservationLifetime = .seconds(6)
         spend.ledger = ledger
         var configuration = AgentConfiguration()
         configuration.maxOutputTokens = 200
@@ -134,9 +138,9 @@ import Testing
         var controls = AgentControls()
         controls.spend = spend
         controls.retry = RetryPolicy(maxAttempts: 2, initialBackoff: .zero)
-        async let run = Agent(model: BilledThenSlowModel(delay: .seconds(7)), configuration: configuration, controls: controls).run("hi")
+        async let run = Agent(model: BilledThenSlowModel(delay: .seconds(11)), configuration: configuration, controls: controls).run("hi")
         // Past the reservations' first lifetime, while the retry still runs, both are held.
-        try await Task.sleep(for: .milliseconds(4_500))
+        try await Task.sleep(for: .milliseconds(8_000))
         let scope = SpendScope.tenant("acme", on: Date())
         let third = try await ledger.reserve(Spend(tokens: worst), in: scope, cap: Budget(maxTokens: 2 * worst + 50), ttl: .seconds(60))
         if case .success = third { Issue.record("the retry's reservation lapsed while the retry ran") }
