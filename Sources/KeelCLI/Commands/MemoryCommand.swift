@@ -9,7 +9,7 @@ struct MemoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memory",
         abstract: "Keep and search long-term memory: passages by meaning, and exact facts, per tenant, user and agent.",
-        subcommands: [Add.self, Search.self, Facts.self]
+        subcommands: [Add.self, Search.self, Facts.self, Eval.self]
     )
 
     /// Whose memory.
@@ -87,6 +87,21 @@ struct MemoryCommand: AsyncParsableCommand {
                 return
             }
             for match in matches { Console.line(String(format: "%.3f", match.score) + "\t\(match.id)\t\(match.text)") }
+        }
+    }
+
+    struct Eval: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure an embedder's recall@k on a labelled set (Datasets/retrieval.json), searched exactly in memory.")
+        @OptionGroup var embedder: EmbedderOptions
+        @Option(help: "The labelled set.") var dataset = "Datasets/retrieval.json"
+        @Option(help: "How many results count.") var k = 5
+
+        func run() async throws {
+            guard (1...100).contains(k) else { throw ValidationError("--k must be from 1 to 100") }
+            let result = try await catching { try await RetrievalEvaluation.load(path: dataset).run(embedder: try embedder.make(), k: k) }
+            Console.line(String(format: "recall@%d %.3f", result.k, result.recall) + " (\(embedder.embedder), \(dataset))")
+            if !result.misses.isEmpty { Console.line("missed: \(result.misses.joined(separator: ", "))") }
         }
     }
 
