@@ -12,29 +12,11 @@ public enum Application {
         researchReview: ResearchReviewWorkflow = ResearchReviewWorkflow(), crew: CrewWorkflow = CrewWorkflow(),
         configuration: DurableRuntime.Configuration = DurableRuntime.Configuration()
     ) -> DurableRuntime {
-        var report = report
-        report.ledger = opened.store
-        report.authority = authority
-        report.rateLimiters = opened.rateLimiters
-        var agent = agent
-        agent.ledger = opened.store
-        agent.authority = authority
-        agent.rateLimiters = opened.rateLimiters
-        var graph = researchReview
-        graph.ledger = opened.store
-        graph.authority = authority
-        graph.rateLimiters = opened.rateLimiters
         var chat = ChatWorkflow()
         chat.sessions = opened.store as? any SessionStore
-        chat.ledger = opened.store
-        chat.authority = authority
-        chat.rateLimiters = opened.rateLimiters
-        var crew = crew
-        crew.ledger = opened.store
-        crew.authority = authority
-        crew.rateLimiters = opened.rateLimiters
+        func bind(_ workflow: some ProcessBoundWorkflow) -> AnyWorkflow { AnyWorkflow(workflow.bound(to: opened, authority: authority)) }
         return DurableRuntime(
-            store: opened.store, workflows: [AnyWorkflow(report), AnyWorkflow(agent), AnyWorkflow(graph), AnyWorkflow(crew), AnyWorkflow(chat)], configuration: configuration,
+            store: opened.store, workflows: [bind(report), bind(agent), bind(researchReview), bind(crew), bind(chat)], configuration: configuration,
             alerts: StandardErrorAlertHook(), runAlerts: { authority.alertHook(for: $0) })
     }
 
@@ -74,3 +56,28 @@ public enum Application {
         record.status == .failed || record.status == .cancelled ? try await store.reopen(runID: record.id) : record
     }
 }
+
+/// A workflow whose spending ledger, authority and rate limiters are the process's: the store's,
+/// and what the process was started to allow.
+public protocol ProcessBoundWorkflow: Workflow {
+    var ledger: any SpendLedger { get set }
+    var authority: RunAuthority { get set }
+    var rateLimiters: RateLimiters { get set }
+}
+
+extension ProcessBoundWorkflow {
+    /// The workflow with the ledger and rate limiters of `opened` and `authority`.
+    public func bound(to opened: OpenedStore, authority: RunAuthority) -> Self {
+        var workflow = self
+        workflow.ledger = opened.store
+        workflow.authority = authority
+        workflow.rateLimiters = opened.rateLimiters
+        return workflow
+    }
+}
+
+extension ReportWorkflow: ProcessBoundWorkflow {}
+extension AgentWorkflow: ProcessBoundWorkflow {}
+extension ResearchReviewWorkflow: ProcessBoundWorkflow {}
+extension CrewWorkflow: ProcessBoundWorkflow {}
+extension ChatWorkflow: ProcessBoundWorkflow {}
